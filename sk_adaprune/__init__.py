@@ -1,0 +1,7 @@
+"""Learned-ratio pruning for scikit-learn's multi-layer perceptrons."""
+
+from ._classifier import AdaptivePrunedMLPClassifier
+from ._regressor import AdaptivePrunedMLPRegressor
+
+__all__ = ["AdaptivePrunedMLPClassifier", "AdaptivePrunedMLPRegressor"]
+__version__ = "0.1.0"

@@ -1,0 +1,337 @@
+"""Machinery shared by the classifier and the regressor."""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy import sparse
+from scipy.special import expit
+from skorch.callbacks import PassthroughScoring
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot, softmax
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._module import SoftMaskedMLP
+from ._net import BatchIterator, PruningMonitor, PruningNet, StoppingRule
+
+_HIDDEN_ACTIVATIONS = {
+    "identity": lambda x: x,
+    "logistic": expit,
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0),
+}
+_OUTPUT_ACTIVATIONS = {
+    "identity": lambda x: x,
+    "logistic": expit,
+    "softmax": softmax,
+}
+_HISTORY_KEYS = {
+    "loss": "train_loss",
+    "task_loss": "task_loss",
+    "ratio": "ratio",
+    "temperature": "temperature",
+    "threshold": "threshold",
+    "sparsity": "sparsity",
+}
+_SEED_BOUND = np.iinfo(np.int32).max
+
+
+class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
+    """Base class of the learned-ratio pruning MLPs. Do not use directly."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "r_init": [Interval(Real, 0, 1, closed="left")],
+        "tau_init": [Interval(Real, 0, None, closed="neither")],
+        "lambda_": [Interval(Real, 0, None, closed="left")],
+        "lr_r": [Interval(Real, 0, None, closed="left")],
+        "lr_tau": [Interval(Real, 0, None, closed="left")],
+        "tau_min": [Interval(Real, 0, None, closed="neither")],
+        "kde_grid_size": [Interval(Integral, 16, None, closed="left")],
+        "device": [str],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        *,
+        alpha,
+        batch_size,
+        learning_rate_init,
+        max_iter,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        r_init,
+        tau_init,
+        lambda_,
+        lr_r,
+        lr_tau,
+        tau_min,
+        kde_grid_size,
+        device,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.r_init = r_init
+        self.tau_init = tau_init
+        self.lambda_ = lambda_
+        self.lr_r = lr_r
+        self.lr_tau = lr_tau
+        self.tau_min = tau_min
+        self.kde_grid_size = kde_grid_size
+        self.device = device
+
+    # -- what the subclasses define ------------------------------------------
+
+    @abstractmethod
+    def _encode_targets(self, y):
+        """Validate ``y`` for the task; set target attributes; return
+        ``(y_for_training, y_for_scoring, task)``."""
+
+    @abstractmethod
+    def _criterion(self):
+        """The task loss as a torch module class."""
+
+    # -- fitting ---------------------------------------------------------------
+
+    def __sklearn_is_fitted__(self):
+        # ``lambda_`` ends with an underscore, so the default check would
+        # mistake every estimator for a fitted one.
+        return hasattr(self, "net_")
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if not sizes:
+            raise ValueError("hidden_layer_sizes must hold at least one layer, got ().")
+        if any(not isinstance(s, Integral) or s <= 0 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes}."
+            )
+        return [int(s) for s in sizes]
+
+    def _torch_device(self):
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(
+                f"device={self.device!r} is not a torch device; use 'cpu' or 'cuda'."
+            ) from error
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} was requested but CUDA is not available "
+                "on this machine; use device='cpu'."
+            )
+        return device
+
+    def _fit(self, X, y):
+        hidden_sizes = self._hidden_sizes()
+        device = self._torch_device()
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=not hasattr(self, "predict_proba"),
+            dtype=(np.float64, np.float32),
+        )
+        y_train, y_score, task = self._encode_targets(y)
+        rng = check_random_state(self.random_state)
+        init_seed, shuffle_seed, split_seed = rng.randint(_SEED_BOUND, size=3)
+
+        n_samples = X.shape[0]
+        X_valid = y_valid = None
+        if self.early_stopping:
+            stratify = y_score if task == "multiclass" or y_score.ndim == 1 else None
+            train_rows, valid_rows = train_test_split(
+                np.arange(n_samples),
+                random_state=split_seed,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            if valid_rows.size < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            X_valid = _as_tensor(X[valid_rows], dense=True)
+            y_valid = y_score[valid_rows]
+            X, y_train = X[train_rows], y_train[train_rows]
+            n_samples = X.shape[0]
+
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. "
+                    "It is going to be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        stopping_rule = StoppingRule(
+            self.tol, self.n_iter_no_change, task, X_valid=X_valid, y_valid=y_valid
+        )
+        net = PruningNet(
+            SoftMaskedMLP,
+            self._criterion(),
+            module__n_features=X.shape[1],
+            module__hidden_layer_sizes=hidden_sizes,
+            module__n_outputs=self.n_outputs_,
+            module__activation=self.activation,
+            module__ratio_init=self.r_init,
+            module__temperature_scale=self.tau_init,
+            module__grid_size=self.kde_grid_size,
+            module__seed=int(init_seed),
+            lambda_=self.lambda_,
+            alpha=self.alpha,
+            tau_min=self.tau_min,
+            optimizer=torch.optim.Adam,
+            lr=self.learning_rate_init,
+            optimizer__betas=(self.beta_1, self.beta_2),
+            optimizer__eps=self.epsilon,
+            optimizer__param_groups=[
+                ("ratio", {"lr": self.lr_r}),
+                ("temperature", {"lr": self.lr_tau}),
+            ],
+            max_epochs=self.max_iter,
+            batch_size=batch_size,
+            iterator_train=BatchIterator,
+            iterator_train__shuffle=self.shuffle,
+            iterator_train__random_state=np.random.RandomState(shuffle_seed),
+            train_split=None,
+            callbacks=[
+                ("task_loss", PassthroughScoring(name="task_loss", on_train=True)),
+                ("pruning", PruningMonitor()),
+                ("stopping", stopping_rule),
+            ],
+            device=device,
+            verbose=self.verbose,
+        )
+        X_train = X if sparse.issparse(X) else _as_tensor(X)
+        net.fit(X_train, torch.as_tensor(y_train))
+        if not stopping_rule.stopped_ and len(net.history) < self.max_iter:
+            warnings.warn("Training interrupted by user.")
+        self._set_fitted_attributes(net, early_stopping=X_valid is not None)
+        if not stopping_rule.stopped_ and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+        return self
+
+    def _set_fitted_attributes(self, net, early_stopping):
+        module = net.module_
+        self.threshold_ = float(module.harden())
+        self.net_ = net
+        history = net.history
+        if history and "sparsity" not in history[-1]:
+            # An interrupt inside an epoch leaves its record unfinished.
+            history.pop()
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [float(loss) for loss in history[:, "train_loss"]]
+        self.pruning_history_ = {
+            name: np.asarray(history[:, key], dtype=float)
+            for name, key in _HISTORY_KEYS.items()
+        }
+        if early_stopping:
+            self.validation_scores_ = [float(s) for s in history[:, "valid_score"]]
+            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_loss_ = None
+            self.pruning_history_["validation_score"] = np.asarray(self.validation_scores_)
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_)
+        self.coefs_ = [
+            layer.weight.detach().cpu().double().numpy().T.copy() for layer in module.layers
+        ]
+        self.intercepts_ = [
+            layer.bias.detach().cpu().double().numpy().copy() for layer in module.layers
+        ]
+        self.n_layers_ = len(self.coefs_) + 1
+        zeros = np.array([np.count_nonzero(c == 0) for c in self.coefs_])
+        sizes = np.array([c.size for c in self.coefs_])
+        self.layer_sparsity_ = zeros / sizes
+        self.learned_sparsity_ = float(zeros.sum() / sizes.sum())
+        self.learned_ratio_ = float(module.ratio.item())
+        self.temperature_ = float(module.temperature.item())
+
+    # -- prediction ------------------------------------------------------------
+
+    def _forward_pass_fast(self, X):
+        """Output-layer activations of the hard-masked network, in float64."""
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False
+        )
+        hidden = _HIDDEN_ACTIVATIONS[self.activation]
+        activations = X
+        last = len(self.coefs_) - 1
+        for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
+            activations = safe_sparse_dot(activations, coef) + intercept
+            if i < last:
+                activations = hidden(activations)
+        return _OUTPUT_ACTIVATIONS[self.out_activation_](activations)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _as_tensor(X, dense=False):
+    """float32 tensor holding its own copy of ``X`` (which may be read-only)."""
+    if sparse.issparse(X):
+        X = X.toarray() if dense else X
+    return torch.tensor(np.asarray(X), dtype=torch.float32)

@@ -1,0 +1,210 @@
+"""The skorch side: loss with the sparsity regulariser, clamps, per-epoch records."""
+
+import copy
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from sklearn.metrics import accuracy_score, r2_score
+from torch import nn
+
+__all__ = [
+    "BatchIterator",
+    "BinaryLogLoss",
+    "HalfSquaredError",
+    "PruningMonitor",
+    "PruningNet",
+    "StoppingRule",
+]
+
+
+class HalfSquaredError(nn.Module):
+    """``mean((y - y_pred)^2) / 2``, MLPRegressor's training loss."""
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return 0.5 * torch.mean((y_pred - y_true) ** 2)
+
+
+class BinaryLogLoss(nn.Module):
+    """Logistic log loss summed over outputs, averaged over samples.
+
+    MLPClassifier's loss for binary and multilabel targets, on logits.
+    """
+
+    def forward(self, logits: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        loss = nn.functional.binary_cross_entropy_with_logits(
+            logits, y_true, reduction="sum"
+        )
+        return loss / logits.shape[0]
+
+
+class BatchIterator:
+    """Mini-batches sliced straight from tensors (or a sparse matrix).
+
+    A drop-in for skorch's ``iterator_train``: no per-sample ``__getitem__``
+    and no collate, which dominate a ``DataLoader`` on small MLPs. A sparse
+    ``X`` is densified one batch at a time. ``random_state`` is a
+    ``numpy.random.RandomState`` shared across epochs, so every epoch draws a
+    new permutation and two fits with the same seed draw the same ones.
+    """
+
+    def __init__(self, dataset, batch_size: int, shuffle: bool = False, random_state=None):
+        self.X = dataset.X
+        self.y = dataset.y
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def __len__(self) -> int:
+        return math.ceil(self.X.shape[0] / self.batch_size)
+
+    def __iter__(self):
+        n_samples = self.X.shape[0]
+        if self.shuffle:
+            order = torch.from_numpy(self.random_state.permutation(n_samples))
+        for start in range(0, n_samples, self.batch_size):
+            if self.shuffle:
+                rows = order[start : start + self.batch_size]
+            else:
+                rows = slice(start, start + self.batch_size)
+            yield _rows(self.X, rows), self.y[rows]
+
+
+def _rows(X, rows) -> torch.Tensor:
+    if isinstance(X, torch.Tensor):
+        return X[rows]
+    if isinstance(rows, torch.Tensor):
+        rows = rows.numpy()
+    return torch.from_numpy(X[rows].toarray())
+
+
+class PruningNet(NeuralNet):
+    """skorch net training a :class:`SoftMaskedMLP` with learned-ratio pruning.
+
+    Parameters
+    ----------
+    lambda_ : float
+        Weight of the sparsity regulariser ``lambda_ * (1 - r)^2``.
+    alpha : float
+        L2 penalty ``alpha / 2 * ||W||^2 / batch_size`` as in MLPClassifier.
+    tau_min : float
+        Lower clamp of the temperature after every step.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`.
+
+    Notes
+    -----
+    The training loss is ``L_task + lambda_ (1 - r)^2 + alpha/2 ||W||^2 / B``.
+    The task part alone is recorded per batch as ``task_loss``.
+    """
+
+    def __init__(self, *args, lambda_=0.0, alpha=0.0, tau_min=1e-6, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lambda_ = lambda_
+        self.alpha = alpha
+        self.tau_min = tau_min
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        task_loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if not training:
+            return task_loss
+        self.history.record_batch("task_loss", task_loss.item())
+        module = self.module_
+        loss = task_loss + self.lambda_ * (1.0 - module.ratio) ** 2
+        if self.alpha:
+            squared_norm = sum(layer.weight.pow(2).sum() for layer in module.layers)
+            loss = loss + 0.5 * self.alpha * squared_norm / y_pred.shape[0]
+        return loss
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        self.module_.clamp_(self.tau_min)
+        return step
+
+
+class PruningMonitor(Callback):
+    """Records ``ratio``, ``temperature``, ``threshold`` and hard-mask
+    ``sparsity`` in the net's history at the end of every epoch."""
+
+    def on_epoch_end(self, net, **kwargs):
+        module = net.module_
+        threshold = module.hard_threshold()
+        magnitudes = module.magnitude_pool()
+        sparsity = (magnitudes < threshold).double().mean().item()
+        net.history.record("ratio", module.ratio.item())
+        net.history.record("temperature", module.temperature.item())
+        net.history.record("threshold", threshold)
+        net.history.record("sparsity", sparsity)
+
+
+def validation_score(task: str, outputs: torch.Tensor, y_true: np.ndarray) -> float:
+    """Accuracy (classification) or R^2 (regression) of raw network outputs."""
+    outputs = outputs.detach().cpu().double().numpy()
+    if not np.isfinite(outputs).all():
+        return math.nan
+    if task == "multiclass":
+        return accuracy_score(y_true, outputs.argmax(axis=1))
+    if task == "binary":
+        return accuracy_score(y_true, (outputs > 0).astype(y_true.dtype))
+    return r2_score(y_true, outputs)
+
+
+class StoppingRule(Callback):
+    """MLPClassifier's stopping rule, with early stopping on a held-out set.
+
+    Without validation data, training stops once the training loss has not
+    improved by ``tol`` for more than ``n_iter_no_change`` epochs. With it, the
+    same rule applies to the validation score (accuracy or R^2 of the hard-
+    masked network), which is recorded as ``valid_score``; the best state is
+    restored when training ends.
+    """
+
+    def __init__(self, tol, n_iter_no_change, task, X_valid=None, y_valid=None):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.task = task
+        self.X_valid = X_valid
+        self.y_valid = y_valid
+
+    def initialize(self):
+        self.best_loss_ = math.inf
+        self.best_score_ = -math.inf
+        self.no_improvement_count_ = 0
+        self.best_state_ = None
+        self.stopped_ = False
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.X_valid is None:
+            loss = net.history[-1, "train_loss"]
+            improved = loss <= self.best_loss_ - self.tol
+            self.best_loss_ = min(self.best_loss_, loss)
+        else:
+            score = self._score(net)
+            net.history.record("valid_score", score)
+            improved = score >= self.best_score_ + self.tol
+            if score > self.best_score_:
+                self.best_score_ = score
+                self.best_state_ = copy.deepcopy(net.module_.state_dict())
+        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
+        if self.no_improvement_count_ > self.n_iter_no_change:
+            self.stopped_ = True
+            raise KeyboardInterrupt
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)
+        # The held-out data served its purpose; do not carry it into pickles.
+        self.X_valid = self.y_valid = self.best_state_ = None
+
+    @torch.no_grad()
+    def _score(self, net) -> float:
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        X_valid = self.X_valid.to(net.device)
+        outputs = module(X_valid)
+        module.train(was_training)
+        return validation_score(self.task, outputs, self.y_valid)

@@ -1,0 +1,156 @@
+"""AdaptivePrunedMLPRegressor."""
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.utils.validation import column_or_1d
+
+from ._base import BaseAdaptivePrunedMLP
+from ._net import HalfSquaredError
+
+
+class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
+    """Multi-layer perceptron regressor that learns how much of itself to prune.
+
+    A drop-in alternative to :class:`sklearn.neural_network.MLPRegressor`
+    (Adam solver, squared error). Training, parameters and pruning are those
+    of :class:`AdaptivePrunedMLPClassifier`; see its documentation for the
+    method.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, alpha, batch_size, learning_rate_init, \
+max_iter, shuffle, random_state, tol, verbose, early_stopping, \
+validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, r_init, \
+tau_init, lambda_, lr_r, lr_tau, tau_min, kde_grid_size, device
+        As in :class:`AdaptivePrunedMLPClassifier`. With early stopping the
+        held-out score is R^2.
+
+    Attributes
+    ----------
+    n_features_in_, feature_names_in_, n_iter_, loss_curve_, best_loss_, \
+validation_scores_, best_validation_score_, coefs_, intercepts_, n_layers_, \
+n_outputs_, learned_sparsity_, learned_ratio_, temperature_, threshold_, \
+layer_sparsity_, pruning_history_, net_
+        As in :class:`AdaptivePrunedMLPClassifier`.
+    out_activation_ : str
+        Always 'identity'.
+
+    See Also
+    --------
+    AdaptivePrunedMLPClassifier : The classifier.
+    sklearn.neural_network.MLPRegressor : The dense original.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sk_adaprune import AdaptivePrunedMLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = AdaptivePrunedMLPRegressor(max_iter=20, random_state=0).fit(X, y / 100)
+    >>> reg.predict(X[:2]).shape
+    (2,)
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        r_init=0.5,
+        tau_init=1e-2,
+        lambda_=10.0,
+        lr_r=1e-3,
+        lr_tau=1e-6,
+        tau_min=1e-6,
+        kde_grid_size=1024,
+        device="cpu",
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            r_init=r_init,
+            tau_init=tau_init,
+            lambda_=lambda_,
+            lr_r=lr_r,
+            lr_tau=lr_tau,
+            tau_min=tau_min,
+            kde_grid_size=kde_grid_size,
+            device=device,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the model to data matrix X and target(s) y, pruning as it trains.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+
+        Returns
+        -------
+        self : object
+            The fitted, hard-masked estimator.
+        """
+        return self._fit(X, y)
+
+    def _encode_targets(self, y):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        targets = y.reshape(y.shape[0], -1)
+        self.n_outputs_ = targets.shape[1]
+        self.out_activation_ = "identity"
+        return targets.astype(np.float32), y, "regression"
+
+    def _criterion(self):
+        return HalfSquaredError
+
+    def predict(self, X):
+        """Predict with the hard-masked network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values.
+        """
+        y_pred = self._forward_pass_fast(X)
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
