@@ -257,7 +257,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             device=device,
             verbose=self.verbose,
         )
-        X_train = X if sparse.issparse(X) else _as_tensor(X)
+        if sparse.issparse(X):
+            # Batches are densified one at a time, by rows.
+            X_train = X.tocsr().astype(np.float32)
+        else:
+            X_train = _as_tensor(X)
         net.fit(X_train, torch.as_tensor(y_train))
         if not stopping_rule.stopped_ and len(net.history) < self.max_iter:
             warnings.warn("Training interrupted by user.")

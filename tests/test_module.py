@@ -1,0 +1,146 @@
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from sk_adaprune._density import magnitude_density
+from sk_adaprune._module import ACTIVATIONS, SoftMaskedMLP, soft_mask
+from sk_adaprune._threshold import quantile_threshold
+
+
+def closed_form_gradients(weight, upstream, threshold, temperature, dt_dr):
+    """Thesis eq. 2.3, 2.10, 2.11 for one pool of weights, in numpy."""
+    w, g, t, tau = weight, upstream, threshold, temperature
+    m = 1 / (1 + np.exp(-(w**2 - t**2) / tau))
+    dm = m * (1 - m)
+    grad_w = m * g + (2 * w**2 / tau) * dm * g
+    grad_tau = -np.sum(w * (w**2 - t**2) / tau**2 * dm * g)
+    grad_r = dt_dr * np.sum(w * (-2 * t / tau) * dm * g)
+    return grad_w, grad_tau, grad_r
+
+
+def test_autograd_matches_closed_form_gradients_on_a_pool():
+    rng = np.random.default_rng(0)
+    weight = torch.tensor(rng.normal(0, 0.1, 5000), requires_grad=True)
+    upstream = rng.normal(size=5000)
+    ratio = torch.tensor(0.6, dtype=torch.float64, requires_grad=True)
+    temperature = torch.tensor(2e-3, dtype=torch.float64, requires_grad=True)
+
+    threshold = quantile_threshold(weight.detach().abs(), ratio)
+    masked = weight * soft_mask(weight, threshold, temperature)
+    (masked * torch.from_numpy(upstream)).sum().backward()
+
+    t = threshold.item()
+    dt_dr = 1 / magnitude_density(weight.detach().abs(), threshold.detach()).item()
+    grad_w, grad_tau, grad_r = closed_form_gradients(
+        weight.detach().numpy(), upstream, t, temperature.item(), dt_dr
+    )
+    np.testing.assert_allclose(weight.grad.numpy(), grad_w, rtol=0, atol=1e-8)
+    assert abs(temperature.grad.item() - grad_tau) <= 1e-8 * max(1, abs(grad_tau))
+    assert abs(ratio.grad.item() - grad_r) <= 1e-8 * max(1, abs(grad_r))
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_module_gradients_match_closed_forms_through_the_network(activation):
+    torch.manual_seed(0)
+    module = SoftMaskedMLP(6, [9, 7], 3, activation=activation, seed=3).double()
+    module.train()
+    X = torch.randn(11, 6, dtype=torch.float64)
+    upstream = torch.randn(11, 3, dtype=torch.float64)
+    (module(X) * upstream).sum().backward()
+
+    # Upstream gradients g = dL/d(w*m), through the same network with the
+    # masked weights as leaves.
+    threshold = module.threshold().detach()
+    effective = [
+        (layer.weight * soft_mask(layer.weight, threshold, module.temperature))
+        .detach()
+        .requires_grad_()
+        for layer in module.layers
+    ]
+    hidden = X
+    for i, (layer, weight) in enumerate(zip(module.layers, effective)):
+        hidden = F.linear(hidden, weight, layer.bias.detach())
+        if i < len(effective) - 1:
+            hidden = ACTIVATIONS[activation](hidden)
+    (hidden * upstream).sum().backward()
+
+    pool = module.magnitude_pool()
+    dt_dr = 1 / magnitude_density(pool, threshold).item()
+    weights = [layer.weight.detach().numpy() for layer in module.layers]
+    upstreams = [w.grad.numpy() for w in effective]
+    flat_w = np.concatenate([w.ravel() for w in weights])
+    flat_g = np.concatenate([g.ravel() for g in upstreams])
+    grad_w, grad_tau, grad_r = closed_form_gradients(
+        flat_w, flat_g, threshold.item(), module.temperature.item(), dt_dr
+    )
+    autograd_w = np.concatenate([layer.weight.grad.numpy().ravel() for layer in module.layers])
+    np.testing.assert_allclose(autograd_w, grad_w, rtol=0, atol=1e-8)
+    assert module.temperature.grad.item() == pytest.approx(grad_tau, rel=1e-8, abs=1e-8)
+    assert module.ratio.grad.item() == pytest.approx(grad_r, rel=1e-8, abs=1e-8)
+
+
+def test_soft_mask_passes_gradcheck():
+    torch.manual_seed(1)
+    weight = torch.randn(20, dtype=torch.float64, requires_grad=True)
+    threshold = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+    temperature = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(soft_mask, (weight, threshold, temperature))
+
+
+def test_soft_mask_stays_finite_in_unit_interval_at_tiny_temperature():
+    weight = torch.linspace(-1, 1, 1001)
+    mask = soft_mask(weight, torch.tensor(0.5), torch.tensor(1e-6))
+    assert torch.isfinite(mask).all()
+    assert mask.min() >= 0 and mask.max() <= 1
+    assert torch.equal(mask.round(), (weight.abs() > 0.5).float())
+
+
+def test_initialisation_is_seeded_glorot_and_leaves_global_rng_alone():
+    state = torch.get_rng_state()
+    first = SoftMaskedMLP(30, [20], 4, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)
+    second = SoftMaskedMLP(30, [20], 4, seed=7)
+    other = SoftMaskedMLP(30, [20], 4, seed=8)
+    assert torch.equal(first.layers[0].weight, second.layers[0].weight)
+    assert not torch.equal(first.layers[0].weight, other.layers[0].weight)
+    bound = np.sqrt(6 / 50)
+    assert first.layers[0].weight.abs().max() <= bound
+    assert first.layers[0].weight.abs().max() > 0.9 * bound
+
+
+def test_temperature_starts_as_scale_times_weight_std():
+    module = SoftMaskedMLP(30, [20], 4, temperature_scale=0.05, seed=0)
+    expected = 0.05 * module.magnitude_pool(signed=True).std().item()
+    assert module.temperature.item() == pytest.approx(expected, rel=1e-6)
+    assert module.ratio.item() == 0.5
+
+
+def test_clamp_keeps_ratio_and_temperature_in_range():
+    module = SoftMaskedMLP(3, [4], 2)
+    with torch.no_grad():
+        module.ratio.fill_(1.7)
+        module.temperature.fill_(-1.0)
+    module.clamp_(1e-6)
+    assert module.ratio.item() == pytest.approx(0.9999)
+    assert module.temperature.item() == pytest.approx(1e-6)
+    with torch.no_grad():
+        module.ratio.fill_(-0.2)
+    module.clamp_(1e-6)
+    assert module.ratio.item() == 0.0
+
+
+def test_harden_zeroes_exactly_the_weights_below_threshold():
+    module = SoftMaskedMLP(40, [30, 20], 5, ratio_init=0.8, seed=2)
+    pool = module.magnitude_pool()
+    X = torch.randn(8, 40)
+    module.eval()
+    hard_output = module(X)
+    threshold = module.harden()
+    assert threshold == pytest.approx(np.sort(pool.numpy())[int(0.8 * pool.numel()) - 1 :][:2].mean())
+    zeros = (module.magnitude_pool() == 0).double().mean().item()
+    assert zeros == pytest.approx((pool < threshold).double().mean().item())
+    assert zeros == pytest.approx(0.8, abs=1 / pool.numel())
+    torch.testing.assert_close(module(X), hard_output)
+    # Hardening twice changes nothing.
+    assert module.harden() == threshold

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from sk_adaprune._density import magnitude_density
+from sk_adaprune._threshold import order_statistic_midpoint, quantile_threshold
+
+
+def numpy_midpoint(magnitudes, ratio):
+    ordered = np.sort(magnitudes)
+    k = int(np.floor(ratio * ordered.size))
+    return 0.0 if k == 0 else 0.5 * (ordered[k - 1] + ordered[k])
+
+
+def pools():
+    rng = np.random.default_rng(0)
+    yield "normal", np.abs(rng.standard_normal(1000))
+    yield "ties", rng.integers(0, 5, 997).astype(float)
+    yield "zeros", np.where(rng.random(500) < 0.6, 0.0, rng.random(500))
+    yield "single", np.array([0.7])
+    yield "float32", np.abs(rng.standard_normal(4096)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name,pool", list(pools()))
+@pytest.mark.parametrize("ratio", [0.0, 1e-4, 0.01, 0.3, 0.5, 0.77, 0.99, 0.9999])
+def test_threshold_is_numpy_order_statistic_midpoint(name, pool, ratio):
+    threshold = order_statistic_midpoint(torch.from_numpy(pool), ratio)
+    assert threshold.item() == numpy_midpoint(pool, ratio)
+
+
+def test_threshold_prunes_exactly_k_distinct_magnitudes():
+    pool = torch.rand(10_000, dtype=torch.float64)
+    threshold = order_statistic_midpoint(pool, 0.731)
+    assert (pool < threshold).sum().item() == 7310
+
+
+@pytest.mark.parametrize("ratio", [-0.1, 1.0, 1.5])
+def test_ratio_outside_unit_interval_is_refused(ratio):
+    with pytest.raises(ValueError, match=r"ratio must be in \[0, 1\)"):
+        order_statistic_midpoint(torch.rand(10), ratio)
+
+
+def test_empty_pool_is_refused():
+    with pytest.raises(ValueError, match="empty pool"):
+        order_statistic_midpoint(torch.empty(0), 0.5)
+
+
+def test_backward_multiplies_by_inverse_density():
+    magnitudes = torch.tensor(np.abs(np.random.default_rng(4).standard_normal(5000)))
+    ratio = torch.tensor(0.6, dtype=torch.float64, requires_grad=True)
+    threshold = quantile_threshold(magnitudes, ratio)
+    (3.0 * threshold).backward()
+    density = magnitude_density(magnitudes, threshold.detach())
+    assert ratio.grad.item() == pytest.approx(3.0 / density.item(), rel=1e-12)
+    assert threshold.item() == numpy_midpoint(magnitudes.numpy(), 0.6)
+
+
+def test_no_density_is_computed_without_a_gradient(monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        "sk_adaprune._threshold.magnitude_density", lambda *a: calls.append(a)
+    )
+    quantile_threshold(torch.rand(100), torch.tensor(0.5))
+    assert calls == []
