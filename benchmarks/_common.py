@@ -1,0 +1,61 @@
+"""What every benchmark prints and writes: the machine and library versions."""
+
+import json
+import os
+import platform
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine_info() -> dict:
+    import numpy
+    import sklearn
+    import skorch
+    import torch
+
+    return {
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "skorch": skorch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def markdown_table(rows: list[dict]) -> str:
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def write_results(name: str, title: str, rows: list[dict], notes: str = "") -> None:
+    """Print the table and write ``results/NAME.md`` and ``results/NAME.json``."""
+    RESULTS.mkdir(exist_ok=True)
+    info = machine_info()
+    machine = ", ".join(f"{k}: {v}" for k, v in info.items())
+    text = f"# {title}\n\n{notes}\n\n{markdown_table(rows)}\n\nMachine: {machine}\n"
+    (RESULTS / f"{name}.md").write_text(text)
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps({"machine": info, "rows": rows}, indent=2) + "\n"
+    )
+    print(text)

@@ -1,0 +1,255 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import sparse
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.neural_network import MLPClassifier
+
+from sk_adaprune import AdaptivePrunedMLPClassifier
+
+FAST = dict(max_iter=30, random_state=0)
+
+
+def test_digits_lambda_prunes_most_weights_at_mlp_accuracy(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = MLPClassifier(random_state=0).fit(X_train, y_train)
+        ours = AdaptivePrunedMLPClassifier(random_state=0).fit(X_train, y_train)
+    ratios = ours.pruning_history_["ratio"]
+    assert ratios[-1] > ratios[0] > 0.5
+    assert ours.learned_sparsity_ > 0.75
+    assert ours.score(X_test, y_test) >= dense.score(X_test, y_test) - 0.02
+
+
+@pytest.mark.parametrize("r_init", [0.5, 0.9])
+def test_digits_without_lambda_ratio_falls_below_its_start(digits_split, r_init):
+    # Without the regulariser only the task loss moves r, and while that loss
+    # is high it pushes r down (it creeps back up slowly once the training
+    # loss is near 0; see the closing note of the core issue).
+    X_train, _, y_train, _ = digits_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = AdaptivePrunedMLPClassifier(
+            lambda_=0.0, r_init=r_init, max_iter=30, random_state=0
+        ).fit(X_train, y_train)
+    assert ours.learned_ratio_ < r_init - 0.02
+    assert ours.learned_sparsity_ < r_init - 0.02
+
+
+@pytest.fixture
+def fitted(blobs):
+    X, y = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return AdaptivePrunedMLPClassifier(
+            hidden_layer_sizes=(16, 8), max_iter=200, random_state=0
+        ).fit(X, y)
+
+
+def test_pruned_weights_are_exact_zeros_and_attributes_agree(fitted):
+    coefs = fitted.coefs_
+    zeros = sum(np.count_nonzero(c == 0) for c in coefs)
+    total = sum(c.size for c in coefs)
+    assert fitted.learned_sparsity_ == zeros / total
+    np.testing.assert_array_equal(
+        fitted.layer_sparsity_, [np.mean(c == 0) for c in coefs]
+    )
+    kept = np.concatenate([np.abs(c[c != 0]) for c in coefs])
+    assert kept.min() >= fitted.threshold_
+    assert abs(fitted.learned_sparsity_ - fitted.learned_ratio_) < 2 / total
+    assert [c.shape for c in coefs] == [(5, 16), (16, 8), (8, 3)]
+    assert [b.shape for b in fitted.intercepts_] == [(16,), (8,), (3,)]
+    assert fitted.n_layers_ == 4 and fitted.n_outputs_ == 3
+    assert fitted.out_activation_ == "softmax"
+    assert fitted.temperature_ >= 1e-6
+
+
+def test_history_has_one_entry_per_epoch(fitted):
+    history = fitted.pruning_history_
+    assert set(history) == {
+        "loss", "task_loss", "ratio", "temperature", "threshold", "sparsity"
+    }
+    for values in history.values():
+        assert values.shape == (fitted.n_iter_,)
+    np.testing.assert_array_equal(history["loss"], fitted.loss_curve_)
+    assert fitted.best_loss_ == min(fitted.loss_curve_)
+    # The loss includes lambda_ (1 - r)^2 on top of the task loss.
+    penalty = 10.0 * (1 - history["ratio"]) ** 2
+    assert np.all(history["loss"] > history["task_loss"] + 0.5 * penalty)
+    assert fitted.validation_scores_ is None and fitted.best_validation_score_ is None
+
+
+def test_predictions_equal_the_hardened_torch_module(fitted, blobs):
+    X, _ = blobs
+    module = fitted.net_.module_
+    with torch.no_grad():
+        logits = module(torch.tensor(X, dtype=torch.float32)).double()
+    np.testing.assert_allclose(
+        fitted.predict_proba(X), torch.softmax(logits, 1).numpy(), atol=1e-5
+    )
+    assert module.hardened
+
+
+def test_predict_proba_and_log_proba_are_consistent(fitted, blobs):
+    X, y = blobs
+    proba = fitted.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.exp(fitted.predict_log_proba(X)), proba)
+    np.testing.assert_array_equal(fitted.predict(X), fitted.classes_[proba.argmax(1)])
+    assert fitted.score(X, y) > 0.9
+
+
+def test_binary_string_labels(blobs):
+    X, y = blobs
+    labels = np.where(y == 0, "cat", "dog")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = AdaptivePrunedMLPClassifier(**FAST).fit(X, labels)
+    assert list(clf.classes_) == ["cat", "dog"]
+    assert clf.n_outputs_ == 1 and clf.out_activation_ == "logistic"
+    assert clf.predict_proba(X).shape == (150, 2)
+    assert set(clf.predict(X)) <= {"cat", "dog"}
+    assert clf.score(X, labels) > 0.9
+
+
+def test_multilabel_indicator_targets(blobs):
+    X, y = blobs
+    Y = np.column_stack([y == 0, y == 1, y != 1]).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = AdaptivePrunedMLPClassifier(**FAST).fit(X, Y)
+    assert clf.n_outputs_ == 3 and clf.out_activation_ == "logistic"
+    assert clf.predict(X).shape == (150, 3)
+    assert set(np.unique(clf.predict(X))) <= {0, 1}
+    assert clf.score(X, Y) > 0.8
+
+
+def test_dataframe_sparse_float32_inputs_train_identically(blobs):
+    X, y = blobs
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        models = [
+            AdaptivePrunedMLPClassifier(**FAST).fit(data, y)
+            for data in (X32, frame.astype(np.float32), sparse.csr_matrix(X32))
+        ]
+    assert list(models[1].feature_names_in_) == list(frame.columns)
+    for other in models[1:]:
+        for a, b in zip(models[0].coefs_, other.coefs_):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_same_seed_is_bitwise_reproducible_and_other_seeds_differ(blobs):
+    X, y = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        first, second, other = (
+            AdaptivePrunedMLPClassifier(max_iter=10, random_state=seed).fit(X, y)
+            for seed in (3, 3, 4)
+        )
+    for a, b in zip(first.coefs_, second.coefs_):
+        np.testing.assert_array_equal(a, b)
+    for key in first.pruning_history_:
+        np.testing.assert_array_equal(first.pruning_history_[key], second.pruning_history_[key])
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    assert not np.array_equal(first.coefs_[0], other.coefs_[0])
+
+
+def test_fit_leaves_global_random_states_alone(blobs):
+    X, y = blobs
+    torch_state = torch.get_rng_state()
+    numpy_state = np.random.get_state()[1].copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        AdaptivePrunedMLPClassifier(max_iter=3, random_state=0).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+
+
+def test_frozen_ratio_keeps_r_init(blobs):
+    X, y = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = AdaptivePrunedMLPClassifier(r_init=0.8, lr_r=0.0, **FAST).fit(X, y)
+    assert clf.learned_ratio_ == pytest.approx(0.8)
+    assert clf.learned_sparsity_ == pytest.approx(0.8, abs=0.01)
+
+
+def test_early_stopping_scores_a_held_out_split(blobs):
+    X, y = blobs
+    clf = AdaptivePrunedMLPClassifier(
+        early_stopping=True, n_iter_no_change=3, tol=0.5, max_iter=50, random_state=0
+    ).fit(X, y)
+    # As MLPClassifier: epoch 1 sets the best, and training stops once more
+    # than n_iter_no_change epochs followed without a gain of tol.
+    assert clf.n_iter_ == 5
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+    np.testing.assert_array_equal(
+        clf.pruning_history_["validation_score"], clf.validation_scores_
+    )
+
+
+def test_stopping_rule_on_training_loss_stops_before_max_iter(blobs):
+    X, y = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = AdaptivePrunedMLPClassifier(
+            tol=10.0, n_iter_no_change=2, max_iter=50, random_state=0
+        ).fit(X, y)
+    assert clf.n_iter_ == 4
+
+
+def test_convergence_warning_when_max_iter_is_reached(blobs):
+    X, y = blobs
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(2\) reached"):
+        AdaptivePrunedMLPClassifier(max_iter=2, random_state=0).fit(X, y)
+
+
+def test_predict_before_fit_raises_not_fitted(blobs):
+    X, _ = blobs
+    with pytest.raises(NotFittedError):
+        AdaptivePrunedMLPClassifier().predict(X)
+
+
+def test_cuda_without_cuda_is_a_clear_error(blobs, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    X, y = blobs
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        AdaptivePrunedMLPClassifier(device="cuda").fit(X, y)
+
+
+def test_unknown_device_is_a_clear_error(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="'tpu9' is not a torch device"):
+        AdaptivePrunedMLPClassifier(device="tpu9").fit(X, y)
+
+
+@pytest.mark.parametrize("sizes", [(), (10, 0), (-3,)])
+def test_bad_hidden_layer_sizes_are_refused(blobs, sizes):
+    X, y = blobs
+    with pytest.raises(ValueError, match="hidden_layer_sizes must"):
+        AdaptivePrunedMLPClassifier(hidden_layer_sizes=sizes).fit(X, y)
+
+
+def test_single_class_is_refused(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        AdaptivePrunedMLPClassifier().fit(X, np.ones(len(X)))
+
+
+def test_verbose_prints_a_line_per_epoch(blobs, capsys):
+    X, y = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        AdaptivePrunedMLPClassifier(max_iter=3, verbose=1, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    for column in ("train_loss", "ratio", "temperature", "sparsity"):
+        assert column in out
+    assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 3
