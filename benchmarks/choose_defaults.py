@@ -2,7 +2,8 @@
 
 Fits the classifier on a stratified 75/25 split of ``load_digits`` for a grid
 of ``lr_r`` and ``lambda_`` values over several seeds, next to MLPClassifier,
-and writes ``results/choose_defaults.md``. Run: ``python benchmarks/choose_defaults.py``.
+and writes ``results/choose_defaults.md``.
+Run: ``python benchmarks/choose_defaults.py``.
 """
 
 import time
@@ -38,7 +39,9 @@ def main() -> None:
             if method == "MLPClassifier":
                 model = MLPClassifier(random_state=seed)
             else:
-                model = AdaptivePrunedMLPClassifier(lr_r=lr_r, lambda_=lam, random_state=seed)
+                model = AdaptivePrunedMLPClassifier(
+                    lr_r=lr_r, lambda_=lam, random_state=seed
+                )
             start = time.perf_counter()
             model.fit(X_train, y_train)
             seconds.append(time.perf_counter() - start)

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from scipy import sparse
 from scipy.special import expit
-from skorch.callbacks import PassthroughScoring
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -16,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot, softmax
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import PassthroughScoring
 
 from ._module import SoftMaskedMLP
 from ._net import BatchIterator, PruningMonitor, PruningNet, StoppingRule
@@ -46,10 +46,16 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     """Base class of the learned-ratio pruning MLPs. Do not use directly."""
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -154,7 +160,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             raise ValueError("hidden_layer_sizes must hold at least one layer, got ().")
         if any(not isinstance(s, Integral) or s <= 0 for s in sizes):
             raise ValueError(
-                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes}."
+                "hidden_layer_sizes must be positive integers, "
+                f"got {self.hidden_layer_sizes}."
             )
         return [int(s) for s in sizes]
 
@@ -191,7 +198,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         n_samples = X.shape[0]
         X_valid = y_valid = None
         if self.early_stopping:
-            stratify = y_score if task == "multiclass" or y_score.ndim == 1 else None
+            # Stratify single-output classification only, as MLPClassifier.
+            single_label = task == "multiclass" or (
+                task == "binary" and self.n_outputs_ == 1
+            )
+            stratify = y_score if single_label else None
             train_rows, valid_rows = train_test_split(
                 np.arange(n_samples),
                 random_state=split_seed,
@@ -214,7 +225,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             if self.batch_size > n_samples:
                 warnings.warn(
                     "Got `batch_size` less than 1 or larger than sample size. "
-                    "It is going to be clipped"
+                    "It is going to be clipped",
+                    stacklevel=3,
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
@@ -263,14 +275,17 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         else:
             X_train = _as_tensor(X)
         net.fit(X_train, torch.as_tensor(y_train))
-        if not stopping_rule.stopped_ and len(net.history) < self.max_iter:
-            warnings.warn("Training interrupted by user.")
         self._set_fitted_attributes(net, early_stopping=X_valid is not None)
-        if not stopping_rule.stopped_ and self.n_iter_ == self.max_iter:
+        if stopping_rule.stopped_:
+            return self
+        if self.n_iter_ < self.max_iter:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        else:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
         return self
 
@@ -292,13 +307,16 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = [float(s) for s in history[:, "valid_score"]]
             self.best_validation_score_ = max(self.validation_scores_)
             self.best_loss_ = None
-            self.pruning_history_["validation_score"] = np.asarray(self.validation_scores_)
+            self.pruning_history_["validation_score"] = np.asarray(
+                self.validation_scores_
+            )
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
         self.coefs_ = [
-            layer.weight.detach().cpu().double().numpy().T.copy() for layer in module.layers
+            layer.weight.detach().cpu().double().numpy().T.copy()
+            for layer in module.layers
         ]
         self.intercepts_ = [
             layer.bias.detach().cpu().double().numpy().copy() for layer in module.layers
@@ -317,7 +335,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         """Output-layer activations of the hard-masked network, in float64."""
         check_is_fitted(self)
         X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            reset=False,
         )
         hidden = _HIDDEN_ACTIVATIONS[self.activation]
         activations = X

@@ -1,8 +1,7 @@
 """AdaptivePrunedMLPClassifier."""
 
 import numpy as np
-from sklearn.base import ClassifierMixin
-from sklearn.base import _fit_context
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d

@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 import torch
+from sklearn.metrics import accuracy_score, r2_score
 from skorch import NeuralNet
 from skorch.callbacks import Callback
-from sklearn.metrics import accuracy_score, r2_score
 from torch import nn
 
 __all__ = [
@@ -50,7 +50,9 @@ class BatchIterator:
     new permutation and two fits with the same seed draw the same ones.
     """
 
-    def __init__(self, dataset, batch_size: int, shuffle: bool = False, random_state=None):
+    def __init__(
+        self, dataset, batch_size: int, shuffle: bool = False, random_state=None
+    ):
         self.X = dataset.X
         self.y = dataset.y
         self.batch_size = batch_size

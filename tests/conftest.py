@@ -1,7 +1,13 @@
-import numpy as np
-import pytest
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+import os
+
+# scikit-learn's array-API input check runs only when SciPy was imported with
+# this set; the estimators take numpy arrays, so the check must pass.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -71,7 +71,12 @@ def test_pruned_weights_are_exact_zeros_and_attributes_agree(fitted):
 def test_history_has_one_entry_per_epoch(fitted):
     history = fitted.pruning_history_
     assert set(history) == {
-        "loss", "task_loss", "ratio", "temperature", "threshold", "sparsity"
+        "loss",
+        "task_loss",
+        "ratio",
+        "temperature",
+        "threshold",
+        "sparsity",
     }
     for values in history.values():
         assert values.shape == (fitted.n_iter_,)
@@ -155,7 +160,9 @@ def test_same_seed_is_bitwise_reproducible_and_other_seeds_differ(blobs):
     for a, b in zip(first.coefs_, second.coefs_):
         np.testing.assert_array_equal(a, b)
     for key in first.pruning_history_:
-        np.testing.assert_array_equal(first.pruning_history_[key], second.pruning_history_[key])
+        np.testing.assert_array_equal(
+            first.pruning_history_[key], second.pruning_history_[key]
+        )
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
     assert not np.array_equal(first.coefs_[0], other.coefs_[0])
 
@@ -253,3 +260,14 @@ def test_verbose_prints_a_line_per_epoch(blobs, capsys):
     for column in ("train_loss", "ratio", "temperature", "sparsity"):
         assert column in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 3
+
+
+@pytest.mark.parametrize("target", ["binary", "multilabel"])
+def test_early_stopping_with_logistic_outputs(blobs, target):
+    X, y = blobs
+    Y = (y == 0) if target == "binary" else np.column_stack([y == 0, y == 1])
+    clf = AdaptivePrunedMLPClassifier(
+        early_stopping=True, n_iter_no_change=2, max_iter=40, random_state=0
+    ).fit(X, Y.astype(int))
+    assert 0.5 < clf.best_validation_score_ <= 1.0
+    assert len(clf.validation_scores_) == clf.n_iter_

@@ -5,18 +5,8 @@ from torch.nn import functional as F
 
 from sk_adaprune._density import magnitude_density
 from sk_adaprune._module import ACTIVATIONS, SoftMaskedMLP, soft_mask
+from sk_adaprune._reference import closed_form_gradients
 from sk_adaprune._threshold import quantile_threshold
-
-
-def closed_form_gradients(weight, upstream, threshold, temperature, dt_dr):
-    """Thesis eq. 2.3, 2.10, 2.11 for one pool of weights, in numpy."""
-    w, g, t, tau = weight, upstream, threshold, temperature
-    m = 1 / (1 + np.exp(-(w**2 - t**2) / tau))
-    dm = m * (1 - m)
-    grad_w = m * g + (2 * w**2 / tau) * dm * g
-    grad_tau = -np.sum(w * (w**2 - t**2) / tau**2 * dm * g)
-    grad_r = dt_dr * np.sum(w * (-2 * t / tau) * dm * g)
-    return grad_w, grad_tau, grad_r
 
 
 def test_autograd_matches_closed_form_gradients_on_a_pool():
@@ -74,7 +64,9 @@ def test_module_gradients_match_closed_forms_through_the_network(activation):
     grad_w, grad_tau, grad_r = closed_form_gradients(
         flat_w, flat_g, threshold.item(), module.temperature.item(), dt_dr
     )
-    autograd_w = np.concatenate([layer.weight.grad.numpy().ravel() for layer in module.layers])
+    autograd_w = np.concatenate(
+        [layer.weight.grad.numpy().ravel() for layer in module.layers]
+    )
     np.testing.assert_allclose(autograd_w, grad_w, rtol=0, atol=1e-8)
     assert module.temperature.grad.item() == pytest.approx(grad_tau, rel=1e-8, abs=1e-8)
     assert module.ratio.grad.item() == pytest.approx(grad_r, rel=1e-8, abs=1e-8)
@@ -137,7 +129,9 @@ def test_harden_zeroes_exactly_the_weights_below_threshold():
     module.eval()
     hard_output = module(X)
     threshold = module.harden()
-    assert threshold == pytest.approx(np.sort(pool.numpy())[int(0.8 * pool.numel()) - 1 :][:2].mean())
+    assert threshold == pytest.approx(
+        np.sort(pool.numpy())[int(0.8 * pool.numel()) - 1 :][:2].mean()
+    )
     zeros = (module.magnitude_pool() == 0).double().mean().item()
     assert zeros == pytest.approx((pool < threshold).double().mean().item())
     assert zeros == pytest.approx(0.8, abs=1 / pool.numel())

@@ -1,0 +1,155 @@
+"""How exact the method's pieces are: gradients, threshold, density, dt/dr.
+
+Prints and writes ``results/method_accuracy.md``. Run:
+``python benchmarks/method_accuracy.py``.
+"""
+
+import math
+
+import numpy as np
+import torch
+from scipy.stats import norm
+
+from _common import write_results
+from sk_adaprune._density import magnitude_density, scott_bandwidth
+from sk_adaprune._module import soft_mask
+from sk_adaprune._reference import closed_form_gradients
+from sk_adaprune._threshold import order_statistic_midpoint, quantile_threshold
+
+
+def gradient_errors(seed: int, size: int, ratio: float) -> dict:
+    rng = np.random.default_rng(seed)
+    weight = torch.tensor(rng.normal(0, 0.1, size), requires_grad=True)
+    upstream = rng.normal(size=size)
+    r = torch.tensor(ratio, dtype=torch.float64, requires_grad=True)
+    tau = torch.tensor(1e-2 * 0.1, dtype=torch.float64, requires_grad=True)
+    threshold = quantile_threshold(weight.detach().abs(), r)
+    (
+        weight * soft_mask(weight, threshold, tau) * torch.from_numpy(upstream)
+    ).sum().backward()
+    dt_dr = 1 / magnitude_density(weight.detach().abs(), threshold.detach()).item()
+    grad_w, grad_tau, grad_r = closed_form_gradients(
+        weight.detach().numpy(), upstream, threshold.item(), tau.item(), dt_dr
+    )
+    return {
+        "w": float(np.abs(weight.grad.numpy() - grad_w).max()),
+        "tau": abs(tau.grad.item() - grad_tau),
+        "r": abs(r.grad.item() - grad_r),
+        "r_rel": abs(r.grad.item() - grad_r) / max(abs(grad_r), 1e-300),
+    }
+
+
+def exact_reflected_kde(samples, points, bandwidth):
+    total = np.zeros_like(points)
+    for chunk in np.array_split(samples, max(1, samples.size // 2000)):
+        d = (points[:, None] - chunk) / bandwidth
+        e = (points[:, None] + chunk) / bandwidth
+        total += (np.exp(-0.5 * d**2) + np.exp(-0.5 * e**2)).sum(axis=1)
+    return total / (samples.size * bandwidth * math.sqrt(2 * math.pi))
+
+
+def main() -> None:
+    rows = []
+    grads = [
+        gradient_errors(seed, size, ratio)
+        for seed in range(5)
+        for size in (100, 10_000, 670_000)
+        for ratio in (0.1, 0.5, 0.9)
+    ]
+    for key, label in (
+        ("w", "dL/dw (eq. 2.3)"),
+        ("tau", "dL/dtau (eq. 2.10)"),
+        ("r", "dL/dr (eq. 2.11)"),
+    ):
+        rows.append(
+            {
+                "quantity": f"autograd vs closed form, {label}",
+                "measure": "max abs error, 45 float64 pools",
+                "value": max(g[key] for g in grads),
+            }
+        )
+    rows.append(
+        {
+            "quantity": "autograd vs closed form, dL/dr",
+            "measure": "max rel error",
+            "value": max(g["r_rel"] for g in grads),
+        }
+    )
+
+    torch.manual_seed(0)
+    args = (
+        torch.randn(50, dtype=torch.float64, requires_grad=True),
+        torch.tensor(0.4, dtype=torch.float64, requires_grad=True),
+        torch.tensor(0.3, dtype=torch.float64, requires_grad=True),
+    )
+    rows.append(
+        {
+            "quantity": "torch.autograd.gradcheck on soft_mask",
+            "measure": "passed",
+            "value": str(torch.autograd.gradcheck(soft_mask, args)),
+        }
+    )
+
+    rng = np.random.default_rng(1)
+    worst = 0.0
+    for _ in range(200):
+        pool = np.abs(rng.normal(size=rng.integers(1, 5000)))
+        pool[rng.random(pool.size) < 0.2] = 0.0
+        pool = np.round(pool, rng.integers(1, 4))  # ties
+        ratio = float(rng.random() * 0.9999)
+        ordered = np.sort(pool)
+        k = math.floor(ratio * pool.size)
+        expected = 0.0 if k == 0 else 0.5 * (ordered[k - 1] + ordered[k])
+        got = order_statistic_midpoint(torch.from_numpy(pool), ratio).item()
+        worst = max(worst, abs(got - expected))
+    rows.append(
+        {
+            "quantity": "threshold vs numpy order-statistic midpoint",
+            "measure": "max abs error, 200 pools with ties and zeros",
+            "value": worst,
+        }
+    )
+
+    samplers = {
+        "half-normal": lambda n: np.abs(rng.standard_normal(n)),
+        "exponential": lambda n: rng.exponential(0.05, n),
+        "uniform": lambda n: rng.uniform(0, 0.3, n),
+    }
+    for name, sample in samplers.items():
+        samples = sample(20_000)
+        tensor = torch.tensor(samples)
+        points = np.linspace(0, samples.max(), 400)
+        exact = exact_reflected_kde(samples, points, scott_bandwidth(tensor).item())
+        fast = magnitude_density(tensor, torch.tensor(points)).numpy()
+        rows.append(
+            {
+                "quantity": f"FFT KDE (1024 grid) vs exact reflected KDE, {name}",
+                "measure": "max abs error / peak density, n=20000",
+                "value": float(np.abs(fast - exact).max() / exact.max()),
+            }
+        )
+
+    samples = torch.tensor(np.abs(rng.standard_normal(200_000)))
+    for ratio in (0.2, 0.5, 0.8, 0.9, 0.95):
+        quantile = norm.ppf((1 + ratio) / 2)
+        exact = 1 / (2 * norm.pdf(quantile))
+        estimate = 1 / magnitude_density(samples, torch.tensor(quantile)).item()
+        rows.append(
+            {
+                "quantity": f"1/f(t) vs exact dt/dr, half-normal, r={ratio}",
+                "measure": "relative error, n=200000",
+                "value": estimate / exact - 1,
+            }
+        )
+
+    write_results(
+        "method_accuracy",
+        "Accuracy of the method's pieces",
+        rows,
+        notes="Gradients on random float64 weight pools (sizes 100, 1e4, "
+        "6.7e5; r in 0.1, 0.5, 0.9; 5 seeds).",
+    )
+
+
+if __name__ == "__main__":
+    main()
