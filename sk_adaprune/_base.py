@@ -17,8 +17,14 @@ from sklearn.utils.extmath import safe_sparse_dot, softmax
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import PassthroughScoring
 
-from ._module import SoftMaskedMLP
-from ._net import BatchIterator, PruningMonitor, PruningNet, StoppingRule
+from ._module import RATIO_CEILING, SoftMaskedMLP
+from ._net import (
+    BatchIterator,
+    DivergenceGuard,
+    PruningMonitor,
+    PruningNet,
+    StoppingRule,
+)
 
 _HIDDEN_ACTIVATIONS = {
     "identity": lambda x: x,
@@ -40,6 +46,8 @@ _HISTORY_KEYS = {
     "sparsity": "sparsity",
 }
 _SEED_BOUND = np.iinfo(np.int32).max
+# Inputs larger than this in magnitude get advice to standardise them.
+_LARGE_INPUT = 1e3
 
 
 class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
@@ -190,8 +198,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             multi_output=True,
             y_numeric=not hasattr(self, "predict_proba"),
             dtype=(np.float64, np.float32),
+            # One sample has no spread to learn from (and no class balance).
+            ensure_min_samples=2,
         )
         y_train, y_score, task = self._encode_targets(y)
+        _advise_on_scale(X)
         rng = check_random_state(self.random_state)
         init_seed, shuffle_seed, split_seed = rng.randint(_SEED_BOUND, size=3)
 
@@ -230,6 +241,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
+        guard = DivergenceGuard()
         stopping_rule = StoppingRule(
             self.tol, self.n_iter_no_change, task, X_valid=X_valid, y_valid=y_valid
         )
@@ -264,6 +276,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             callbacks=[
                 ("task_loss", PassthroughScoring(name="task_loss", on_train=True)),
                 ("pruning", PruningMonitor()),
+                ("divergence", guard),
                 ("stopping", stopping_rule),
             ],
             device=device,
@@ -275,19 +288,46 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         else:
             X_train = _as_tensor(X)
         net.fit(X_train, torch.as_tensor(y_train))
+        if guard.diverged_ is not None and guard.healthy_epochs_ == 0:
+            epoch, loss = guard.diverged_
+            raise ValueError(
+                f"Training diverged in the first epoch (loss {loss:.3g}). Lower "
+                f"learning_rate_init (now {self.learning_rate_init}) or standardise "
+                "X, e.g. make_pipeline(StandardScaler(), estimator)."
+            )
         self._set_fitted_attributes(net, early_stopping=X_valid is not None)
-        if stopping_rule.stopped_:
-            return self
-        if self.n_iter_ < self.max_iter:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+        self._warn_about_training(guard, stopping_rule)
+        return self
+
+    def _warn_about_training(self, guard, stopping_rule):
+        if self.learned_ratio_ >= RATIO_CEILING - 1e-6:
+            warnings.warn(
+                f"The pruning ratio r reached its ceiling ({RATIO_CEILING}): "
+                f"{self.learned_sparsity_:.2%} of the weights were pruned. Lower "
+                f"lambda_ (now {self.lambda_}) or lr_r (now {self.lr_r}).",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        if guard.diverged_ is not None:
+            epoch, loss = guard.diverged_
+            warnings.warn(
+                f"Training diverged in epoch {epoch} (loss {loss:.3g}); the weights "
+                f"of epoch {guard.healthy_epochs_} were restored. Lower "
+                f"learning_rate_init (now {self.learning_rate_init}) or standardise X.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        elif stopping_rule.stopped_:
+            return
+        elif self.n_iter_ < self.max_iter:
+            warnings.warn("Training interrupted by user.", stacklevel=4)
         else:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        return self
 
     def _set_fitted_attributes(self, net, early_stopping):
         module = net.module_
@@ -354,6 +394,18 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _advise_on_scale(X):
+    largest = abs(X).max() if sparse.issparse(X) else np.abs(X).max()
+    if largest > _LARGE_INPUT:
+        warnings.warn(
+            f"X has values up to {largest:.3g} in magnitude; neural networks train "
+            "poorly on unscaled features. Standardise them, e.g. "
+            "make_pipeline(StandardScaler(), estimator).",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _as_tensor(X, dense=False):

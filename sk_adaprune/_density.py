@@ -97,7 +97,7 @@ def magnitude_density(
 
     grid_density = torch.fft.irfft(
         torch.fft.rfft(mirrored) * torch.fft.rfft(kernel), n=fft_size
-    )[:grid_size]
+    )[:grid_size].clamp_min_(0.0)  # FFT round-off dips below 0 in empty gaps
 
     position = (points / spacing).clamp(0, grid_size - 1)
     left = position.floor().clamp(max=grid_size - 2)

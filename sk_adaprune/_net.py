@@ -13,6 +13,7 @@ from torch import nn
 __all__ = [
     "BatchIterator",
     "BinaryLogLoss",
+    "DivergenceGuard",
     "HalfSquaredError",
     "PruningMonitor",
     "PruningNet",
@@ -151,6 +152,55 @@ def validation_score(task: str, outputs: torch.Tensor, y_true: np.ndarray) -> fl
     if task == "binary":
         return accuracy_score(y_true, (outputs > 0).astype(y_true.dtype))
     return r2_score(y_true, outputs)
+
+
+class DivergenceGuard(Callback):
+    """Stops training when the loss diverges and restores the last good epoch.
+
+    A batch loss that is not finite, or that exceeds ``factor`` times the first
+    batch's loss (at least ``1e-3``), counts as divergence; healthy training
+    does not climb that far above its loss at initialisation. The state at the
+    end of an epoch counts as good once the next batch's loss is healthy (an
+    exploding update shows only in the loss after it). On divergence training
+    stops (skorch's ``KeyboardInterrupt`` protocol) and the last good state is
+    loaded back, so no NaN or exploded weights survive. ``diverged_`` holds
+    ``(epoch, loss)`` or None; ``healthy_epochs_`` counts the good epochs.
+    """
+
+    def __init__(self, factor=1e3):
+        self.factor = factor
+
+    def initialize(self):
+        self.first_loss_ = None
+        self.diverged_ = None
+        self.healthy_epochs_ = 0
+        self._good_state = self._candidate = None
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self._good_state = copy.deepcopy(net.module_.state_dict())
+
+    def on_batch_end(self, net, training=False, loss=None, **kwargs):
+        if not training:
+            return
+        value = loss.item()
+        if self.first_loss_ is None:
+            self.first_loss_ = max(abs(value), 1e-3)
+        if not math.isfinite(value) or abs(value) > self.factor * self.first_loss_:
+            self.diverged_ = (len(net.history), value)
+            raise KeyboardInterrupt
+        if self._candidate is not None:
+            self.healthy_epochs_, self._good_state = self._candidate
+            self._candidate = None
+
+    def on_epoch_end(self, net, **kwargs):
+        self._candidate = (len(net.history), copy.deepcopy(net.module_.state_dict()))
+
+    def on_train_end(self, net, **kwargs):
+        if self.diverged_ is not None:
+            net.module_.load_state_dict(self._good_state)
+            del net.history[self.healthy_epochs_ :]
+        self._good_state = self._candidate = None
 
 
 class StoppingRule(Callback):

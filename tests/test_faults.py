@@ -1,0 +1,133 @@
+"""Training faults: divergence, everything pruned, interrupts, awkward data."""
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor, _net
+
+
+def all_finite(estimator):
+    arrays = estimator.coefs_ + estimator.intercepts_
+    return all(np.isfinite(a).all() for a in arrays)
+
+
+def test_divergence_in_the_first_epoch_raises_with_advice(blobs):
+    X, y = blobs
+    with pytest.raises(
+        ValueError, match="diverged in the first epoch.*learning_rate_init"
+    ):
+        AdaptivePrunedMLPClassifier(learning_rate_init=1e3, random_state=0).fit(X, y)
+
+
+def test_divergence_later_restores_the_last_good_epoch(blobs, monkeypatch):
+    X, y = blobs
+    calls = {"n": 0}
+    original = _net.PruningNet.get_loss
+
+    def poisoned(self, y_pred, y_true, X=None, training=False):
+        loss = original(self, y_pred, y_true, X=X, training=training)
+        calls["n"] += training
+        return loss * float("nan") if calls["n"] > 7 else loss
+
+    monkeypatch.setattr(_net.PruningNet, "get_loss", poisoned)
+    clf = AdaptivePrunedMLPClassifier(batch_size=50, max_iter=10, random_state=0)
+    with pytest.warns(
+        ConvergenceWarning, match="diverged in epoch 3.*epoch 2 were restored"
+    ):
+        clf.fit(X, y)  # 3 batches an epoch: batch 8 is in epoch 3
+    assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
+    assert all_finite(clf)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_everything_pruned_warns_and_still_predicts(blobs):
+    X, y = blobs
+    clf = AdaptivePrunedMLPClassifier(
+        lambda_=1e4, lr_r=0.1, max_iter=40, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="ceiling.*Lower lambda_"):
+        clf.fit(X, y)
+    assert clf.learned_sparsity_ > 0.99
+    assert clf.predict(X).shape == (150,)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_keyboard_interrupt_leaves_a_consistent_hard_masked_model(blobs, monkeypatch):
+    X, y = blobs
+    original = _net.BatchIterator.__iter__
+    epochs = {"n": 0}
+
+    def interrupted(self):
+        epochs["n"] += 1
+        for i, batch in enumerate(original(self)):
+            if epochs["n"] == 4 and i == 1:
+                raise KeyboardInterrupt
+            yield batch
+
+    monkeypatch.setattr(_net.BatchIterator, "__iter__", interrupted)
+    clf = AdaptivePrunedMLPClassifier(batch_size=50, max_iter=10, random_state=0)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 3
+    assert clf.net_.module_.hardened
+    zeros = sum((c == 0).sum() for c in clf.coefs_) / sum(c.size for c in clf.coefs_)
+    assert clf.learned_sparsity_ == zeros
+    kept = np.concatenate([np.abs(c[c != 0]) for c in clf.coefs_])
+    assert kept.min() >= clf.threshold_
+    assert all_finite(clf) and clf.score(X, y) > 0.5
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda X: np.column_stack([X, np.ones(len(X))]),  # a constant feature
+        lambda X: np.vstack([X, X]),  # every row twice
+    ],
+    ids=["constant feature", "duplicated rows"],
+)
+def test_awkward_but_valid_data_trains(blobs, transform):
+    X, y = blobs
+    X2 = transform(X)
+    y2 = y if len(X2) == len(X) else np.concatenate([y, y])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = AdaptivePrunedMLPClassifier(random_state=0).fit(X2, y2)
+    assert clf.score(X2, y2) > 0.9
+
+
+def test_huge_features_get_advice_and_a_finite_model(blobs):
+    X, y = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match="Standardise them"):
+            clf = AdaptivePrunedMLPClassifier(max_iter=20, random_state=0).fit(
+                X * 1e6, y
+            )
+    assert all_finite(clf)
+
+
+@pytest.mark.parametrize(
+    "Estimator", [AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor]
+)
+@pytest.mark.parametrize("fitted", [False, True])
+def test_round_trips_of_fitted_and_unfitted_estimators(blobs, Estimator, fitted):
+    X, y = blobs
+    estimator = Estimator(max_iter=3, random_state=0, lambda_=2.0)
+    if fitted:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(X, y)
+    for twin in (pickle.loads(pickle.dumps(estimator)), copy.deepcopy(estimator)):
+        assert twin.get_params() == estimator.get_params()
+        if fitted:
+            np.testing.assert_array_equal(twin.predict(X), estimator.predict(X))
+            assert twin.pruning_history_.keys() == estimator.pruning_history_.keys()
+        else:
+            assert not hasattr(twin, "net_")
+    assert not hasattr(clone(estimator), "net_")
