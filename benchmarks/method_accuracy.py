@@ -12,7 +12,7 @@ from scipy.stats import norm
 
 from _common import write_results
 from sk_adaprune._density import magnitude_density, scott_bandwidth
-from sk_adaprune._module import soft_mask
+from sk_adaprune._mask import soft_mask
 from sk_adaprune._reference import closed_form_gradients
 from sk_adaprune._threshold import order_statistic_midpoint, quantile_threshold
 

@@ -46,6 +46,8 @@ _HISTORY_KEYS = {
     "sparsity": "sparsity",
 }
 _SEED_BOUND = np.iinfo(np.int32).max
+# Adam's fused CPU kernel (torch >= 2.4) does a step in one pass.
+_FUSED_ADAM = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
 # Inputs larger than this in magnitude get advice to standardise them.
 _LARGE_INPUT = 1e3
 
@@ -263,9 +265,13 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             lr=self.learning_rate_init,
             optimizer__betas=(self.beta_1, self.beta_2),
             optimizer__eps=self.epsilon,
+            optimizer__fused=_FUSED_ADAM,
             optimizer__param_groups=[
                 ("ratio", {"lr": self.lr_r}),
                 ("temperature", {"lr": self.lr_tau}),
+                # MLPClassifier's L2 term alpha/2 ||W||^2 / batch_size, as the
+                # gradient it adds (biases are not penalised).
+                ("layers.*.weight", {"weight_decay": self.alpha / batch_size}),
             ],
             max_epochs=self.max_iter,
             batch_size=batch_size,

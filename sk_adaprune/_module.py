@@ -7,9 +7,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._mask import masked_weight
+from ._scratch import Scratch
+from ._selection import BandSelector
 from ._threshold import order_statistic_midpoint, quantile_threshold
 
-__all__ = ["ACTIVATIONS", "SoftMaskedMLP", "soft_mask"]
+__all__ = ["ACTIVATIONS", "SoftMaskedMLP"]
 
 ACTIVATIONS = {
     "identity": lambda x: x,
@@ -21,21 +24,11 @@ ACTIVATIONS = {
 RATIO_CEILING = 0.9999
 
 
-def soft_mask(
-    weight: torch.Tensor, threshold: torch.Tensor, temperature: torch.Tensor
-) -> torch.Tensor:
-    """``sigmoid((w^2 - t^2) / tau)``: close to 1 above the threshold, 0 below.
-
-    An ordinary autograd expression, so ``d(w * m)/dw``, ``d/dtau`` and
-    ``d/dt`` are the thesis's eq. 2.3, 2.10 and 2.11 without hand-written code.
-    """
-    return torch.sigmoid((weight * weight - threshold * threshold) / temperature)
-
-
 class SoftMaskedMLP(nn.Module):
     """Multi-layer perceptron whose weights prune themselves.
 
-    Every ``Linear`` weight is multiplied by :func:`soft_mask` with one global
+    Every ``Linear`` weight is multiplied by the soft mask
+    ``sigmoid((w^2 - t^2) / tau)`` (:func:`masked_weight`) with one global
     threshold ``t``, the ``ratio``-quantile of all weight magnitudes. The
     pruning ratio ``r`` and the temperature ``tau`` are trainable parameters
     named ``ratio`` and ``temperature``; biases are never pruned.
@@ -95,15 +88,33 @@ class SoftMaskedMLP(nn.Module):
         self.temperature = nn.Parameter(torch.tensor(temperature_scale * weight_std))
         self.hardened = False
         self.hardened_threshold = None
+        # Finds each step's threshold from where the last one was.
+        self.selector = BandSelector()
+        self.scratch = Scratch()
 
     def magnitude_pool(self, signed: bool = False) -> torch.Tensor:
         """All prunable weights (their magnitudes unless ``signed``), detached."""
         pool = torch.cat([layer.weight.detach().reshape(-1) for layer in self.layers])
-        return pool if signed else pool.abs()
+        return pool if signed else pool.abs_()
+
+    def _scratch_pool(self) -> torch.Tensor:
+        """:meth:`magnitude_pool` in a buffer that the next call overwrites."""
+        if self.scratch is None:
+            return self.magnitude_pool()
+        weights = [layer.weight.detach().reshape(-1) for layer in self.layers]
+        size = sum(weight.numel() for weight in weights)
+        pool = self.scratch.get("pool", torch.Size([size]), weights[0])
+        return torch.cat(weights, out=pool).abs_()
 
     def threshold(self) -> torch.Tensor:
         """Current threshold ``t``, differentiable with respect to ``ratio``."""
-        return quantile_threshold(self.magnitude_pool(), self.ratio, self.grid_size)
+        return quantile_threshold(
+            self._scratch_pool(),
+            self.ratio,
+            self.grid_size,
+            self.selector,
+            self.scratch,
+        )
 
     def masked_weights(self) -> list[torch.Tensor]:
         """The weights each layer computes with in the current mode."""
@@ -112,8 +123,11 @@ class SoftMaskedMLP(nn.Module):
             return weights
         if self.training:
             threshold = self.threshold()
-            return [w * soft_mask(w, threshold, self.temperature) for w in weights]
-        threshold = order_statistic_midpoint(self.magnitude_pool(), self.ratio.item())
+            return [
+                masked_weight(w, threshold, self.temperature, self.scratch, f"mask{i}")
+                for i, w in enumerate(weights)
+            ]
+        threshold = self.hard_threshold()
         return [w * (w.abs() >= threshold) for w in weights]
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -135,7 +149,8 @@ class SoftMaskedMLP(nn.Module):
     @torch.no_grad()
     def hard_threshold(self) -> float:
         """Threshold of the hard mask at the current ``r``."""
-        return order_statistic_midpoint(self.magnitude_pool(), self.ratio.item()).item()
+        pool = self._scratch_pool()
+        return order_statistic_midpoint(pool, self.ratio.item(), self.selector).item()
 
     @torch.no_grad()
     def harden(self) -> float:
@@ -150,4 +165,5 @@ class SoftMaskedMLP(nn.Module):
             layer.weight.mul_(layer.weight.abs() >= threshold)
         self.hardened = True
         self.hardened_threshold = threshold
+        self.selector = self.scratch = None
         return threshold

@@ -91,7 +91,10 @@ class PruningNet(NeuralNet):
     lambda_ : float
         Weight of the sparsity regulariser ``lambda_ * (1 - r)^2``.
     alpha : float
-        L2 penalty ``alpha / 2 * ||W||^2 / batch_size`` as in MLPClassifier.
+        L2 penalty ``alpha / 2 * ||W||^2 / batch_size`` as in MLPClassifier,
+        added to the reported loss. Its gradient ``alpha * W / batch_size``
+        is applied by the optimizer as weight decay on the weights' parameter
+        group (set up by the estimator), inside the fused Adam step.
     tau_min : float
         Lower clamp of the temperature after every step.
     **kwargs
@@ -117,7 +120,11 @@ class PruningNet(NeuralNet):
         module = self.module_
         loss = task_loss + self.lambda_ * (1.0 - module.ratio) ** 2
         if self.alpha:
-            squared_norm = sum(layer.weight.pow(2).sum() for layer in module.layers)
+            with torch.no_grad():  # the gradient comes as weight decay
+                squared_norm = sum(
+                    torch.dot(layer.weight.view(-1), layer.weight.view(-1))
+                    for layer in module.layers
+                )
             loss = loss + 0.5 * self.alpha * squared_norm / y_pred.shape[0]
         return loss
 

@@ -5,17 +5,22 @@ import math
 import torch
 
 from ._density import magnitude_density
+from ._scratch import Scratch
+from ._selection import BandSelector, full_pair
 
 __all__ = ["order_statistic_midpoint", "quantile_threshold"]
 
 
-def order_statistic_midpoint(magnitudes: torch.Tensor, ratio: float) -> torch.Tensor:
+def order_statistic_midpoint(
+    magnitudes: torch.Tensor, ratio: float, selector: BandSelector | None = None
+) -> torch.Tensor:
     """Threshold ``t`` that prunes the fraction ``ratio`` of ``magnitudes``.
 
     With the magnitudes sorted ascending ``s_1 <= ... <= s_n`` and
     ``k = floor(ratio * n)``, ``t = (s_k + s_{k+1}) / 2``, and ``t = 0`` when
     ``k = 0``. Exactly ``k`` magnitudes lie below ``t`` unless ``s_k`` is tied
-    with ``s_{k+1}``.
+    with ``s_{k+1}``. A :class:`BandSelector` finds the same order statistics
+    faster when the pool has moved little since its last call.
     """
     if not 0.0 <= ratio < 1.0:
         raise ValueError(f"ratio must be in [0, 1), got {ratio!r}.")
@@ -26,13 +31,7 @@ def order_statistic_midpoint(magnitudes: torch.Tensor, ratio: float) -> torch.Te
     k = math.floor(ratio * n)
     if k == 0:
         return values.new_zeros(())
-    kth = torch.kthvalue(values, k).values
-    # s_{k+1} is s_k itself when more than k values are <= s_k (a tie),
-    # otherwise the smallest value above s_k.
-    above = torch.where(values > kth, values, values.new_tensor(math.inf))
-    next_value = above.min()
-    tied = (n - torch.isfinite(above).sum()) > k
-    next_value = torch.where(tied, kth, next_value)
+    kth, next_value = (selector.pair if selector else full_pair)(values, k)
     return 0.5 * (kth + next_value)
 
 
@@ -40,10 +39,12 @@ class _QuantileThreshold(torch.autograd.Function):
     """``t(r)`` with ``dt/dr = 1 / f(t)``, ``f`` the density of the magnitudes."""
 
     @staticmethod
-    def forward(ctx, ratio, magnitudes, grid_size):
-        threshold = order_statistic_midpoint(magnitudes, float(ratio))
+    def forward(ctx, ratio, magnitudes, grid_size, selector, scratch):
+        threshold = order_statistic_midpoint(magnitudes, float(ratio), selector)
         if ctx.needs_input_grad[0]:
-            density = magnitude_density(magnitudes, threshold, grid_size)
+            density = magnitude_density(
+                magnitudes, threshold, grid_size, scratch=scratch
+            )
             # A vanishing density would make the step in r infinite.
             tiny = torch.finfo(density.dtype).tiny
             ctx.save_for_backward(1.0 / density.clamp_min(tiny))
@@ -52,11 +53,16 @@ class _QuantileThreshold(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_threshold):
         (threshold_per_ratio,) = ctx.saved_tensors
-        return grad_threshold * threshold_per_ratio.to(grad_threshold.dtype), None, None
+        grad_ratio = grad_threshold * threshold_per_ratio.to(grad_threshold.dtype)
+        return grad_ratio, None, None, None, None
 
 
 def quantile_threshold(
-    magnitudes: torch.Tensor, ratio: torch.Tensor, grid_size: int = 1024
+    magnitudes: torch.Tensor,
+    ratio: torch.Tensor,
+    grid_size: int = 1024,
+    selector: BandSelector | None = None,
+    scratch: Scratch | None = None,
 ) -> torch.Tensor:
     """Differentiable threshold ``t = quantile_ratio(magnitudes)``.
 
@@ -68,6 +74,10 @@ def quantile_threshold(
         The pruning ratio ``r`` in [0, 1); gradients flow back to it.
     grid_size : int, default=1024
         Grid points of the density estimate used in the backward pass.
+    selector : BandSelector, default=None
+        Reuses the previous call's work; the threshold is the same.
+    scratch : Scratch, default=None
+        Buffers for the density's temporaries, reused across calls.
 
     Returns
     -------
@@ -80,4 +90,4 @@ def quantile_threshold(
     reflected Gaussian KDE (:func:`magnitude_density`). The threshold is not
     differentiated with respect to the weights, as in the thesis.
     """
-    return _QuantileThreshold.apply(ratio, magnitudes, grid_size)
+    return _QuantileThreshold.apply(ratio, magnitudes, grid_size, selector, scratch)

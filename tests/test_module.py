@@ -4,7 +4,8 @@ import torch
 from torch.nn import functional as F
 
 from sk_adaprune._density import magnitude_density
-from sk_adaprune._module import ACTIVATIONS, SoftMaskedMLP, soft_mask
+from sk_adaprune._mask import soft_mask
+from sk_adaprune._module import ACTIVATIONS, SoftMaskedMLP
 from sk_adaprune._reference import closed_form_gradients
 from sk_adaprune._threshold import quantile_threshold
 
@@ -70,22 +71,6 @@ def test_module_gradients_match_closed_forms_through_the_network(activation):
     np.testing.assert_allclose(autograd_w, grad_w, rtol=0, atol=1e-8)
     assert module.temperature.grad.item() == pytest.approx(grad_tau, rel=1e-8, abs=1e-8)
     assert module.ratio.grad.item() == pytest.approx(grad_r, rel=1e-8, abs=1e-8)
-
-
-def test_soft_mask_passes_gradcheck():
-    torch.manual_seed(1)
-    weight = torch.randn(20, dtype=torch.float64, requires_grad=True)
-    threshold = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
-    temperature = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(soft_mask, (weight, threshold, temperature))
-
-
-def test_soft_mask_stays_finite_in_unit_interval_at_tiny_temperature():
-    weight = torch.linspace(-1, 1, 1001)
-    mask = soft_mask(weight, torch.tensor(0.5), torch.tensor(1e-6))
-    assert torch.isfinite(mask).all()
-    assert mask.min() >= 0 and mask.max() <= 1
-    assert torch.equal(mask.round(), (weight.abs() > 0.5).float())
 
 
 def test_initialisation_is_seeded_glorot_and_leaves_global_rng_alone():

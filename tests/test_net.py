@@ -57,3 +57,33 @@ def test_validation_scores():
     values = torch.tensor([[1.0], [2.0], [3.0]])
     assert validation_score("regression", values, np.array([1.0, 2.0, 3.0])) == 1.0
     assert np.isnan(validation_score("regression", values * np.nan, np.ones(3)))
+
+
+def test_alpha_is_weight_decay_on_weights_only_and_in_the_reported_loss():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fits = {
+            alpha: AdaptivePrunedMLPClassifier(
+                alpha=alpha, batch_size=20, max_iter=30, random_state=0
+            ).fit(X, y)
+            for alpha in (0.0, 50.0)
+        }
+    net = fits[50.0].net_
+    decayed = [g for g in net.optimizer_.param_groups if g["weight_decay"] > 0]
+    assert len(decayed) == 1 and decayed[0]["weight_decay"] == 50.0 / 20
+    weights = {id(layer.weight) for layer in net.module_.layers}
+    assert {id(p) for p in decayed[0]["params"]} == weights
+    norms = {a: sum((c**2).sum() for c in f.coefs_) for a, f in fits.items()}
+    assert norms[50.0] < 0.5 * norms[0.0]
+    history = fits[50.0].pruning_history_
+    assert np.all(
+        history["loss"] > history["task_loss"] + 10 * (1 - history["ratio"]) ** 2
+    )

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sk_adaprune._density import magnitude_density
-from sk_adaprune._module import SoftMaskedMLP, soft_mask
+from sk_adaprune._mask import soft_mask
+from sk_adaprune._module import SoftMaskedMLP
 from sk_adaprune._threshold import order_statistic_midpoint
 
 # Few distinct values make ties; zeros and negative values are in the pool.

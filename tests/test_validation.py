@@ -80,7 +80,7 @@ PARAMETER_CASES = [
     ("kde_grid_size", 8, "'kde_grid_size' parameter"),
     ("batch_size", 0, "'batch_size' parameter"),
     ("max_iter", 0, "'max_iter' parameter"),
-    ("activation", "swish", "'activation' parameter .* 'relu'"),
+    ("activation", "swish", "'activation' parameter .*'relu'"),
     ("validation_fraction", 0.0, "'validation_fraction' parameter"),
     ("validation_fraction", 1.0, "'validation_fraction' parameter"),
     ("learning_rate_init", 0.0, "'learning_rate_init' parameter"),

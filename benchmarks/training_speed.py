@@ -1,0 +1,187 @@
+"""Training speed: ours vs the same MLP trained densely with skorch vs MLPClassifier.
+
+784-512-512-10, ReLU, Adam, same data, batch size and epochs for every method,
+measured side by side in one run; the median of the per-epoch times is
+reported. Also: per-step cost of the threshold + density against the number of
+weights, and the peak memory of a fit (each in a fresh process).
+
+Writes ``results/training_speed.md`` and ``.json``. Run:
+``python benchmarks/training_speed.py [--epochs 3] [--quick]``.
+"""
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+from _data import load_fashion_mnist_or_stand_in
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from skorch import NeuralNet
+from torch import nn
+
+from _common import write_results
+from sk_adaprune import AdaptivePrunedMLPClassifier
+from sk_adaprune._module import SoftMaskedMLP
+from sk_adaprune._net import BatchIterator
+
+HIDDEN = (512, 512)
+
+
+def dense_net(batch_size: int, epochs: int) -> NeuralNet:
+    """The same MLP without a mask, trained by skorch the way ours is."""
+    module = nn.Sequential(
+        nn.Linear(784, HIDDEN[0]),
+        nn.ReLU(),
+        nn.Linear(HIDDEN[0], HIDDEN[1]),
+        nn.ReLU(),
+        nn.Linear(HIDDEN[1], 10),
+    )
+    return NeuralNet(
+        module,
+        nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        optimizer__fused=True,
+        lr=1e-3,
+        max_epochs=epochs,
+        batch_size=batch_size,
+        iterator_train=BatchIterator,
+        iterator_train__shuffle=True,
+        iterator_train__random_state=np.random.RandomState(0),
+        train_split=None,
+        verbose=0,
+    )
+
+
+def epoch_times(method: str, X, y, batch_size: int, epochs: int) -> list[float]:
+    if method == "ours":
+        model = AdaptivePrunedMLPClassifier(
+            hidden_layer_sizes=HIDDEN,
+            batch_size=batch_size,
+            max_iter=epochs,
+            n_iter_no_change=epochs + 1,
+            random_state=0,
+        ).fit(X, y)
+        return list(model.net_.history[:, "dur"])
+    if method == "dense skorch":
+        size = min(200, len(X)) if batch_size == "auto" else batch_size
+        net = dense_net(size, epochs)
+        net.fit(torch.from_numpy(X), torch.from_numpy(y))
+        return list(net.history[:, "dur"])
+    model = MLPClassifier(
+        hidden_layer_sizes=HIDDEN, batch_size=batch_size, random_state=0
+    )
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.partial_fit(X, y, classes=np.arange(10))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def threshold_step_ms(n_weights: int, steps: int = 20) -> float:
+    """Median time of one step's threshold + density (forward and backward of t)."""
+    rows = int(math.sqrt(n_weights))
+    module = SoftMaskedMLP(rows, [], n_weights // rows, ratio_init=0.7, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    times = []
+    for _ in range(steps + 3):
+        with torch.no_grad():  # an Adam-sized move of every weight
+            weight = module.layers[0].weight
+            weight.add_(1e-4 * torch.randn(weight.shape, generator=generator))
+        start = time.perf_counter()
+        threshold = module.threshold()
+        threshold.backward()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times[3:])
+
+
+def peak_memory_mb(method: str, batch_size: int) -> float:
+    """Peak resident memory of one fresh process that loads the data and fits."""
+    code = (
+        "import sys, resource; sys.path.insert(0, 'benchmarks')\n"
+        "import training_speed as t, _data\n"
+        "X, y, *_ = _data.load_fashion_mnist_or_stand_in()\n"
+        f"t.epoch_times({method!r}, X, y, {batch_size}, 1)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="10k samples, 2 epochs")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    X, y, _, _, data_name = load_fashion_mnist_or_stand_in()
+    epochs = args.epochs
+    if args.quick:
+        X, y, epochs = X[:10_000], y[:10_000], 2
+    rows = []
+    for batch_size in (32, 128, "auto"):
+        medians = {}
+        for method in ("ours", "dense skorch", "MLPClassifier"):
+            times = epoch_times(method, X, y, batch_size, epochs)
+            medians[method] = statistics.median(times)
+            rounded = np.round(times, 2)
+            print(f"batch {batch_size} {method}: epochs {rounded} s", flush=True)
+        steps = math.ceil(len(X) / (200 if batch_size == "auto" else batch_size))
+        rows.append(
+            {
+                "batch_size": str(batch_size),
+                "ours_s_per_epoch": medians["ours"],
+                "dense_skorch_s_per_epoch": medians["dense skorch"],
+                "MLPClassifier_s_per_epoch": medians["MLPClassifier"],
+                "ours/dense": medians["ours"] / medians["dense skorch"],
+                "ours/MLPClassifier": medians["ours"] / medians["MLPClassifier"],
+                "dense_step_ms": 1e3 * medians["dense skorch"] / steps,
+            }
+        )
+    scaling = [
+        {"weights": n, "threshold_density_ms_per_step": threshold_step_ms(n)}
+        for n in (100_000, 1_000_000, 10_000_000)
+    ]
+    per_670k = threshold_step_ms(784 * 512 + 512 * 512 + 512 * 10)
+    dense_step_128 = next(r["dense_step_ms"] for r in rows if r["batch_size"] == "128")
+    memory = {
+        method: peak_memory_mb(method, 128) for method in ("ours", "dense skorch")
+    }
+    notes = (
+        f"Data: {data_name}, {len(X)} training samples, {epochs} epochs per method, "
+        "median of the per-epoch times; MLPClassifier timed per partial_fit epoch. "
+        "'dense skorch' is the same 784-512-512-10 network without a mask, trained "
+        "by skorch with the same batch iterator, Adam and loss.\n\n"
+        f"Threshold + density per step on the 670k-weight model: {per_670k:.3f} ms, "
+        f"{100 * per_670k / dense_step_128:.1f}% of a dense skorch step at batch 128 "
+        f"({dense_step_128:.2f} ms).\n\n"
+        + "\n".join(
+            f"Threshold + density at {r['weights']:.0e} weights: "
+            f"{r['threshold_density_ms_per_step']:.3f} ms per step"
+            for r in scaling
+        )
+        + "\n\nPeak memory of a 1-epoch fit at batch 128 "
+        "(process RSS, data included): "
+        f"ours {memory['ours']:.0f} MB, dense skorch {memory['dense skorch']:.0f} MB, "
+        f"ratio {memory['ours'] / memory['dense skorch']:.2f}."
+    )
+    write_results("training_speed", "Training speed", rows, notes=notes)
+    extra = {
+        "threshold_scaling": scaling,
+        "threshold_670k_ms": per_670k,
+        "memory_mb": memory,
+    }
+    path = "benchmarks/results/training_speed_extra.json"
+    with open(path, "w") as stream:
+        json.dump(extra, stream, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import torch
+
+from sk_adaprune._mask import masked_weight, soft_mask
+
+
+def float64_inputs(seed=0, shape=(30, 20)):
+    generator = torch.Generator().manual_seed(seed)
+    weight = (
+        0.1 * torch.randn(shape, generator=generator, dtype=torch.float64)
+    ).requires_grad_()
+    threshold = torch.tensor(0.07, dtype=torch.float64, requires_grad=True)
+    temperature = torch.tensor(2e-3, dtype=torch.float64, requires_grad=True)
+    return weight, threshold, temperature
+
+
+def gradients(function, inputs, upstream):
+    for tensor in inputs:
+        tensor.grad = None
+    output = function(*inputs)
+    (output * upstream).sum().backward()
+    return output.detach(), [tensor.grad.clone() for tensor in inputs]
+
+
+def reference(weight, threshold, temperature):
+    return weight * soft_mask(weight, threshold, temperature)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fused_mask_equals_autograd_of_the_definition(seed):
+    inputs = float64_inputs(seed)
+    upstream = torch.randn(inputs[0].shape, dtype=torch.float64)
+    fused_value, fused_grads = gradients(masked_weight, inputs, upstream)
+    value, grads = gradients(reference, inputs, upstream)
+    torch.testing.assert_close(fused_value, value, rtol=0, atol=1e-15)
+    for fused, expected in zip(fused_grads, grads):
+        torch.testing.assert_close(fused, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_fused_mask_passes_gradcheck_and_gradgradless_use():
+    inputs = float64_inputs(shape=(6, 5))
+    with torch.no_grad():
+        inputs[2].fill_(0.05)  # a temperature that keeps the finite differences smooth
+    assert torch.autograd.gradcheck(masked_weight, inputs)
+
+
+def test_soft_mask_passes_gradcheck():
+    torch.manual_seed(1)
+    weight = torch.randn(20, dtype=torch.float64, requires_grad=True)
+    threshold = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+    temperature = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(soft_mask, (weight, threshold, temperature))
+
+
+def test_soft_mask_stays_finite_in_unit_interval_at_tiny_temperature():
+    weight = torch.linspace(-1, 1, 1001)
+    mask = soft_mask(weight, torch.tensor(0.5), torch.tensor(1e-6))
+    assert torch.isfinite(mask).all()
+    assert mask.min() >= 0 and mask.max() <= 1
+    assert torch.equal(mask.round(), (weight.abs() > 0.5).float())
+
+
+def test_fused_mask_in_float32_matches_the_definition():
+    weight = torch.randn(100, 50) * 0.05
+    threshold, temperature = torch.tensor(0.03), torch.tensor(1e-4)
+    np.testing.assert_allclose(
+        masked_weight(weight, threshold, temperature).numpy(),
+        reference(weight, threshold, temperature).numpy(),
+        rtol=1e-6,
+        atol=1e-9,
+    )
+
+
+def test_scratch_buffers_give_the_same_values_and_gradients():
+    from sk_adaprune._scratch import Scratch
+
+    inputs = float64_inputs(3)
+    upstream = torch.randn(inputs[0].shape, dtype=torch.float64)
+    scratch = Scratch()
+
+    def with_scratch(*args):
+        return masked_weight(*args, scratch=scratch, name="layer")
+
+    for _ in range(2):  # the second step reuses the buffers
+        value, grads = gradients(with_scratch, inputs, upstream)
+    expected_value, expected_grads = gradients(masked_weight, inputs, upstream)
+    torch.testing.assert_close(value, expected_value, rtol=0, atol=0)
+    for got, expected in zip(grads, expected_grads):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_backward_through_overwritten_scratch_buffers_raises():
+    from sk_adaprune._scratch import Scratch
+
+    weight, threshold, temperature = float64_inputs(4)
+    scratch = Scratch()
+    first = masked_weight(weight, threshold, temperature, scratch, "layer")
+    masked_weight(weight * 2, threshold, temperature, scratch, "layer")
+    with pytest.raises(RuntimeError, match="overwritten by another forward pass"):
+        first.sum().backward()
