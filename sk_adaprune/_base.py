@@ -403,7 +403,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
 
 
 def _advise_on_scale(X):
-    largest = abs(X).max() if sparse.issparse(X) else np.abs(X).max()
+    values = X.data if sparse.issparse(X) else X
+    # max(max, -min) needs no temporary the size of X.
+    largest = max(values.max(), -values.min()) if values.size else 0.0
     if largest > _LARGE_INPUT:
         warnings.warn(
             f"X has values up to {largest:.3g} in magnitude; neural networks train "
@@ -415,7 +417,14 @@ def _advise_on_scale(X):
 
 
 def _as_tensor(X, dense=False):
-    """float32 tensor holding its own copy of ``X`` (which may be read-only)."""
+    """float32 tensor of ``X``, sharing its memory when it already is one.
+
+    Training never writes into it; read-only arrays (e.g. memory maps) are
+    copied, since torch cannot wrap them.
+    """
     if sparse.issparse(X):
         X = X.toarray() if dense else X
-    return torch.tensor(np.asarray(X), dtype=torch.float32)
+    X = np.asarray(X)
+    if X.dtype == np.float32 and X.flags.c_contiguous and X.flags.writeable:
+        return torch.from_numpy(X)
+    return torch.tensor(X, dtype=torch.float32)

@@ -1,0 +1,69 @@
+"""Choosing ``lambda_``: a sparsity scorer and a refit rule for grid searches."""
+
+import numpy as np
+
+__all__ = ["sparsest_within", "sparsity_scorer"]
+
+
+def sparsity_scorer(estimator, X=None, y=None) -> float:
+    """Scorer returning ``learned_sparsity_`` of a fitted estimator.
+
+    Works on the estimator or on a pipeline ending in one; ``X`` and ``y``
+    are ignored. Use it in ``scoring={"accuracy": "accuracy",
+    "sparsity": sparsity_scorer}``.
+    """
+    if hasattr(estimator, "steps"):
+        estimator = estimator.steps[-1][1]
+    return float(estimator.learned_sparsity_)
+
+
+def sparsest_within(
+    tolerance: float, score: str = "accuracy", sparsity: str = "sparsity"
+):
+    """A ``refit`` callable picking the sparsest candidate near the best score.
+
+    Among the candidates whose mean test ``score`` is within ``tolerance`` of
+    the best one, it picks the one with the highest mean test ``sparsity``
+    (ties: the better score, then the first).
+
+    Parameters
+    ----------
+    tolerance : float >= 0
+        How much mean test score may be given up, e.g. 0.01 for one point of
+        accuracy.
+    score, sparsity : str
+        The names of the two entries of the search's ``scoring`` dict.
+
+    Returns
+    -------
+    refit : callable
+        ``refit(cv_results) -> int``, for ``GridSearchCV(refit=...)``.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sk_adaprune import AdaptivePrunedMLPClassifier
+    >>> from sk_adaprune.model_selection import sparsest_within, sparsity_scorer
+    >>> search = GridSearchCV(
+    ...     AdaptivePrunedMLPClassifier(),
+    ...     {"lambda_": [1.0, 10.0, 100.0]},
+    ...     scoring={"accuracy": "accuracy", "sparsity": sparsity_scorer},
+    ...     refit=sparsest_within(0.01),
+    ... )
+    """
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}.")
+
+    def refit(cv_results) -> int:
+        scores = np.asarray(cv_results[f"mean_test_{score}"], dtype=float)
+        sparsities = np.asarray(cv_results[f"mean_test_{sparsity}"], dtype=float)
+        if np.all(np.isnan(scores)):
+            raise ValueError(f"Every candidate's mean test {score} is NaN.")
+        eligible = scores >= np.nanmax(scores) - tolerance
+        candidates = np.flatnonzero(eligible)
+        # Highest sparsity first, then highest score, then the first index.
+        order = np.lexsort((candidates, -scores[candidates], -sparsities[candidates]))
+        return int(candidates[order[0]])
+
+    refit.__name__ = f"sparsest_within({tolerance})"
+    return refit
