@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot, softmax
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import PassthroughScoring
+from skorch.callbacks import PassthroughScoring, ProgressBar
 
 from ._module import RATIO_CEILING, SoftMaskedMLP
 from ._net import (
@@ -284,7 +284,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 ("pruning", PruningMonitor()),
                 ("divergence", guard),
                 ("stopping", stopping_rule),
-            ],
+            ]
+            + ([("progress", ProgressBar())] if self.verbose >= 2 else []),
             device=device,
             verbose=self.verbose,
         )

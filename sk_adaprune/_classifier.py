@@ -44,7 +44,9 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
     tol : float, default=1e-4
         Tolerance of the stopping rule.
     verbose : bool or int, default=False
-        Whether to print a line per epoch.
+        0: silent; 1: a table row per epoch (loss, task loss, ``r``, ``tau``,
+        threshold, sparsity, validation score, seconds); 2: also a progress
+        bar over each epoch's batches.
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the data and stop when
         its accuracy (of the hard-masked network) stops improving.

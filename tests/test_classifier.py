@@ -271,3 +271,16 @@ def test_early_stopping_with_logistic_outputs(blobs, target):
     ).fit(X, Y.astype(int))
     assert 0.5 < clf.best_validation_score_ <= 1.0
     assert len(clf.validation_scores_) == clf.n_iter_
+
+
+def test_verbose_two_adds_a_progress_bar_and_zero_is_silent(blobs, capsys):
+    X, y = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        AdaptivePrunedMLPClassifier(max_iter=2, batch_size=50, verbose=2).fit(X, y)
+        captured = capsys.readouterr()
+        assert "/3 [" in captured.err  # tqdm's bar over an epoch's 3 batches
+        assert "sparsity" in captured.out
+        AdaptivePrunedMLPClassifier(max_iter=2, verbose=0).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
