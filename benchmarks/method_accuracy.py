@@ -12,12 +12,16 @@ from scipy.stats import norm
 
 from _common import write_results
 from sk_adaprune._density import magnitude_density, scott_bandwidth
-from sk_adaprune._mask import soft_mask
+from sk_adaprune._mask import masked_weight, soft_mask
 from sk_adaprune._reference import closed_form_gradients
 from sk_adaprune._threshold import order_statistic_midpoint, quantile_threshold
 
 
-def gradient_errors(seed: int, size: int, ratio: float) -> dict:
+def reference_masked_weight(weight, threshold, temperature):
+    return weight * soft_mask(weight, threshold, temperature)
+
+
+def gradient_errors(seed: int, size: int, ratio: float, mask_function) -> dict:
     rng = np.random.default_rng(seed)
     weight = torch.tensor(rng.normal(0, 0.1, size), requires_grad=True)
     upstream = rng.normal(size=size)
@@ -25,7 +29,7 @@ def gradient_errors(seed: int, size: int, ratio: float) -> dict:
     tau = torch.tensor(1e-2 * 0.1, dtype=torch.float64, requires_grad=True)
     threshold = quantile_threshold(weight.detach().abs(), r)
     (
-        weight * soft_mask(weight, threshold, tau) * torch.from_numpy(upstream)
+        mask_function(weight, threshold, tau) * torch.from_numpy(upstream)
     ).sum().backward()
     dt_dr = 1 / magnitude_density(weight.detach().abs(), threshold.detach()).item()
     grad_w, grad_tau, grad_r = closed_form_gradients(
@@ -50,31 +54,36 @@ def exact_reflected_kde(samples, points, bandwidth):
 
 def main() -> None:
     rows = []
-    grads = [
-        gradient_errors(seed, size, ratio)
-        for seed in range(5)
-        for size in (100, 10_000, 670_000)
-        for ratio in (0.1, 0.5, 0.9)
-    ]
-    for key, label in (
-        ("w", "dL/dw (eq. 2.3)"),
-        ("tau", "dL/dtau (eq. 2.10)"),
-        ("r", "dL/dr (eq. 2.11)"),
-    ):
+    paths = {
+        "autograd of w * soft_mask": reference_masked_weight,
+        "fused masked_weight (training)": masked_weight,
+    }
+    for path, mask_function in paths.items():
+        grads = [
+            gradient_errors(seed, size, ratio, mask_function)
+            for seed in range(5)
+            for size in (100, 10_000, 670_000)
+            for ratio in (0.1, 0.5, 0.9)
+        ]
+        for key, label in (
+            ("w", "dL/dw (eq. 2.3)"),
+            ("tau", "dL/dtau (eq. 2.10)"),
+            ("r", "dL/dr (eq. 2.11)"),
+        ):
+            rows.append(
+                {
+                    "quantity": f"{path} vs closed form, {label}",
+                    "measure": "max abs error, 45 float64 pools",
+                    "value": max(g[key] for g in grads),
+                }
+            )
         rows.append(
             {
-                "quantity": f"autograd vs closed form, {label}",
-                "measure": "max abs error, 45 float64 pools",
-                "value": max(g[key] for g in grads),
+                "quantity": f"{path} vs closed form, dL/dr",
+                "measure": "max rel error",
+                "value": max(g["r_rel"] for g in grads),
             }
         )
-    rows.append(
-        {
-            "quantity": "autograd vs closed form, dL/dr",
-            "measure": "max rel error",
-            "value": max(g["r_rel"] for g in grads),
-        }
-    )
 
     torch.manual_seed(0)
     args = (
@@ -82,13 +91,14 @@ def main() -> None:
         torch.tensor(0.4, dtype=torch.float64, requires_grad=True),
         torch.tensor(0.3, dtype=torch.float64, requires_grad=True),
     )
-    rows.append(
-        {
-            "quantity": "torch.autograd.gradcheck on soft_mask",
-            "measure": "passed",
-            "value": str(torch.autograd.gradcheck(soft_mask, args)),
-        }
-    )
+    for name, function in (("soft_mask", soft_mask), ("masked_weight", masked_weight)):
+        rows.append(
+            {
+                "quantity": f"torch.autograd.gradcheck on {name}",
+                "measure": "passed",
+                "value": str(torch.autograd.gradcheck(function, args)),
+            }
+        )
 
     rng = np.random.default_rng(1)
     worst = 0.0
