@@ -50,61 +50,6 @@ layer_sparsity_, pruning_history_, net_
     (2,)
     """
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        *,
-        alpha=1e-4,
-        batch_size="auto",
-        learning_rate_init=1e-3,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        r_init=0.5,
-        tau_init=1e-2,
-        lambda_=10.0,
-        lr_r=1e-3,
-        lr_tau=1e-6,
-        tau_min=1e-6,
-        kde_grid_size=1024,
-        device="cpu",
-    ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            r_init=r_init,
-            tau_init=tau_init,
-            lambda_=lambda_,
-            lr_r=lr_r,
-            lr_tau=lr_tau,
-            tau_min=tau_min,
-            kde_grid_size=kde_grid_size,
-            device=device,
-        )
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the model to data matrix X and target(s) y, pruning as it trains.
