@@ -7,16 +7,15 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy import sparse
-from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.extmath import safe_sparse_dot, softmax
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import PassthroughScoring, ProgressBar
 
+from ._compact import compact_network
 from ._module import RATIO_CEILING, SoftMaskedMLP
 from ._net import (
     BatchIterator,
@@ -26,17 +25,6 @@ from ._net import (
     StoppingRule,
 )
 
-_HIDDEN_ACTIVATIONS = {
-    "identity": lambda x: x,
-    "logistic": expit,
-    "tanh": np.tanh,
-    "relu": lambda x: np.maximum(x, 0),
-}
-_OUTPUT_ACTIVATIONS = {
-    "identity": lambda x: x,
-    "logistic": expit,
-    "softmax": softmax,
-}
 _HISTORY_KEYS = {
     "loss": "train_loss",
     "task_loss": "task_loss",
@@ -160,7 +148,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     def __sklearn_is_fitted__(self):
         # ``lambda_`` ends with an underscore, so the default check would
         # mistake every estimator for a fitted one.
-        return hasattr(self, "net_")
+        return hasattr(self, "coefs_")
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -374,11 +362,21 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         self.learned_sparsity_ = float(zeros.sum() / sizes.sum())
         self.learned_ratio_ = float(module.ratio.item())
         self.temperature_ = float(module.temperature.item())
+        self._compact()
+        # The pruned network is all that predictions need; Adam's moments
+        # would double what a pickle of net_ holds.
+        net.optimizer_.state.clear()
+
+    def _compact(self):
+        self.compact_ = compact_network(
+            self.coefs_, self.intercepts_, self.activation, self.out_activation_
+        )
+        self.used_features_ = self.compact_.used_features
 
     # -- prediction ------------------------------------------------------------
 
     def _forward_pass_fast(self, X):
-        """Output-layer activations of the hard-masked network, in float64."""
+        """Output-layer activations of the compacted network, in float64."""
         check_is_fitted(self)
         X = validate_data(
             self,
@@ -387,14 +385,70 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             dtype=(np.float64, np.float32),
             reset=False,
         )
-        hidden = _HIDDEN_ACTIVATIONS[self.activation]
-        activations = X
-        last = len(self.coefs_) - 1
-        for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
-            activations = safe_sparse_dot(activations, coef) + intercept
-            if i < last:
-                activations = hidden(activations)
-        return _OUTPUT_ACTIVATIONS[self.out_activation_](activations)
+        if sparse.issparse(X):
+            X = X.tocsc()  # column selection of the used features
+        return self.compact_.forward(X)
+
+    @property
+    def sparse_coefs_(self) -> list:
+        """``coefs_`` as scipy CSR matrices (only the non-zero weights)."""
+        check_is_fitted(self)
+        return [sparse.csr_matrix(coef) for coef in self.coefs_]
+
+    def to_torch(self) -> torch.nn.Sequential:
+        """The compacted network as a plain ``torch.nn.Sequential`` (float32).
+
+        It takes all ``n_features_in_`` columns (unused ones have zero weights)
+        and ends in the output activation, so its outputs are the
+        probabilities of ``predict_proba`` (for a binary target, the
+        probability of ``classes_[1]`` only) or the regression predictions.
+        It does not depend on this package.
+        """
+        check_is_fitted(self)
+        compact = self.compact_
+        activations = {
+            "relu": torch.nn.ReLU,
+            "tanh": torch.nn.Tanh,
+            "logistic": torch.nn.Sigmoid,
+            "identity": torch.nn.Identity,
+        }
+        first = np.zeros((self.n_features_in_, compact.coefs[0].shape[1]))
+        first[compact.used_features] = compact.coefs[0]
+        coefs = [first, *compact.coefs[1:]]
+        layers = []
+        for i, (coef, intercept) in enumerate(zip(coefs, compact.intercepts)):
+            linear = torch.nn.Linear(*coef.shape)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(coef.T))
+                linear.bias.copy_(torch.from_numpy(intercept))
+            layers.append(linear)
+            if i < len(coefs) - 1:
+                layers.append(activations[self.activation]())
+        output = {
+            "softmax": lambda: torch.nn.Softmax(dim=1),
+            "logistic": torch.nn.Sigmoid,
+            "identity": torch.nn.Identity,
+        }
+        layers.append(output[self.out_activation_]())
+        return torch.nn.Sequential(*layers)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # may be the live __dict__
+        if "coefs_" in state:
+            # Compact pickles: the pruned weights as sparse float32 (they were
+            # trained in float32), no training state, no derived network.
+            state["coefs_"] = [
+                sparse.csr_matrix(c.astype(np.float32)) for c in state["coefs_"]
+            ]
+            state["net_"] = None
+            del state["compact_"]
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "coefs_" in state:
+            self.coefs_ = [c.toarray().astype(np.float64) for c in self.coefs_]
+            self._compact()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,107 @@
+"""A pruned network without its dead inputs and units, for fast predictions."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.special import expit
+from sklearn.utils.extmath import safe_sparse_dot, softmax
+
+__all__ = ["CompactNetwork", "HIDDEN_ACTIVATIONS", "compact_network"]
+
+HIDDEN_ACTIVATIONS = {
+    "identity": lambda x: x,
+    "logistic": expit,
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0, out=x),
+}
+OUTPUT_ACTIVATIONS = {
+    "identity": lambda x: x,
+    "logistic": expit,
+    "softmax": lambda x: softmax(x, copy=False),
+}
+# A layer at most this dense also keeps a CSR copy, used for batches of at
+# most SMALL_BATCH rows: there a sparse product beats BLAS (measured by
+# benchmarks/inference.py); for large batches the dense product wins.
+SPARSE_DENSITY = 0.15
+SMALL_BATCH = 16
+
+
+@dataclass
+class CompactNetwork:
+    """Dense layers ``(coef, intercept)`` over the inputs in ``used_features``.
+
+    ``transposed_csr[i]`` is ``coefs[i].T`` as CSR for sparse layers, else None.
+    """
+
+    used_features: np.ndarray
+    coefs: list
+    intercepts: list
+    transposed_csr: list
+    activation: str
+    out_activation: str
+
+    def forward(self, X) -> np.ndarray:
+        """Output-layer activations for ``X`` with all ``n_features_in_`` columns."""
+        activations = X[:, self.used_features]
+        small = activations.shape[0] <= SMALL_BATCH and not sparse.issparse(activations)
+        hidden = HIDDEN_ACTIVATIONS[self.activation]
+        last = len(self.coefs) - 1
+        for i, (coef, intercept, csr) in enumerate(
+            zip(self.coefs, self.intercepts, self.transposed_csr)
+        ):
+            if small and csr is not None:
+                activations = (csr @ activations.T).T + intercept
+            else:
+                activations = safe_sparse_dot(activations, coef) + intercept
+            if i < last:
+                activations = hidden(activations)
+        return OUTPUT_ACTIVATIONS[self.out_activation](activations)
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        """Units per layer, inputs first."""
+        return [self.used_features.size] + [c.shape[1] for c in self.coefs]
+
+
+def compact_network(coefs, intercepts, activation, out_activation) -> CompactNetwork:
+    """Remove what cannot change the outputs; the predictions stay the same.
+
+    - input features with no outgoing weight are dropped (``used_features``);
+    - hidden units with no outgoing weight are dropped;
+    - hidden units with no incoming weight output the constant
+      ``activation(bias)``, which is folded into the next layer's bias.
+
+    Each removal can starve another unit, so it repeats until nothing changes.
+    The output units are kept.
+    """
+    coefs = [np.array(c, dtype=np.float64) for c in coefs]
+    intercepts = [np.array(b, dtype=np.float64) for b in intercepts]
+    hidden = HIDDEN_ACTIVATIONS[activation]
+    used = np.flatnonzero(np.any(coefs[0] != 0, axis=1))
+    coefs[0] = coefs[0][used]
+    changed = True
+    while changed:
+        changed = False
+        for layer in range(len(coefs) - 1):  # hidden layer after coefs[layer]
+            incoming = np.any(coefs[layer] != 0, axis=0)
+            outgoing = np.any(coefs[layer + 1] != 0, axis=1)
+            constant = ~incoming & outgoing
+            if constant.any():
+                values = hidden(intercepts[layer][constant].copy())
+                intercepts[layer + 1] = (
+                    intercepts[layer + 1] + values @ coefs[layer + 1][constant]
+                )
+            keep = incoming & outgoing
+            if not keep.all():
+                coefs[layer] = coefs[layer][:, keep]
+                intercepts[layer] = intercepts[layer][keep]
+                coefs[layer + 1] = coefs[layer + 1][keep]
+                changed = True
+    transposed_csr = [
+        sparse.csr_matrix(c.T) if c.size and np.mean(c != 0) <= SPARSE_DENSITY else None
+        for c in coefs
+    ]
+    return CompactNetwork(
+        used, coefs, intercepts, transposed_csr, activation, out_activation
+    )
