@@ -1,7 +1,8 @@
 """Learned-ratio pruning for scikit-learn's multi-layer perceptrons."""
 
 from ._classifier import AdaptivePrunedMLPClassifier
+from ._persistence import load
 from ._regressor import AdaptivePrunedMLPRegressor
 
-__all__ = ["AdaptivePrunedMLPClassifier", "AdaptivePrunedMLPRegressor"]
+__all__ = ["AdaptivePrunedMLPClassifier", "AdaptivePrunedMLPRegressor", "load"]
 __version__ = "0.1.0"

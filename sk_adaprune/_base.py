@@ -432,6 +432,17 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         layers.append(output[self.out_activation_]())
         return torch.nn.Sequential(*layers)
 
+    def save(self, path):
+        """Write the fitted estimator to ``path`` without pickle.
+
+        A compressed numpy archive of the non-zero weights (float32 CSR with
+        narrow indices), the parameters and the fitted attributes; read it back
+        with :func:`sk_adaprune.load`. Returns the path written.
+        """
+        from ._persistence import save
+
+        return save(self, path)
+
     def __getstate__(self):
         state = dict(super().__getstate__())  # may be the live __dict__
         if "coefs_" in state:

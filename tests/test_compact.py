@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+from scipy.special import expit
+from sklearn.utils.extmath import softmax
+
+from sk_adaprune._compact import HIDDEN_ACTIVATIONS, compact_network
+
+
+def reference_forward(coefs, intercepts, activation, out_activation, X):
+    hidden = {
+        "identity": lambda x: x,
+        "logistic": expit,
+        "tanh": np.tanh,
+        "relu": lambda x: np.maximum(x, 0),
+    }[activation]
+    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+        X = X @ coef + intercept
+        if i < len(coefs) - 1:
+            X = hidden(X)
+    return {"identity": lambda x: x, "logistic": expit, "softmax": softmax}[
+        out_activation
+    ](X)
+
+
+def pruned_network(seed, sizes, sparsity):
+    rng = np.random.default_rng(seed)
+    coefs = [rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    intercepts = [rng.normal(size=b) for b in sizes[1:]]
+    for coef in coefs:
+        coef[rng.random(coef.shape) < sparsity] = 0
+    # Dead on purpose: input 0 unused, hidden unit 1 without inputs (its
+    # constant output must be folded), hidden unit 2 without outputs.
+    coefs[0][0, :] = 0
+    coefs[0][:, 1] = 0
+    coefs[1][2, :] = 0
+    return coefs, intercepts
+
+
+@pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
+@pytest.mark.parametrize("out_activation", ["identity", "logistic", "softmax"])
+@pytest.mark.parametrize("seed", range(3))
+def test_compaction_keeps_the_outputs(activation, out_activation, seed):
+    sizes = [12, 9, 7, 4]
+    coefs, intercepts = pruned_network(seed, sizes, sparsity=0.6)
+    compact = compact_network(coefs, intercepts, activation, out_activation)
+    X = np.random.default_rng(seed + 10).normal(size=(40, 12))
+    expected = reference_forward(coefs, intercepts, activation, out_activation, X)
+    np.testing.assert_allclose(compact.forward(X), expected, rtol=1e-12, atol=1e-12)
+    for rows in (1, 5):  # the small-batch (CSR) path
+        np.testing.assert_allclose(
+            compact.forward(X[:rows]), expected[:rows], rtol=1e-12, atol=1e-12
+        )
+    assert 0 not in compact.used_features
+    assert compact.layer_sizes[1] <= 7  # units 1 and 2 of layer 1 are gone
+    assert compact.layer_sizes[-1] == 4  # outputs are never removed
+
+
+def test_a_unit_starved_by_a_removal_is_removed_too():
+    coefs = [np.ones((3, 2)), np.array([[1.0, 0.0], [1.0, 0.0]]), np.ones((2, 2))]
+    intercepts = [np.zeros(2), np.zeros(2), np.zeros(2)]
+    # Unit 1 of the second hidden layer has no inputs; once folded, nothing
+    # else changes; unit 0 stays.
+    compact = compact_network(coefs, intercepts, "relu", "identity")
+    assert compact.layer_sizes == [3, 2, 1, 2]
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    np.testing.assert_allclose(
+        compact.forward(X), reference_forward(coefs, intercepts, "relu", "identity", X)
+    )
+
+
+def test_everything_pruned_leaves_the_biases():
+    coefs = [np.zeros((4, 3)), np.zeros((3, 2))]
+    intercepts = [np.array([1.0, -1.0, 2.0]), np.array([0.5, -0.5])]
+    compact = compact_network(coefs, intercepts, "relu", "identity")
+    assert compact.used_features.size == 0
+    X = np.ones((3, 4))
+    np.testing.assert_allclose(compact.forward(X), np.tile([0.5, -0.5], (3, 1)))

@@ -1,0 +1,157 @@
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor, load
+
+
+def fit(estimator, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def models(digits_split):
+    X_train, _, y_train, _ = digits_split
+    frame = pd.DataFrame(X_train, columns=[f"pixel{i}" for i in range(64)])
+    labels = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
+    multilabel = np.column_stack([y_train % 2, y_train > 4, y_train == 3]).astype(int)
+    targets = np.column_stack([y_train, y_train**2]) / 10
+    quick = dict(max_iter=30, random_state=0)
+    return {
+        "multiclass strings, DataFrame": (
+            fit(AdaptivePrunedMLPClassifier(**quick), frame, labels[y_train]),
+            frame,
+        ),
+        "binary": (
+            fit(AdaptivePrunedMLPClassifier(**quick), X_train, y_train > 4),
+            X_train,
+        ),
+        "multilabel": (
+            fit(AdaptivePrunedMLPClassifier(**quick), X_train, multilabel),
+            X_train,
+        ),
+        "multi-output regression": (
+            fit(
+                AdaptivePrunedMLPRegressor(activation="tanh", **quick), X_train, targets
+            ),
+            X_train,
+        ),
+    }
+
+
+CASES = [
+    "multiclass strings, DataFrame",
+    "binary",
+    "multilabel",
+    "multi-output regression",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_save_load_round_trip_predicts_identically(models, case, tmp_path):
+    model, X = models[case]
+    restored = load(model.save(tmp_path / "model.npz"))
+    assert type(restored) is type(model)
+    assert restored.get_params() == model.get_params()
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    if hasattr(model, "predict_proba"):
+        np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+        np.testing.assert_array_equal(restored.classes_, model.classes_)
+    for name in ("learned_sparsity_", "n_iter_", "loss_curve_", "threshold_"):
+        assert getattr(restored, name) == getattr(model, name)
+    np.testing.assert_array_equal(
+        restored.pruning_history_["ratio"], model.pruning_history_["ratio"]
+    )
+    if case.endswith("DataFrame"):
+        assert list(restored.feature_names_in_) == list(X.columns)
+    assert restored.net_ is None
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_exported_torch_model_predicts_the_same(models, case):
+    model, X = models[case]
+    network = model.to_torch()
+    assert isinstance(network, torch.nn.Sequential)
+    assert all(type(layer).__module__.startswith("torch.") for layer in network)
+    X = np.asarray(X, dtype=np.float32)
+    with torch.no_grad():
+        outputs = network(torch.from_numpy(X)).double().numpy()
+    if hasattr(model, "predict_proba"):
+        expected = model.predict_proba(X)
+        expected = expected[:, 1:] if case == "binary" else expected
+    else:
+        expected = model.predict(X)
+    np.testing.assert_allclose(outputs, expected, atol=2e-5)
+
+
+def test_compaction_and_sparse_coefs_agree_with_coefs(models):
+    model, X = models["binary"]
+    for sparse_coef, coef in zip(model.sparse_coefs_, model.coefs_):
+        np.testing.assert_array_equal(sparse_coef.toarray(), coef)
+    used = np.flatnonzero((model.coefs_[0] != 0).any(axis=1))
+    np.testing.assert_array_equal(model.used_features_, used)
+
+
+def test_files_shrink_with_sparsity(digits_split, tmp_path):
+    X_train, _, y_train, _ = digits_split
+    sizes, sparsities = [], []
+    for lambda_, lr_r in ((0.0, 0.0), (10.0, 1e-3), (1000.0, 1e-2)):
+        model = AdaptivePrunedMLPClassifier(
+            hidden_layer_sizes=(512,),
+            lambda_=lambda_,
+            lr_r=lr_r,
+            max_iter=40,
+            random_state=0,
+        )
+        fit(model, X_train, y_train)
+        sizes.append(model.save(tmp_path / f"{lambda_}.npz").stat().st_size)
+        sparsities.append(model.learned_sparsity_)
+    assert sparsities == sorted(sparsities) and sizes == sorted(sizes, reverse=True)
+    # Against the float32 weights of the dense network; the archive also
+    # holds the parameters and the per-epoch history.
+    dense_bytes = 4 * sum(c.size for c in model.coefs_)
+    assert sparsities[-1] > 0.95 and sizes[-1] * 10 < dense_bytes
+
+
+def test_a_pickle_file_is_refused(models, tmp_path):
+    model, _ = models["binary"]
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    with pytest.raises(ValueError, match="pickled Python objects; load\\(\\) refuses"):
+        load(path)
+
+
+def test_an_archive_with_a_pickled_array_is_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, format=np.array([1]), payload=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="pickled Python objects"):
+        load(path)
+
+
+def test_foreign_archives_are_refused(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, weights=np.ones(3))
+    with pytest.raises(ValueError, match="not an archive written by save"):
+        load(path)
+
+
+def test_pickles_are_compact(digits_split):
+    X_train, _, y_train, _ = digits_split
+    model = fit(
+        AdaptivePrunedMLPClassifier(
+            lambda_=1000.0, lr_r=1e-2, max_iter=60, random_state=0
+        ),
+        X_train,
+        y_train,
+    )
+    dense_bytes = 4 * sum(c.size for c in model.coefs_)
+    assert len(pickle.dumps(model)) < 0.5 * dense_bytes + 20_000
