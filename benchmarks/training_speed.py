@@ -20,13 +20,13 @@ import warnings
 
 import numpy as np
 import torch
-from _data import load_fashion_mnist_or_stand_in
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from skorch import NeuralNet
 from torch import nn
 
 from _common import write_results
+from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
 from sk_adaprune._module import SoftMaskedMLP
 from sk_adaprune._net import BatchIterator

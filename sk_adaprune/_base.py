@@ -376,7 +376,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     # -- prediction ------------------------------------------------------------
 
     def _forward_pass_fast(self, X):
-        """Output-layer activations of the compacted network, in float64."""
+        """Output-layer activations of the compacted network."""
         check_is_fitted(self)
         X = validate_data(
             self,
@@ -385,8 +385,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             dtype=(np.float64, np.float32),
             reset=False,
         )
-        if sparse.issparse(X):
-            X = X.tocsc()  # column selection of the used features
         return self.compact_.forward(X)
 
     @property
@@ -412,9 +410,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             "logistic": torch.nn.Sigmoid,
             "identity": torch.nn.Identity,
         }
-        first = np.zeros((self.n_features_in_, compact.coefs[0].shape[1]))
-        first[compact.used_features] = compact.coefs[0]
-        coefs = [first, *compact.coefs[1:]]
+        coefs = compact.coefs
         layers = []
         for i, (coef, intercept) in enumerate(zip(coefs, compact.intercepts)):
             linear = torch.nn.Linear(*coef.shape)

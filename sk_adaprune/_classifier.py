@@ -116,8 +116,13 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
     pruning_history_ : dict of ndarray
         Per-epoch ``loss``, ``task_loss``, ``ratio``, ``temperature``,
         ``threshold``, ``sparsity`` (and ``validation_score``).
-    net_ : skorch.NeuralNet
-        The trained skorch net holding the hardened torch module.
+    net_ : skorch.NeuralNet or None
+        The trained skorch net holding the hardened torch module (without
+        the optimizer's state); None after unpickling or ``load``.
+    used_features_ : ndarray of int
+        Indices of the input features that kept at least one weight.
+    compact_ : CompactNetwork
+        The pruned network without dead units, which predictions run on.
 
     See Also
     --------
@@ -129,8 +134,11 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
     The method is Learned Ratio Pruning (G. Pereira, 2025), combining PDP
     (Cho et al. 2023) and LTP (Azarian et al. 2020). ``dt/dr = 1 / f(t)``
     with ``f`` a reflected Gaussian KDE of the weight magnitudes computed
-    with the FFT. Training runs in float32; predictions are computed in
-    float64 from ``coefs_`` and ``intercepts_``.
+    with the FFT. Training runs in float32, and so do predictions: without
+    a DataLoader, on the compacted network (dead inputs and units removed,
+    sparse layers also as CSR for small batches), with the output activation
+    in float64. ``save``/``sk_adaprune.load`` store only the non-zero
+    weights; ``to_torch`` exports a plain ``torch.nn.Sequential``.
 
     Examples
     --------

@@ -29,9 +29,15 @@ SMALL_BATCH = 16
 
 @dataclass
 class CompactNetwork:
-    """Dense layers ``(coef, intercept)`` over the inputs in ``used_features``.
+    """Dense layers ``(coef, intercept)`` without dead hidden units.
 
+    The first layer keeps a (zero) row for every input, since selecting the
+    ``used_features`` columns of X costs more than multiplying by zeros;
+    ``used_features`` records which inputs still matter.
     ``transposed_csr[i]`` is ``coefs[i].T`` as CSR for sparse layers, else None.
+    The hidden layers compute in float32, the precision the network was
+    trained in (twice as fast as float64); the output layer's activation runs
+    in float64, so probabilities sum to 1 to float64 precision.
     """
 
     used_features: np.ndarray
@@ -43,7 +49,7 @@ class CompactNetwork:
 
     def forward(self, X) -> np.ndarray:
         """Output-layer activations for ``X`` with all ``n_features_in_`` columns."""
-        activations = X[:, self.used_features]
+        activations = X.astype(np.float32)
         small = activations.shape[0] <= SMALL_BATCH and not sparse.issparse(activations)
         hidden = HIDDEN_ACTIVATIONS[self.activation]
         last = len(self.coefs) - 1
@@ -56,7 +62,7 @@ class CompactNetwork:
                 activations = safe_sparse_dot(activations, coef) + intercept
             if i < last:
                 activations = hidden(activations)
-        return OUTPUT_ACTIVATIONS[self.out_activation](activations)
+        return OUTPUT_ACTIVATIONS[self.out_activation](activations.astype(np.float64))
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -67,7 +73,8 @@ class CompactNetwork:
 def compact_network(coefs, intercepts, activation, out_activation) -> CompactNetwork:
     """Remove what cannot change the outputs; the predictions stay the same.
 
-    - input features with no outgoing weight are dropped (``used_features``);
+    - input features with no outgoing weight are recorded as unused (their
+      rows of the first layer are zero);
     - hidden units with no outgoing weight are dropped;
     - hidden units with no incoming weight output the constant
       ``activation(bias)``, which is folded into the next layer's bias.
@@ -79,7 +86,6 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
     intercepts = [np.array(b, dtype=np.float64) for b in intercepts]
     hidden = HIDDEN_ACTIVATIONS[activation]
     used = np.flatnonzero(np.any(coefs[0] != 0, axis=1))
-    coefs[0] = coefs[0][used]
     changed = True
     while changed:
         changed = False
@@ -98,6 +104,8 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
                 intercepts[layer] = intercepts[layer][keep]
                 coefs[layer + 1] = coefs[layer + 1][keep]
                 changed = True
+    coefs = [c.astype(np.float32) for c in coefs]
+    intercepts = [b.astype(np.float32) for b in intercepts]
     transposed_csr = [
         sparse.csr_matrix(c.T) if c.size and np.mean(c != 0) <= SPARSE_DENSITY else None
         for c in coefs
