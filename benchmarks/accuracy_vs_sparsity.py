@@ -140,6 +140,12 @@ def run_classification(data, epochs, batch_size, seeds, lambdas):
         )
         print(rows[-1], flush=True)
 
+    def record_torch(method, seed, model, start):
+        accuracy = accuracy_of(model, X_test, y_test)
+        record(
+            method, seed, accuracy, weight_sparsity(model), time.perf_counter() - start
+        )
+
     common = dict(
         hidden_layer_sizes=HIDDEN,
         batch_size=batch_size,
@@ -212,23 +218,11 @@ def run_classification(data, epochs, batch_size, seeds, lambdas):
         train_torch(one_shot, X, y, first, batch_size, seed, ce)
         prune_globally_to(one_shot, target)
         train_torch(one_shot, X, y, epochs - first, batch_size, seed + 1, ce)
-        record(
-            "one-shot magnitude + fine-tune",
-            seed,
-            accuracy_of(one_shot, X_test, y_test),
-            weight_sparsity(one_shot),
-            time.perf_counter() - start,
-        )
+        record_torch("one-shot magnitude + fine-tune", seed, one_shot, start)
 
         start = time.perf_counter()
         gradual = gradual_pruning(data, epochs, batch_size, seed, target)
-        record(
-            "gradual magnitude (Zhu & Gupta)",
-            seed,
-            accuracy_of(gradual, X_test, y_test),
-            weight_sparsity(gradual),
-            time.perf_counter() - start,
-        )
+        record_torch("gradual magnitude (Zhu & Gupta)", seed, gradual, start)
     return rows, histories
 
 

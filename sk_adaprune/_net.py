@@ -187,10 +187,12 @@ class DivergenceGuard(Callback):
     def on_train_begin(self, net, **kwargs):
         self._good_state = copy.deepcopy(net.module_.state_dict())
 
-    def on_batch_end(self, net, training=False, loss=None, **kwargs):
+    def on_batch_end(self, net, training=False, **kwargs):
         if not training:
             return
-        value = loss.item()
+        # skorch has just recorded this batch's loss as a float; reading it
+        # back avoids a second device-to-host sync per step.
+        value = net.history[-1, "batches", -1, "train_loss"]
         if self.first_loss_ is None:
             self.first_loss_ = max(abs(value), 1e-3)
         if not math.isfinite(value) or abs(value) > self.factor * self.first_loss_:

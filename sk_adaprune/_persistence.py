@@ -110,20 +110,14 @@ def load(path):
     try:
         archive = np.load(path, allow_pickle=False)
     except ValueError as error:
-        raise ValueError(
-            f"{path} holds pickled Python objects; load() refuses to run code "
-            "from a file. Only archives written by save() can be loaded."
-        ) from error
+        raise _refused(path) from error
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{path} is not an archive written by save().")
     with archive:
         try:
             arrays = {name: archive[name] for name in archive.files}
         except ValueError as error:  # an object array inside the archive
-            raise ValueError(
-                f"{path} holds pickled Python objects; load() refuses to run "
-                "code from a file. Only archives written by save() can be loaded."
-            ) from error
+            raise _refused(path) from error
         except zipfile.BadZipFile as error:
             raise ValueError(f"{path} is not an archive written by save().") from error
 
@@ -171,6 +165,13 @@ def load(path):
     estimator.net_ = None
     estimator._compact()
     return estimator
+
+
+def _refused(path) -> ValueError:
+    return ValueError(
+        f"{path} holds pickled Python objects; load() refuses to run code from a "
+        "file. Only archives written by save() can be loaded."
+    )
 
 
 def _label_binarizer(classes, label_type) -> LabelBinarizer:
