@@ -14,7 +14,11 @@ from _common import write_results
 from sk_adaprune._density import magnitude_density, scott_bandwidth
 from sk_adaprune._mask import masked_weight, soft_mask
 from sk_adaprune._reference import closed_form_gradients
-from sk_adaprune._threshold import order_statistic_midpoint, quantile_threshold
+from sk_adaprune._threshold import (
+    order_statistic_midpoint,
+    quantile_threshold,
+    threshold_and_density,
+)
 
 
 def reference_masked_weight(weight, threshold, temperature):
@@ -31,7 +35,7 @@ def gradient_errors(seed: int, size: int, ratio: float, mask_function) -> dict:
     (
         mask_function(weight, threshold, tau) * torch.from_numpy(upstream)
     ).sum().backward()
-    dt_dr = 1 / magnitude_density(weight.detach().abs(), threshold.detach()).item()
+    dt_dr = 1 / threshold_and_density(weight.detach().abs(), r.item())[1].item()
     grad_w, grad_tau, grad_r = closed_form_gradients(
         weight.detach().numpy(), upstream, threshold.item(), tau.item(), dt_dr
     )

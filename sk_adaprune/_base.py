@@ -258,7 +258,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 ("temperature", {"lr": self.lr_tau}),
                 # MLPClassifier's L2 term alpha/2 ||W||^2 / batch_size, as the
                 # gradient it adds (biases are not penalised).
-                ("layers.*.weight", {"weight_decay": self.alpha / batch_size}),
+                ("weights", {"weight_decay": self.alpha / batch_size}),
             ],
             max_epochs=self.max_iter,
             batch_size=batch_size,
@@ -349,11 +349,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
         self.coefs_ = [
-            layer.weight.detach().cpu().double().numpy().T.copy()
-            for layer in module.layers
+            weight.detach().cpu().double().numpy().T.copy()
+            for weight in module.weight_matrices()
         ]
         self.intercepts_ = [
-            layer.bias.detach().cpu().double().numpy().copy() for layer in module.layers
+            bias.detach().cpu().double().numpy().copy() for bias in module.biases
         ]
         self.n_layers_ = len(self.coefs_) + 1
         zeros = np.array([np.count_nonzero(c == 0) for c in self.coefs_])

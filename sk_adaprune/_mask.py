@@ -31,8 +31,10 @@ class _MaskedWeight(torch.autograd.Function):
             # A second forward before this backward would overwrite them.
             ctx.generation = scratch.bump(name)
         ctx.scratch, ctx.name = scratch, name
-        torch.mul(weight, weight, out=logits)
-        logits.sub_(threshold * threshold).mul_(inverse_temperature)
+        # (w^2 - t^2) / tau in one pass: -t^2/tau + (1/tau) w w.
+        offset = -threshold * threshold * inverse_temperature
+        scale = inverse_temperature.item()
+        torch.addcmul(offset, weight, weight, value=scale, out=logits)
         torch.sigmoid(logits, out=mask)
         ctx.save_for_backward(weight, threshold, inverse_temperature)
         ctx.logits, ctx.mask = logits, mask
@@ -41,23 +43,26 @@ class _MaskedWeight(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         weight, threshold, inverse_temperature = ctx.saved_tensors
-        if (
-            ctx.scratch is not None
-            and ctx.scratch.generation(ctx.name) != ctx.generation
-        ):
+        scratch = ctx.scratch
+        if scratch is not None and scratch.generation(ctx.name) != ctx.generation:
             raise RuntimeError(
                 "The soft mask's buffers were overwritten by another forward pass "
                 "before this backward pass; call backward after each forward."
             )
         logits, mask = ctx.logits, ctx.mask
+        if scratch is None:
+            slope = torch.empty_like(weight)
+        else:
+            slope = scratch.get(ctx.name + ".slope", weight.shape, weight)
         # slope = w g m (1 - m), shared by all three gradients.
-        slope = torch.ops.aten.sigmoid_backward(grad, mask).mul_(weight)
+        torch.ops.aten.sigmoid_backward.grad_input(grad, mask, grad_input=slope)
+        slope.mul_(weight)
         grad_threshold = slope.sum() * (-2.0 * threshold * inverse_temperature)
         grad_temperature = (
             -torch.dot(slope.view(-1), logits.view(-1)) * inverse_temperature
         )
-        slope.mul_(weight).mul_(2.0 * inverse_temperature)
-        grad_weight = slope.addcmul_(grad, mask)
+        grad_weight = torch.mul(grad, mask)
+        grad_weight.addcmul_(slope, weight, value=2.0 * inverse_temperature.item())
         return grad_weight, grad_threshold, grad_temperature, None, None
 
 

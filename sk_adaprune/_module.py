@@ -9,7 +9,6 @@ from torch.nn import functional as F
 
 from ._mask import masked_weight
 from ._scratch import Scratch
-from ._selection import BandSelector
 from ._threshold import order_statistic_midpoint, quantile_threshold
 
 __all__ = ["ACTIVATIONS", "SoftMaskedMLP"]
@@ -27,11 +26,15 @@ RATIO_CEILING = 0.9999
 class SoftMaskedMLP(nn.Module):
     """Multi-layer perceptron whose weights prune themselves.
 
-    Every ``Linear`` weight is multiplied by the soft mask
+    Every layer's weight matrix is multiplied by the soft mask
     ``sigmoid((w^2 - t^2) / tau)`` (:func:`masked_weight`) with one global
     threshold ``t``, the ``ratio``-quantile of all weight magnitudes. The
     pruning ratio ``r`` and the temperature ``tau`` are trainable parameters
     named ``ratio`` and ``temperature``; biases are never pruned.
+
+    All weight matrices live in one flat parameter, ``weights``, so that the
+    threshold, the mask and the optimizer each make one pass over the pool;
+    :meth:`weight_matrices` gives the per-layer ``(fan_out, fan_in)`` views.
 
     In training mode the mask is soft; in eval mode it is the hard mask
     ``|w| >= t``. After :meth:`harden` pruned weights are exact zeros and the
@@ -68,74 +71,70 @@ class SoftMaskedMLP(nn.Module):
     ):
         super().__init__()
         sizes = [n_features, *hidden_layer_sizes, n_outputs]
+        self.shapes = [(fan_out, fan_in) for fan_in, fan_out in zip(sizes, sizes[1:])]
         generator = torch.Generator().manual_seed(seed)
         # Glorot uniform, as MLPClassifier initialises (factor 2 for logistic).
         factor = 2.0 if activation == "logistic" else 6.0
-        layers = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            layer = nn.utils.skip_init(nn.Linear, fan_in, fan_out)
+        weights, biases = [], []
+        for fan_out, fan_in in self.shapes:
             bound = math.sqrt(factor / (fan_in + fan_out))
-            with torch.no_grad():
-                for param in (layer.weight, layer.bias):
-                    param.copy_(torch.rand(param.shape, generator=generator))
-                    param.mul_(2 * bound).sub_(bound)
-            layers.append(layer)
-        self.layers = nn.ModuleList(layers)
+            for shape, store in (((fan_out * fan_in,), weights), ((fan_out,), biases)):
+                values = torch.rand(shape, generator=generator)
+                store.append(values.mul_(2 * bound).sub_(bound))
+        self.weights = nn.Parameter(torch.cat(weights))
+        self.biases = nn.ParameterList(biases)
         self.activation = activation
         self.grid_size = grid_size
-        weight_std = self.magnitude_pool(signed=True).std().item()
+        weight_std = self.weights.detach().std().item()
         self.ratio = nn.Parameter(torch.tensor(float(ratio_init)))
         self.temperature = nn.Parameter(torch.tensor(temperature_scale * weight_std))
         self.hardened = False
         self.hardened_threshold = None
-        # Finds each step's threshold from where the last one was.
-        self.selector = BandSelector()
         self.scratch = Scratch()
 
-    def magnitude_pool(self, signed: bool = False) -> torch.Tensor:
-        """All prunable weights (their magnitudes unless ``signed``), detached."""
-        pool = torch.cat([layer.weight.detach().reshape(-1) for layer in self.layers])
-        return pool if signed else pool.abs_()
+    def weight_matrices(self, weights: torch.Tensor | None = None) -> list:
+        """``weights`` (default: the parameter) as one matrix view per layer."""
+        weights = self.weights if weights is None else weights
+        sizes = [fan_out * fan_in for fan_out, fan_in in self.shapes]
+        return [
+            part.view(shape)
+            for part, shape in zip(torch.split(weights, sizes), self.shapes)
+        ]
+
+    def magnitude_pool(self) -> torch.Tensor:
+        """All prunable weights' magnitudes, detached."""
+        return self.weights.detach().abs()
 
     def _scratch_pool(self) -> torch.Tensor:
         """:meth:`magnitude_pool` in a buffer that the next call overwrites."""
         if self.scratch is None:
             return self.magnitude_pool()
-        weights = [layer.weight.detach().reshape(-1) for layer in self.layers]
-        size = sum(weight.numel() for weight in weights)
-        pool = self.scratch.get("pool", torch.Size([size]), weights[0])
-        return torch.cat(weights, out=pool).abs_()
+        weights = self.weights.detach()
+        pool = self.scratch.get("pool", weights.shape, weights)
+        return torch.abs(weights, out=pool)
 
     def threshold(self) -> torch.Tensor:
         """Current threshold ``t``, differentiable with respect to ``ratio``."""
         return quantile_threshold(
-            self._scratch_pool(),
-            self.ratio,
-            self.grid_size,
-            self.selector,
-            self.scratch,
+            self._scratch_pool(), self.ratio, self.grid_size, self.scratch
         )
 
-    def masked_weights(self) -> list[torch.Tensor]:
-        """The weights each layer computes with in the current mode."""
-        weights = [layer.weight for layer in self.layers]
+    def masked_weights(self) -> torch.Tensor:
+        """The flat weights the layers compute with in the current mode."""
+        weights = self.weights
         if self.hardened:
             return weights
         if self.training:
             threshold = self.threshold()
-            return [
-                masked_weight(w, threshold, self.temperature, self.scratch, f"mask{i}")
-                for i, w in enumerate(weights)
-            ]
-        threshold = self.hard_threshold()
-        return [w * (w.abs() >= threshold) for w in weights]
+            return masked_weight(weights, threshold, self.temperature, self.scratch)
+        return weights * (weights.abs() >= self.hard_threshold())
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         activation = ACTIVATIONS[self.activation]
-        weights = self.masked_weights()
-        last = len(self.layers) - 1
-        for i, (layer, weight) in enumerate(zip(self.layers, weights)):
-            X = F.linear(X, weight, layer.bias)
+        matrices = self.weight_matrices(self.masked_weights())
+        last = len(matrices) - 1
+        for i, (weight, bias) in enumerate(zip(matrices, self.biases)):
+            X = F.linear(X, weight, bias)
             if i < last:
                 X = activation(X)
         return X
@@ -150,7 +149,7 @@ class SoftMaskedMLP(nn.Module):
     def hard_threshold(self) -> float:
         """Threshold of the hard mask at the current ``r``."""
         pool = self._scratch_pool()
-        return order_statistic_midpoint(pool, self.ratio.item(), self.selector).item()
+        return order_statistic_midpoint(pool, self.ratio.item()).item()
 
     @torch.no_grad()
     def harden(self) -> float:
@@ -161,9 +160,8 @@ class SoftMaskedMLP(nn.Module):
         if self.hardened:
             return self.hardened_threshold
         threshold = self.hard_threshold()
-        for layer in self.layers:
-            layer.weight.mul_(layer.weight.abs() >= threshold)
+        self.weights.mul_(self.weights.abs() >= threshold)
         self.hardened = True
         self.hardened_threshold = threshold
-        self.selector = self.scratch = None
+        self.scratch = None
         return threshold

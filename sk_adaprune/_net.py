@@ -121,10 +121,7 @@ class PruningNet(NeuralNet):
         loss = task_loss + self.lambda_ * (1.0 - module.ratio) ** 2
         if self.alpha:
             with torch.no_grad():  # the gradient comes as weight decay
-                squared_norm = sum(
-                    torch.dot(layer.weight.view(-1), layer.weight.view(-1))
-                    for layer in module.layers
-                )
+                squared_norm = torch.dot(module.weights, module.weights)
             loss = loss + 0.5 * self.alpha * squared_norm / y_pred.shape[0]
         return loss
 

@@ -4,64 +4,89 @@ import math
 
 import torch
 
-from ._density import magnitude_density
+from ._density import bin_magnitudes, binned_bandwidth, grid_density, interpolate
 from ._scratch import Scratch
-from ._selection import BandSelector, full_pair
+from ._selection import binned_pair, full_pair
 
-__all__ = ["order_statistic_midpoint", "quantile_threshold"]
+__all__ = ["order_statistic_midpoint", "quantile_threshold", "threshold_and_density"]
 
 
-def order_statistic_midpoint(
-    magnitudes: torch.Tensor, ratio: float, selector: BandSelector | None = None
-) -> torch.Tensor:
+def order_statistic_midpoint(magnitudes: torch.Tensor, ratio: float) -> torch.Tensor:
     """Threshold ``t`` that prunes the fraction ``ratio`` of ``magnitudes``.
 
     With the magnitudes sorted ascending ``s_1 <= ... <= s_n`` and
     ``k = floor(ratio * n)``, ``t = (s_k + s_{k+1}) / 2``, and ``t = 0`` when
     ``k = 0``. Exactly ``k`` magnitudes lie below ``t`` unless ``s_k`` is tied
-    with ``s_{k+1}``. A :class:`BandSelector` finds the same order statistics
-    faster when the pool has moved little since its last call.
+    with ``s_{k+1}``.
     """
+    values, k = _pool_and_rank(magnitudes, ratio)
+    if k == 0:
+        return values.new_zeros(())
+    kth, next_value = full_pair(values, k)
+    return 0.5 * (kth + next_value)
+
+
+def _pool_and_rank(magnitudes: torch.Tensor, ratio: float) -> tuple[torch.Tensor, int]:
     if not 0.0 <= ratio < 1.0:
         raise ValueError(f"ratio must be in [0, 1), got {ratio!r}.")
     values = magnitudes.detach().reshape(-1)
-    n = values.numel()
-    if n == 0:
+    if values.numel() == 0:
         raise ValueError("Cannot take a quantile of an empty pool of weights.")
-    k = math.floor(ratio * n)
+    return values, math.floor(ratio * values.numel())
+
+
+def threshold_and_density(
+    magnitudes: torch.Tensor,
+    ratio: float,
+    grid_size: int = 1024,
+    scratch: Scratch | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``t`` and the density ``f(t)`` that :func:`quantile_threshold` uses.
+
+    One binning of the magnitudes onto the grid serves both. ``f`` is
+    :func:`magnitude_density`'s estimate with two differences that save
+    passes over the pool: the grid ends at the largest magnitude (``t`` is
+    never above it), and Scott's bandwidth comes from the bin counts
+    (:func:`binned_bandwidth`, off by at most half a bin times n^(-1/5)).
+    """
+    values, k = _pool_and_rank(magnitudes, ratio)
+    # t <= max(values): the grid need not reach further.
+    binned = bin_magnitudes(values, grid_size, values.max().item(), scratch)
     if k == 0:
-        return values.new_zeros(())
-    kth, next_value = (selector.pair if selector else full_pair)(values, k)
-    return 0.5 * (kth + next_value)
+        threshold = values.new_zeros(())
+    else:
+        kth, next_value = binned_pair(values, binned.counts, binned.grid_index, k)
+        threshold = 0.5 * (kth + next_value)
+    bandwidth = binned_bandwidth(binned)
+    counts = binned.counts.to(values.dtype)
+    density = grid_density(counts, binned.spacing, bandwidth, values.numel())
+    return threshold, interpolate(density, binned.spacing, threshold)
 
 
 class _QuantileThreshold(torch.autograd.Function):
     """``t(r)`` with ``dt/dr = 1 / f(t)``, ``f`` the density of the magnitudes."""
 
     @staticmethod
-    def forward(ctx, ratio, magnitudes, grid_size, selector, scratch):
-        threshold = order_statistic_midpoint(magnitudes, float(ratio), selector)
-        if ctx.needs_input_grad[0]:
-            density = magnitude_density(
-                magnitudes, threshold, grid_size, scratch=scratch
-            )
-            # A vanishing density would make the step in r infinite.
-            tiny = torch.finfo(density.dtype).tiny
-            ctx.save_for_backward(1.0 / density.clamp_min(tiny))
+    def forward(ctx, ratio, magnitudes, grid_size, scratch):
+        threshold, density = threshold_and_density(
+            magnitudes, float(ratio), grid_size, scratch
+        )
+        # A vanishing density would make the step in r infinite.
+        tiny = torch.finfo(density.dtype).tiny
+        ctx.save_for_backward(1.0 / density.clamp_min(tiny))
         return threshold.to(ratio.dtype)
 
     @staticmethod
     def backward(ctx, grad_threshold):
         (threshold_per_ratio,) = ctx.saved_tensors
         grad_ratio = grad_threshold * threshold_per_ratio.to(grad_threshold.dtype)
-        return grad_ratio, None, None, None, None
+        return grad_ratio, None, None, None
 
 
 def quantile_threshold(
     magnitudes: torch.Tensor,
     ratio: torch.Tensor,
     grid_size: int = 1024,
-    selector: BandSelector | None = None,
     scratch: Scratch | None = None,
 ) -> torch.Tensor:
     """Differentiable threshold ``t = quantile_ratio(magnitudes)``.
@@ -74,10 +99,8 @@ def quantile_threshold(
         The pruning ratio ``r`` in [0, 1); gradients flow back to it.
     grid_size : int, default=1024
         Grid points of the density estimate used in the backward pass.
-    selector : BandSelector, default=None
-        Reuses the previous call's work; the threshold is the same.
     scratch : Scratch, default=None
-        Buffers for the density's temporaries, reused across calls.
+        Buffers for the per-magnitude temporaries, reused across calls.
 
     Returns
     -------
@@ -89,5 +112,12 @@ def quantile_threshold(
     quantile, ``dt/dr = 1 / f_|W|(t)`` (thesis eq. 2.16), with ``f`` a
     reflected Gaussian KDE (:func:`magnitude_density`). The threshold is not
     differentiated with respect to the weights, as in the thesis.
+
+    One pass bins the magnitudes onto the density's grid; the same counts
+    locate the grid point that holds the k-th magnitude, so the exact
+    threshold needs only the few magnitudes there (:func:`binned_pair`), and
+    no sort of the whole pool.
     """
-    return _QuantileThreshold.apply(ratio, magnitudes, grid_size, selector, scratch)
+    if not ratio.requires_grad:
+        return order_statistic_midpoint(magnitudes, float(ratio)).to(ratio.dtype)
+    return _QuantileThreshold.apply(ratio, magnitudes, grid_size, scratch)

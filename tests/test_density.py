@@ -5,7 +5,12 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from sk_adaprune._density import magnitude_density, scott_bandwidth
+from sk_adaprune._density import (
+    bin_magnitudes,
+    binned_bandwidth,
+    magnitude_density,
+    scott_bandwidth,
+)
 
 
 def exact_reflected_kde(samples, points, bandwidth):
@@ -75,3 +80,21 @@ def test_identical_samples_give_a_finite_spike():
 def test_grid_size_below_two_is_refused():
     with pytest.raises(ValueError, match="grid_size must be at least 2"):
         magnitude_density(torch.rand(10), torch.tensor(0.1), grid_size=1)
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_bandwidth_from_bins_is_within_half_a_bin_of_scotts(name):
+    samples = torch.tensor(SAMPLERS[name](np.random.default_rng(5), 20_000))
+    binned = bin_magnitudes(samples, 1024, samples.max().item())
+    scale = samples.numel() ** (-0.2)
+    error = abs(binned_bandwidth(binned) - scott_bandwidth(samples).item())
+    assert error <= 0.5 * binned.spacing * scale
+    assert error > 0  # the bins do move the samples
+
+
+def test_bins_hold_the_samples_in_order_and_all_of_them():
+    samples = torch.tensor(np.random.default_rng(6).exponential(0.1, 5_000))
+    binned = bin_magnitudes(samples, 64, samples.max().item())
+    assert binned.counts.sum() == 5_000 and binned.counts.numel() == 64
+    edges = binned.grid_index.double() * binned.spacing
+    assert (samples >= edges).all() and (samples < edges + binned.spacing).all()

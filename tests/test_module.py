@@ -3,11 +3,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from sk_adaprune._density import magnitude_density
 from sk_adaprune._mask import soft_mask
 from sk_adaprune._module import ACTIVATIONS, SoftMaskedMLP
 from sk_adaprune._reference import closed_form_gradients
-from sk_adaprune._threshold import quantile_threshold
+from sk_adaprune._threshold import quantile_threshold, threshold_and_density
 
 
 def test_autograd_matches_closed_form_gradients_on_a_pool():
@@ -22,7 +21,7 @@ def test_autograd_matches_closed_form_gradients_on_a_pool():
     (masked * torch.from_numpy(upstream)).sum().backward()
 
     t = threshold.item()
-    dt_dr = 1 / magnitude_density(weight.detach().abs(), threshold.detach()).item()
+    dt_dr = 1 / threshold_and_density(weight.detach().abs(), 0.6)[1].item()
     grad_w, grad_tau, grad_r = closed_form_gradients(
         weight.detach().numpy(), upstream, t, temperature.item(), dt_dr
     )
@@ -44,30 +43,26 @@ def test_module_gradients_match_closed_forms_through_the_network(activation):
     # masked weights as leaves.
     threshold = module.threshold().detach()
     effective = [
-        (layer.weight * soft_mask(layer.weight, threshold, module.temperature))
+        (weight * soft_mask(weight, threshold, module.temperature))
         .detach()
         .requires_grad_()
-        for layer in module.layers
+        for weight in module.weight_matrices()
     ]
     hidden = X
-    for i, (layer, weight) in enumerate(zip(module.layers, effective)):
-        hidden = F.linear(hidden, weight, layer.bias.detach())
+    for i, (bias, weight) in enumerate(zip(module.biases, effective)):
+        hidden = F.linear(hidden, weight, bias.detach())
         if i < len(effective) - 1:
             hidden = ACTIVATIONS[activation](hidden)
     (hidden * upstream).sum().backward()
 
     pool = module.magnitude_pool()
-    dt_dr = 1 / magnitude_density(pool, threshold).item()
-    weights = [layer.weight.detach().numpy() for layer in module.layers]
-    upstreams = [w.grad.numpy() for w in effective]
-    flat_w = np.concatenate([w.ravel() for w in weights])
-    flat_g = np.concatenate([g.ravel() for g in upstreams])
+    dt_dr = 1 / threshold_and_density(pool, module.ratio.item())[1].item()
+    flat_w = module.weights.detach().numpy()
+    flat_g = np.concatenate([w.grad.numpy().ravel() for w in effective])
     grad_w, grad_tau, grad_r = closed_form_gradients(
         flat_w, flat_g, threshold.item(), module.temperature.item(), dt_dr
     )
-    autograd_w = np.concatenate(
-        [layer.weight.grad.numpy().ravel() for layer in module.layers]
-    )
+    autograd_w = module.weights.grad.numpy()
     np.testing.assert_allclose(autograd_w, grad_w, rtol=0, atol=1e-8)
     assert module.temperature.grad.item() == pytest.approx(grad_tau, rel=1e-8, abs=1e-8)
     assert module.ratio.grad.item() == pytest.approx(grad_r, rel=1e-8, abs=1e-8)
@@ -79,16 +74,16 @@ def test_initialisation_is_seeded_glorot_and_leaves_global_rng_alone():
     assert torch.equal(torch.get_rng_state(), state)
     second = SoftMaskedMLP(30, [20], 4, seed=7)
     other = SoftMaskedMLP(30, [20], 4, seed=8)
-    assert torch.equal(first.layers[0].weight, second.layers[0].weight)
-    assert not torch.equal(first.layers[0].weight, other.layers[0].weight)
+    assert torch.equal(first.weights, second.weights)
+    assert not torch.equal(first.weights, other.weights)
     bound = np.sqrt(6 / 50)
-    assert first.layers[0].weight.abs().max() <= bound
-    assert first.layers[0].weight.abs().max() > 0.9 * bound
+    assert first.weight_matrices()[0].abs().max() <= bound
+    assert first.weight_matrices()[0].abs().max() > 0.9 * bound
 
 
 def test_temperature_starts_as_scale_times_weight_std():
     module = SoftMaskedMLP(30, [20], 4, temperature_scale=0.05, seed=0)
-    expected = 0.05 * module.magnitude_pool(signed=True).std().item()
+    expected = 0.05 * module.weights.detach().std().item()
     assert module.temperature.item() == pytest.approx(expected, rel=1e-6)
     assert module.ratio.item() == 0.5
 

@@ -1,4 +1,4 @@
-"""The band selector is exact: it always equals a full sort."""
+"""The selection from grid counts is exact: it always equals a full sort."""
 
 import math
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from sk_adaprune._selection import BandSelector, full_pair
+from sk_adaprune import _selection
+from sk_adaprune._density import bin_magnitudes
+from sk_adaprune._selection import binned_pair, full_pair
 
 
 def sorted_pair(values, k):
@@ -19,6 +21,19 @@ def pools(rng):
     yield rng.integers(0, 7, 5_000).astype(np.float32)  # heavy ties
     yield np.where(rng.random(8_000) < 0.5, 0.0, rng.random(8_000)).astype(np.float32)
     yield rng.normal(0, 1, 3).astype(np.float32)
+    yield rng.standard_cauchy(10_000)  # float64, a few huge values
+    yield np.round(rng.normal(0, 0.05, 10_000), 3).astype(np.float32)  # ties
+    yield np.full(1_000, 0.25, dtype=np.float32)  # all tied
+
+
+def ranks(n, rng):
+    extreme = {1, 2, n // 2, n - 2, n - 1}
+    return sorted(k for k in extreme | set(rng.integers(1, n, 5)) if 1 <= k < n)
+
+
+def binned(values, grid_size=1024):
+    tensor = torch.from_numpy(values)
+    return tensor, bin_magnitudes(tensor, grid_size, float(values.max()))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -26,57 +41,49 @@ def test_full_pair_equals_sorting(seed):
     rng = np.random.default_rng(seed)
     for pool in pools(rng):
         values = np.abs(pool)
-        for k in {1, 2, values.size // 2, values.size - 1}:
-            if 1 <= k < values.size:
-                got = [v.item() for v in full_pair(torch.from_numpy(values), k)]
-                assert got == list(sorted_pair(values, k))
+        for k in ranks(values.size, rng):
+            got = [v.item() for v in full_pair(torch.from_numpy(values), k)]
+            assert got == list(sorted_pair(values, k))
 
 
-@pytest.mark.parametrize("device_path", ["numpy", "torch"])
+@pytest.mark.parametrize("path", ["numpy", "torch"])
+@pytest.mark.parametrize("grid_size", [2, 16, 1024])
 @pytest.mark.parametrize("seed", range(6))
-def test_band_selector_tracks_a_moving_pool_exactly(seed, device_path, monkeypatch):
-    rng = np.random.default_rng(seed)
-    selector = BandSelector()
-    if device_path == "torch":
+def test_binned_pair_equals_sorting(seed, grid_size, path, monkeypatch):
+    if path == "torch":
         # The path other devices take, exercised on the CPU.
-        monkeypatch.setattr(selector, "_in_band_numpy", selector._in_band_torch)
-    weights = rng.normal(0, 0.05, 30_000).astype(np.float32)
-    ratio = rng.uniform(0.05, 0.95)
-    for step in range(60):
-        weights += rng.normal(0, 3e-4, weights.size).astype(np.float32)
-        if step % 17 == 0:
-            weights[rng.integers(0, weights.size, 500)] = 0.0  # ties at zero
-        if step % 23 == 0:
-            weights[:2000] = np.round(weights[:2000], 3)  # ties elsewhere
-        ratio = float(np.clip(ratio + rng.normal(0, 0.01), 1e-4, 0.9999))
-        values = np.abs(weights)
-        k = math.floor(ratio * values.size)
-        if k == 0:
-            continue
-        got = [v.item() for v in selector.pair(torch.from_numpy(values), k)]
-        assert got == list(sorted_pair(values, k)), (step, k)
-    assert selector.full_selections < selector.calls / 2
+        monkeypatch.setattr(
+            _selection, "_pair_at_points_numpy", _selection._pair_at_points_torch
+        )
+    rng = np.random.default_rng(seed)
+    for pool in pools(rng):
+        values = np.abs(pool)
+        tensor, grid = binned(values, grid_size)
+        for k in ranks(values.size, rng):
+            got = binned_pair(tensor, grid.counts, grid.grid_index, k)
+            assert [v.item() for v in got] == list(sorted_pair(values, k)), k
 
 
-@pytest.mark.parametrize("ratio", [1e-5, 1e-3, 0.5, 0.999, 0.99999])
-def test_band_selector_at_extreme_ratios(ratio):
+@pytest.mark.parametrize("ratio", [1e-6, 1e-3, 0.5, 0.999, 0.999999])
+def test_binned_pair_on_a_moving_pool_at_extreme_ratios(ratio):
     rng = np.random.default_rng(7)
-    selector = BandSelector()
-    weights = rng.normal(0, 0.05, 100_000).astype(np.float32)
-    for _ in range(10):
-        weights += rng.normal(0, 1e-4, weights.size).astype(np.float32)
+    weights = rng.normal(0, 0.05, 200_000).astype(np.float32)
+    for step in range(8):
+        weights += rng.normal(0, 3e-4, weights.size).astype(np.float32)
+        if step % 3 == 0:
+            weights[rng.integers(0, weights.size, 500)] = 0.0  # ties at zero
         values = np.abs(weights)
-        k = math.floor(ratio * values.size)
-        got = [v.item() for v in selector.pair(torch.from_numpy(values), k)]
-        assert got == list(sorted_pair(values, k))
+        k = max(1, math.floor(ratio * values.size))
+        tensor, grid = binned(values)
+        got = binned_pair(tensor, grid.counts, grid.grid_index, k)
+        assert [v.item() for v in got] == list(sorted_pair(values, k))
 
 
-def test_band_selector_after_a_jump_falls_back_to_full_selection():
-    rng = np.random.default_rng(8)
-    selector = BandSelector()
-    values = np.abs(rng.normal(0, 0.05, 10_000)).astype(np.float32)
-    selector.pair(torch.from_numpy(values), 5_000)
-    jumped = values * 10  # every value moved far out of the band
-    got = [v.item() for v in selector.pair(torch.from_numpy(jumped), 5_000)]
-    assert got == list(sorted_pair(jumped, 5_000))
-    assert selector.full_selections == 2
+def test_grid_points_keep_the_values_order():
+    # Values one ulp apart straddle the bin edges.
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0, 1, 2_000).astype(np.float32)
+    values = np.concatenate([base, np.nextafter(base, np.float32(2))])
+    tensor, grid = binned(values, 64)
+    order = np.argsort(values, kind="stable")
+    assert np.all(np.diff(grid.grid_index.numpy()[order]) >= 0)

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from test_density import exact_reflected_kde
 
-from sk_adaprune._density import magnitude_density
+from sk_adaprune._density import scott_bandwidth
 from sk_adaprune._threshold import order_statistic_midpoint, quantile_threshold
 
 
@@ -45,20 +46,25 @@ def test_empty_pool_is_refused():
         order_statistic_midpoint(torch.empty(0), 0.5)
 
 
-def test_backward_multiplies_by_inverse_density():
-    magnitudes = torch.tensor(np.abs(np.random.default_rng(4).standard_normal(5000)))
-    ratio = torch.tensor(0.6, dtype=torch.float64, requires_grad=True)
-    threshold = quantile_threshold(magnitudes, ratio)
+@pytest.mark.parametrize("ratio", [0.05, 0.6, 0.97])
+def test_backward_multiplies_by_inverse_density(ratio):
+    samples = np.abs(np.random.default_rng(4).standard_normal(5000))
+    magnitudes = torch.tensor(samples)
+    ratio_tensor = torch.tensor(ratio, dtype=torch.float64, requires_grad=True)
+    threshold = quantile_threshold(magnitudes, ratio_tensor)
     (3.0 * threshold).backward()
-    density = magnitude_density(magnitudes, threshold.detach())
-    assert ratio.grad.item() == pytest.approx(3.0 / density.item(), rel=1e-12)
-    assert threshold.item() == numpy_midpoint(magnitudes.numpy(), 0.6)
+    assert threshold.item() == numpy_midpoint(samples, ratio)
+    # The training path bins once for threshold and density; it agrees with
+    # the exact KDE (Scott's bandwidth) up to the binning error.
+    bandwidth = scott_bandwidth(magnitudes).item()
+    exact = exact_reflected_kde(samples, np.array([threshold.item()]), bandwidth)
+    assert ratio_tensor.grad.item() == pytest.approx(3.0 / exact[0], rel=2e-3)
 
 
 def test_no_density_is_computed_without_a_gradient(monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "sk_adaprune._threshold.magnitude_density", lambda *a: calls.append(a)
+        "sk_adaprune._threshold.grid_density", lambda *a: calls.append(a)
     )
     quantile_threshold(torch.rand(100), torch.tensor(0.5))
     assert calls == []
