@@ -1,12 +1,13 @@
 """Training speed: ours vs the same MLP trained densely with skorch vs MLPClassifier.
 
-784-512-512-10, ReLU, Adam, same data, batch size and epochs for every method,
-measured side by side in one run; the median of the per-epoch times is
-reported. Also: per-step cost of the threshold + density against the number of
-weights, and the peak memory of a fit (each in a fresh process).
+784-512-512-10, ReLU, Adam, same data and batch size for every method,
+measured side by side in one run: one epoch of each method in turn, repeated,
+and the median epoch time reported. Also: per-step cost of the threshold + density against the number of
+weights, a breakdown of one step with parts left out, and the peak memory of a
+fit (each in a fresh process).
 
 Writes ``results/training_speed.md`` and ``.json``. Run:
-``python benchmarks/training_speed.py [--epochs 3] [--quick]``.
+``python benchmarks/training_speed.py [--rounds 5] [--quick]``.
 """
 
 import argparse
@@ -59,30 +60,24 @@ def dense_net(batch_size: int, epochs: int) -> NeuralNet:
     )
 
 
-def epoch_times(method: str, X, y, batch_size: int, epochs: int) -> list[float]:
+def epoch_seconds(method: str, X, y, batch_size) -> float:
+    """Seconds of one training epoch of a fresh model (set-up not counted)."""
     if method == "ours":
         model = AdaptivePrunedMLPClassifier(
-            hidden_layer_sizes=HIDDEN,
-            batch_size=batch_size,
-            max_iter=epochs,
-            n_iter_no_change=epochs + 1,
-            random_state=0,
+            hidden_layer_sizes=HIDDEN, batch_size=batch_size, max_iter=1, random_state=0
         ).fit(X, y)
-        return list(model.net_.history[:, "dur"])
+        return model.net_.history[-1, "dur"]
     if method == "dense skorch":
         size = min(200, len(X)) if batch_size == "auto" else batch_size
-        net = dense_net(size, epochs)
+        net = dense_net(size, 1)
         net.fit(torch.from_numpy(X), torch.from_numpy(y))
-        return list(net.history[:, "dur"])
+        return net.history[-1, "dur"]
     model = MLPClassifier(
         hidden_layer_sizes=HIDDEN, batch_size=batch_size, random_state=0
     )
-    times = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        model.partial_fit(X, y, classes=np.arange(10))
-        times.append(time.perf_counter() - start)
-    return times
+    start = time.perf_counter()
+    model.partial_fit(X, y, classes=np.arange(10))
+    return time.perf_counter() - start
 
 
 def threshold_step_ms(n_weights: int, steps: int = 20) -> float:
@@ -93,13 +88,60 @@ def threshold_step_ms(n_weights: int, steps: int = 20) -> float:
     times = []
     for _ in range(steps + 3):
         with torch.no_grad():  # an Adam-sized move of every weight
-            weight = module.layers[0].weight
-            weight.add_(1e-4 * torch.randn(weight.shape, generator=generator))
+            weights = module.weights
+            weights.add_(1e-4 * torch.randn(weights.shape, generator=generator))
         start = time.perf_counter()
         threshold = module.threshold()
         threshold.backward()
         times.append(time.perf_counter() - start)
     return 1e3 * statistics.median(times[3:])
+
+
+def step_breakdown(batch_size: int = 128, steps: int = 150) -> list[dict]:
+    """Where a training step's time goes: the same step with parts left out.
+
+    A plain loop (no skorch) with fused Adam steps, in turn, our module as
+    trained, the same with the threshold frozen (no selection, no density),
+    with the mask left out (threshold still computed), with both left out, and
+    the dense network; the differences of the medians are each part's cost in
+    place, with the caches as a training step leaves them.
+    """
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(batch_size, 784, generator=generator)
+    y = torch.randint(0, 10, (batch_size,), generator=generator)
+
+    def pruned(variant):
+        module = SoftMaskedMLP(784, HIDDEN, 10, ratio_init=0.9, seed=0).train()
+        if variant in ("threshold frozen", "neither"):
+            frozen = module.threshold().detach()
+            module.threshold = lambda: frozen + 0 * module.ratio
+        if variant == "mask left out":
+            module.masked_weights = lambda: (module.threshold(), module.weights)[1]
+        if variant == "neither":
+            module.masked_weights = lambda: module.weights
+        return module
+
+    variants = {
+        name: pruned(name)
+        for name in ("ours", "threshold frozen", "mask left out", "neither")
+    }
+    variants["dense"] = dense_net(batch_size, 1).initialize().module_
+    optimizers = {
+        name: torch.optim.Adam(module.parameters(), fused=True)
+        for name, module in variants.items()
+    }
+    times = {name: [] for name in variants}
+    for _ in range(steps):
+        for name, module in variants.items():
+            start = time.perf_counter()
+            optimizers[name].zero_grad()
+            nn.functional.cross_entropy(module(X), y).backward()
+            optimizers[name].step()
+            times[name].append(time.perf_counter() - start)
+    return [
+        {"step": name, "ms_per_step": 1e3 * statistics.median(values[10:])}
+        for name, values in times.items()
+    ]
 
 
 def peak_memory_mb(method: str, batch_size: int) -> float:
@@ -116,7 +158,7 @@ def peak_memory_mb(method: str, batch_size: int) -> float:
         " if l.startswith(key)))\n"
         "open('/proc/self/clear_refs', 'w').write('5')\n"
         "before = status('VmRSS:')\n"
-        f"t.epoch_times({method!r}, X, y, {batch_size}, 1)\n"
+        f"t.epoch_seconds({method!r}, X, y, {batch_size})\n"
         "print(status('VmHWM:') - before)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -125,22 +167,26 @@ def peak_memory_mb(method: str, batch_size: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="10k samples, 2 epochs")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="10k samples, 2 rounds")
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, y, _, _, data_name = load_fashion_mnist_or_stand_in()
-    epochs = args.epochs
+    rounds = args.rounds
     if args.quick:
-        X, y, epochs = X[:10_000], y[:10_000], 2
+        X, y, rounds = X[:10_000], y[:10_000], 2
+    methods = ("ours", "dense skorch", "MLPClassifier")
     rows = []
     for batch_size in (32, 128, "auto"):
-        medians = {}
-        for method in ("ours", "dense skorch", "MLPClassifier"):
-            times = epoch_times(method, X, y, batch_size, epochs)
-            medians[method] = statistics.median(times)
-            rounded = np.round(times, 2)
-            print(f"batch {batch_size} {method}: epochs {rounded} s", flush=True)
+        # One epoch of each method in turn, repeated: a slow spell of the
+        # machine then hits all methods alike instead of one of them.
+        times = {method: [] for method in methods}
+        for _ in range(rounds):
+            for method in methods:
+                times[method].append(epoch_seconds(method, X, y, batch_size))
+        medians = {method: statistics.median(times[method]) for method in methods}
+        for method in methods:
+            print(f"batch {batch_size} {method}: epochs {np.round(times[method], 2)} s")
         steps = math.ceil(len(X) / (200 if batch_size == "auto" else batch_size))
         rows.append(
             {
@@ -159,13 +205,18 @@ def main() -> None:
     ]
     per_670k = threshold_step_ms(784 * 512 + 512 * 512 + 512 * 10)
     dense_step_128 = next(r["dense_step_ms"] for r in rows if r["batch_size"] == "128")
+    breakdown = step_breakdown()
+    for row in breakdown:
+        print(f"step breakdown, {row['step']}: {row['ms_per_step']:.2f} ms", flush=True)
     memory = {
         method: peak_memory_mb(method, 128)
         for method in ("ours", "dense skorch", "MLPClassifier")
     }
     notes = (
-        f"Data: {data_name}, {len(X)} training samples, {epochs} epochs per method, "
-        "median of the per-epoch times; MLPClassifier timed per partial_fit epoch. "
+        f"Data: {data_name}, {len(X)} training samples. Each method trains one "
+        f"epoch from scratch, the methods in turn, {rounds} rounds; the median "
+        "epoch time is reported (set-up not counted; MLPClassifier timed by "
+        "one partial_fit). "
         "'dense skorch' is the same 784-512-512-10 network without a mask, trained "
         "by skorch with the same batch iterator, Adam and loss.\n\n"
         f"Threshold + density per step on the 670k-weight model: {per_670k:.3f} ms, "
@@ -181,10 +232,17 @@ def main() -> None:
         f"ours {memory['ours']:.0f} MB, dense skorch {memory['dense skorch']:.0f} MB "
         f"(ratio {memory['ours'] / memory['dense skorch']:.2f}), MLPClassifier "
         f"{memory['MLPClassifier']:.0f} MB. The loaded data itself takes "
-        f"{X.nbytes / 2**20:.0f} MB."
+        f"{X.nbytes / 2**20:.0f} MB.\n\n"
+        "Where a step's time goes (batch 128, plain torch loop with fused Adam, "
+        "no skorch; the variants are stepped in turn, median of 140 steps): "
+        + ", ".join(f"{r['step']} {r['ms_per_step']:.2f} ms" for r in breakdown)
+        + ". 'threshold frozen' skips the selection and density, 'mask left out' "
+        "trains the weights as they are (threshold still computed), 'neither' "
+        "does both."
     )
     write_results("training_speed", "Training speed", rows, notes=notes)
     extra = {
+        "step_breakdown": breakdown,
         "threshold_scaling": scaling,
         "threshold_670k_ms": per_670k,
         "memory_mb": memory,
