@@ -2,9 +2,9 @@
 
 784-512-512-10, ReLU, Adam, same data and batch size for every method,
 measured side by side in one run: one epoch of each method in turn, repeated,
-and the median epoch time reported. Also: per-step cost of the threshold + density against the number of
-weights, a breakdown of one step with parts left out, and the peak memory of a
-fit (each in a fresh process).
+and the median epoch time reported. Also: per-step cost of the threshold +
+density against the number of weights, a breakdown of one step with parts left
+out, and the peak memory of a fit (each in a fresh process).
 
 Writes ``results/training_speed.md`` and ``.json``. Run:
 ``python benchmarks/training_speed.py [--rounds 5] [--quick]``.

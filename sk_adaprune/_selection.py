@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 
 __all__ = ["binned_pair", "full_pair"]
@@ -25,7 +26,7 @@ def binned_pair(
     Parameters
     ----------
     values : Tensor of shape (n,)
-    counts : int Tensor of shape (m,)
+    counts : int ndarray of shape (m,)
         How many values sit at each grid point.
     grid_index : int Tensor of shape (n,)
         Each value's grid point; must not decrease as the value grows (the
@@ -42,9 +43,8 @@ def binned_pair(
     comparison pass over ``grid_index``, run in numpy on the CPU (torch's
     boolean reductions are several times slower there).
     """
-    cumulative = torch.cumsum(counts, 0)
-    bounds = torch.tensor([k, k + 1], device=counts.device)
-    first, last = torch.searchsorted(cumulative, bounds).tolist()
+    cumulative = np.cumsum(counts)
+    first, last = np.searchsorted(cumulative, (k, k + 1)).tolist()
     rank = k - (int(cumulative[first - 1]) if first else 0)
     if values.device.type == "cpu":
         return _pair_at_points_numpy(values, grid_index, first, last, rank)

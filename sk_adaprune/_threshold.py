@@ -58,9 +58,9 @@ def threshold_and_density(
         kth, next_value = binned_pair(values, binned.counts, binned.grid_index, k)
         threshold = 0.5 * (kth + next_value)
     bandwidth = binned_bandwidth(binned)
-    counts = binned.counts.to(values.dtype)
-    density = grid_density(counts, binned.spacing, bandwidth, values.numel())
-    return threshold, interpolate(density, binned.spacing, threshold)
+    density = grid_density(binned.counts, binned.spacing, bandwidth, values.numel())
+    at_threshold = interpolate(density, binned.spacing, threshold.item())
+    return threshold, values.new_tensor(at_threshold)
 
 
 class _QuantileThreshold(torch.autograd.Function):

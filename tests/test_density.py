@@ -95,6 +95,6 @@ def test_bandwidth_from_bins_is_within_half_a_bin_of_scotts(name):
 def test_bins_hold_the_samples_in_order_and_all_of_them():
     samples = torch.tensor(np.random.default_rng(6).exponential(0.1, 5_000))
     binned = bin_magnitudes(samples, 64, samples.max().item())
-    assert binned.counts.sum() == 5_000 and binned.counts.numel() == 64
+    assert binned.counts.sum() == 5_000 and binned.counts.size == 64
     edges = binned.grid_index.double() * binned.spacing
     assert (samples >= edges).all() and (samples < edges + binned.spacing).all()

@@ -47,7 +47,7 @@ def test_full_pair_equals_sorting(seed):
 
 
 @pytest.mark.parametrize("path", ["numpy", "torch"])
-@pytest.mark.parametrize("grid_size", [2, 16, 1024])
+@pytest.mark.parametrize("grid_size", [2, 16, 1024, 40_000])  # 40k: 32-bit bins
 @pytest.mark.parametrize("seed", range(6))
 def test_binned_pair_equals_sorting(seed, grid_size, path, monkeypatch):
     if path == "torch":
