@@ -188,6 +188,9 @@ def main() -> None:
         for method in methods:
             print(f"batch {batch_size} {method}: epochs {np.round(times[method], 2)} s")
         steps = math.ceil(len(X) / (200 if batch_size == "auto" else batch_size))
+        per_round = [
+            ours / dense for ours, dense in zip(times["ours"], times["dense skorch"])
+        ]
         rows.append(
             {
                 "batch_size": str(batch_size),
@@ -195,6 +198,7 @@ def main() -> None:
                 "dense_skorch_s_per_epoch": medians["dense skorch"],
                 "MLPClassifier_s_per_epoch": medians["MLPClassifier"],
                 "ours/dense": medians["ours"] / medians["dense skorch"],
+                "ours/dense_per_round": f"{min(per_round):.2f}-{max(per_round):.2f}",
                 "ours/MLPClassifier": medians["ours"] / medians["MLPClassifier"],
                 "dense_step_ms": 1e3 * medians["dense skorch"] / steps,
             }
