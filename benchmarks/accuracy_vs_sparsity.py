@@ -299,6 +299,28 @@ def summarise(rows, keys, values):
     return summary
 
 
+def plot_frontier(summary, data_name, path) -> None:
+    """Accuracy against sparsity, a colour and a marker of its own per method."""
+    colours = plt.get_cmap("tab20").colors  # the default cycle has only 10
+    markers = "osD^v<>phX*P"
+    figure, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for i, row in enumerate(summary):
+        ax.errorbar(
+            row["sparsity_mean"],
+            row["accuracy_mean"],
+            xerr=row["sparsity_std"],
+            yerr=row["accuracy_std"],
+            fmt=markers[i % len(markers)],
+            color=colours[(2 * i) % len(colours) + (2 * i) // len(colours)],
+            label=row["method"],
+        )
+    ax.set_xlabel("sparsity (fraction of weights pruned)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"{data_name}: accuracy against sparsity")
+    ax.legend(fontsize=7, loc="lower left")
+    figure.savefig(path, dpi=110)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -366,21 +388,7 @@ def main() -> None:
         f"accuracy_vs_sparsity{suffix}", "Accuracy against sparsity", summary, notes
     )
 
-    figure, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
-    for row in summary:
-        ax.errorbar(
-            row["sparsity_mean"],
-            row["accuracy_mean"],
-            xerr=row["sparsity_std"],
-            yerr=row["accuracy_std"],
-            fmt="o",
-            label=row["method"],
-        )
-    ax.set_xlabel("sparsity (fraction of weights pruned)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"{data_name}: accuracy against sparsity")
-    ax.legend(fontsize=7, loc="lower left")
-    figure.savefig(RESULTS / f"frontier{suffix}.png", dpi=110)
+    plot_frontier(summary, data_name, RESULTS / f"frontier{suffix}.png")
 
     figure, axes = plt.subplots(
         1, 2, figsize=(9, 3.5), layout="constrained", sharey=True

@@ -71,8 +71,9 @@ def bin_magnitudes(
     if grid_size < 2:
         raise ValueError(f"grid_size must be at least 2, got {grid_size}.")
     scratch = Scratch() if scratch is None else scratch
-    # upper / spacing = grid_size - 1/2 keeps round-off at upper in the last bin.
-    spacing = max(upper, torch.finfo(samples.dtype).tiny) / (grid_size - 0.5)
+    # upper / spacing = grid_size - 1/2 keeps round-off at upper in the last bin;
+    # a pool of (near) zeros gets bins of ulp size, so that 1 / spacing is finite.
+    spacing = max(upper, torch.finfo(samples.dtype).eps) / (grid_size - 0.5)
     position = scratch.get("position", samples.shape, samples)
     torch.mul(samples, 1.0 / spacing, out=position)
     # 16-bit bin numbers where they fit: half the bytes to write and read back.

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -68,3 +70,15 @@ def test_no_density_is_computed_without_a_gradient(monkeypatch):
     )
     quantile_threshold(torch.rand(100), torch.tensor(0.5))
     assert calls == []
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-30, 1e30])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_threshold_and_density_of_extreme_pools_stay_finite(scale, dtype):
+    magnitudes = scale * torch.rand(1000, generator=torch.Generator().manual_seed(0))
+    magnitudes = magnitudes.to(dtype)
+    ratio = torch.tensor(0.5, dtype=dtype, requires_grad=True)
+    threshold = quantile_threshold(magnitudes, ratio)
+    threshold.backward()
+    assert threshold.item() == numpy_midpoint(magnitudes.numpy(), 0.5)
+    assert math.isfinite(ratio.grad.item()) and ratio.grad.item() >= 0
