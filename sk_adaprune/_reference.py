@@ -1,13 +1,15 @@
-"""The thesis's closed-form gradients, in numpy, to verify autograd against.
+"""Slow, plain numpy references to verify the fast code against.
 
-Training never calls this module: autograd differentiates the soft mask and
-the threshold's custom backward. It exists so tests and benchmarks can prove
-that autograd's gradients are eq. 2.3, 2.10 and 2.11 of the thesis.
+Training never calls this module. It exists so tests and benchmarks can prove
+that autograd's gradients are eq. 2.3, 2.10 and 2.11 of the thesis, and that
+the binned FFT density matches the kernel density estimate it approximates.
 """
+
+import math
 
 import numpy as np
 
-__all__ = ["closed_form_gradients"]
+__all__ = ["closed_form_gradients", "exact_reflected_kde"]
 
 
 def closed_form_gradients(
@@ -49,3 +51,19 @@ def closed_form_gradients(
     grad_temperature = -np.sum(w * (w**2 - t**2) / tau**2 * slope * g)
     grad_ratio = threshold_per_ratio * np.sum(w * (-2.0 * t / tau) * slope * g)
     return grad_weight, float(grad_temperature), float(grad_ratio)
+
+
+def exact_reflected_kde(
+    samples: np.ndarray, points: np.ndarray, bandwidth: float
+) -> np.ndarray:
+    """``1/(n h) sum_i [phi((x - s_i)/h) + phi((x + s_i)/h)]`` at ``points``.
+
+    The reflected Gaussian KDE summed sample by sample, without binning, in
+    chunks of about 2000 samples so memory stays small for large pools.
+    """
+    total = np.zeros_like(points, dtype=float)
+    for chunk in np.array_split(samples, max(1, samples.size // 2000)):
+        below = (points[:, None] - chunk) / bandwidth
+        mirrored = (points[:, None] + chunk) / bandwidth
+        total += (np.exp(-0.5 * below**2) + np.exp(-0.5 * mirrored**2)).sum(axis=1)
+    return total / (samples.size * bandwidth * math.sqrt(2 * math.pi))

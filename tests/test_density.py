@@ -1,5 +1,3 @@
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -11,14 +9,7 @@ from sk_adaprune._density import (
     magnitude_density,
     scott_bandwidth,
 )
-
-
-def exact_reflected_kde(samples, points, bandwidth):
-    diffs = (points[:, None] - samples[None, :]) / bandwidth
-    mirrored = (points[:, None] + samples[None, :]) / bandwidth
-    kernel = np.exp(-0.5 * diffs**2) + np.exp(-0.5 * mirrored**2)
-    return kernel.sum(axis=1) / (samples.size * bandwidth * math.sqrt(2 * math.pi))
-
+from sk_adaprune._reference import exact_reflected_kde
 
 SAMPLERS = {
     "half-normal": lambda rng, n: np.abs(rng.standard_normal(n)),

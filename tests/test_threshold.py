@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_density import exact_reflected_kde
 
 from sk_adaprune._density import scott_bandwidth
+from sk_adaprune._reference import exact_reflected_kde
 from sk_adaprune._threshold import order_statistic_midpoint, quantile_threshold
 
 
