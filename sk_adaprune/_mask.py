@@ -37,7 +37,7 @@ class _MaskedWeight(torch.autograd.Function):
         torch.addcmul(offset, weight, weight, value=scale, out=logits)
         torch.sigmoid(logits, out=mask)
         ctx.save_for_backward(weight, threshold, inverse_temperature)
-        ctx.logits, ctx.mask = logits, mask
+        ctx.logits, ctx.mask, ctx.scale = logits, mask, scale
         return weight * mask
 
     @staticmethod
@@ -62,7 +62,7 @@ class _MaskedWeight(torch.autograd.Function):
             -torch.dot(slope.view(-1), logits.view(-1)) * inverse_temperature
         )
         grad_weight = torch.mul(grad, mask)
-        grad_weight.addcmul_(slope, weight, value=2.0 * inverse_temperature.item())
+        grad_weight.addcmul_(slope, weight, value=2.0 * ctx.scale)
         return grad_weight, grad_threshold, grad_temperature, None, None
 
 

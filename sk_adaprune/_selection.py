@@ -19,18 +19,18 @@ def full_pair(values: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def binned_pair(
-    values: torch.Tensor, counts: torch.Tensor, grid_index: torch.Tensor, k: int
+    values: torch.Tensor, counts: np.ndarray, grid_index: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`full_pair` from the values' counts on an order-keeping grid.
+    """:func:`full_pair` from the values' counts in order-keeping bins.
 
     Parameters
     ----------
     values : Tensor of shape (n,)
     counts : int ndarray of shape (m,)
-        How many values sit at each grid point.
+        How many values sit in each bin.
     grid_index : int Tensor of shape (n,)
-        Each value's grid point; must not decrease as the value grows (the
-        nearest-point rounding of ``bin_magnitudes`` does not).
+        Each value's bin; must not decrease as the value grows (the
+        multiply-and-truncate of ``bin_magnitudes`` does not).
     k : int
         ``1 <= k < n``.
 
