@@ -1,4 +1,5 @@
-"""What every benchmark prints and writes: the machine and library versions."""
+"""Shared by the benchmarks: machine and library versions, result files, and the
+dense 784-512-512-10 reference network."""
 
 import json
 import os
@@ -6,6 +7,7 @@ import platform
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+HIDDEN = (512, 512)
 
 
 def machine_info() -> dict:
@@ -59,3 +61,18 @@ def write_results(name: str, title: str, rows: list[dict], notes: str = "") -> N
         json.dumps({"machine": info, "rows": rows}, indent=2) + "\n"
     )
     print(text)
+
+
+def dense_mlp(n_in: int, n_out: int, seed: int):
+    """The benchmarks' network without a mask: Linear-ReLU layers, torch's
+    default initialisation from ``torch.manual_seed(seed)``, logits out."""
+    from torch import manual_seed, nn
+
+    manual_seed(seed)
+    sizes = [n_in, *HIDDEN, n_out]
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)

@@ -38,23 +38,16 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
-from _common import RESULTS, markdown_table, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    HIDDEN,
+    RESULTS,
+    dense_mlp,
+    markdown_table,
+    write_results,
+)
 from _data import load_fashion_mnist_or_stand_in  # noqa: E402
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor  # noqa: E402
 from sk_adaprune.plotting import plot_pruning_history  # noqa: E402
-
-HIDDEN = (512, 512)
-
-
-def dense_mlp(n_in, n_out, seed):
-    torch.manual_seed(seed)
-    sizes = [n_in, *HIDDEN, n_out]
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
 
 
 def linears(model):

@@ -25,6 +25,7 @@ from sklearn.neural_network import MLPClassifier
 from _common import write_results
 from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
+from sk_adaprune._base import torch_sequential
 
 HIDDEN = (512, 512)
 
@@ -41,14 +42,9 @@ def median_seconds(function, repeats: int) -> float:
 
 def dense_torch(model) -> torch.nn.Sequential:
     """The same architecture as a dense float32 torch model (zeros kept)."""
-    layers = []
-    for i, (coef, intercept) in enumerate(zip(model.coefs_, model.intercepts_)):
-        linear = torch.nn.Linear(*coef.shape)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(coef.T))
-            linear.bias.copy_(torch.from_numpy(intercept))
-        layers += [linear, torch.nn.ReLU()] if i < len(model.coefs_) - 1 else [linear]
-    return torch.nn.Sequential(*layers, torch.nn.Softmax(dim=1))
+    return torch_sequential(
+        model.coefs_, model.intercepts_, model.activation, model.out_activation_
+    )
 
 
 def measure(name, predict, X, size_bytes, extra) -> dict:

@@ -26,26 +26,17 @@ from sklearn.neural_network import MLPClassifier
 from skorch import NeuralNet
 from torch import nn
 
-from _common import write_results
+from _common import HIDDEN, dense_mlp, write_results
 from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
 from sk_adaprune._module import SoftMaskedMLP
 from sk_adaprune._net import BatchIterator
 
-HIDDEN = (512, 512)
-
 
 def dense_net(batch_size: int, epochs: int) -> NeuralNet:
     """The same MLP without a mask, trained by skorch the way ours is."""
-    module = nn.Sequential(
-        nn.Linear(784, HIDDEN[0]),
-        nn.ReLU(),
-        nn.Linear(HIDDEN[0], HIDDEN[1]),
-        nn.ReLU(),
-        nn.Linear(HIDDEN[1], 10),
-    )
     return NeuralNet(
-        module,
+        dense_mlp(784, 10, seed=0),
         nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
         optimizer__fused=True,

@@ -403,30 +403,12 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         It does not depend on this package.
         """
         check_is_fitted(self)
-        compact = self.compact_
-        activations = {
-            "relu": torch.nn.ReLU,
-            "tanh": torch.nn.Tanh,
-            "logistic": torch.nn.Sigmoid,
-            "identity": torch.nn.Identity,
-        }
-        coefs = compact.coefs
-        layers = []
-        for i, (coef, intercept) in enumerate(zip(coefs, compact.intercepts)):
-            linear = torch.nn.Linear(*coef.shape)
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(coef.T))
-                linear.bias.copy_(torch.from_numpy(intercept))
-            layers.append(linear)
-            if i < len(coefs) - 1:
-                layers.append(activations[self.activation]())
-        output = {
-            "softmax": lambda: torch.nn.Softmax(dim=1),
-            "logistic": torch.nn.Sigmoid,
-            "identity": torch.nn.Identity,
-        }
-        layers.append(output[self.out_activation_]())
-        return torch.nn.Sequential(*layers)
+        return torch_sequential(
+            self.compact_.coefs,
+            self.compact_.intercepts,
+            self.activation,
+            self.out_activation_,
+        )
 
     def save(self, path):
         """Write the fitted estimator to ``path`` without pickle.
@@ -461,6 +443,33 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def torch_sequential(coefs, intercepts, activation, out_activation):
+    """A float32 ``torch.nn.Sequential`` computing ``X @ coef + intercept``
+    layer by layer, ``activation`` between layers, ``out_activation`` last."""
+    hidden = {
+        "relu": torch.nn.ReLU,
+        "tanh": torch.nn.Tanh,
+        "logistic": torch.nn.Sigmoid,
+        "identity": torch.nn.Identity,
+    }
+    output = {
+        "softmax": lambda: torch.nn.Softmax(dim=1),
+        "logistic": torch.nn.Sigmoid,
+        "identity": torch.nn.Identity,
+    }
+    layers = []
+    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+        linear = torch.nn.Linear(*coef.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(coef.T))
+            linear.bias.copy_(torch.from_numpy(intercept))
+        layers.append(linear)
+        if i < len(coefs) - 1:
+            layers.append(hidden[activation]())
+    layers.append(output[out_activation]())
+    return torch.nn.Sequential(*layers)
 
 
 def _advise_on_scale(X):
