@@ -11,12 +11,17 @@ host, where each costs a microsecond rather than a torch dispatch.
 
 import functools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from ._scratch import Scratch
+
+# Pools at least this large are binned in two halves at once on the CPU.
+_SPLIT_SIZE = 1 << 18
 
 __all__ = [
     "BinnedMagnitudes",
@@ -60,13 +65,16 @@ def bin_magnitudes(
     upper: float,
     scratch: Scratch | None = None,
 ) -> BinnedMagnitudes:
-    """Count non-negative samples in ``grid_size`` equal bins on ``[0, upper]``.
+    """Count magnitudes ``|x|`` in ``grid_size`` equal bins on ``[0, upper]``.
 
-    ``upper`` must be at least the largest sample. A sample's bin is its
-    value times ``1 / spacing``, truncated: each step is monotone in the
-    sample, so bins keep the samples' order, and the samples of bin ``j``
-    are exactly those of ranks ``cumsum(counts)[j-1] + 1`` to
-    ``cumsum(counts)[j]``. ``scratch`` holds the per-sample temporaries.
+    ``upper`` must be at least the largest magnitude. A sample's bin is its
+    magnitude times ``1 / spacing``, truncated: each step is monotone in the
+    magnitude, so bins keep the magnitudes' order, and the magnitudes in bin
+    ``j`` are exactly those of ranks ``cumsum(counts)[j-1] + 1`` to
+    ``cumsum(counts)[j]``. Signed samples need no pass of their own to take
+    magnitudes: ``trunc(-x / spacing) = -trunc(x / spacing)`` exactly, so the
+    bin is the absolute value of the signed sample's truncated position.
+    ``scratch`` holds the per-sample temporaries.
     """
     if grid_size < 2:
         raise ValueError(f"grid_size must be at least 2, got {grid_size}.")
@@ -74,16 +82,80 @@ def bin_magnitudes(
     # upper / spacing = grid_size - 1/2 keeps round-off at upper in the last bin;
     # a pool of (near) zeros gets bins of ulp size, so that 1 / spacing is finite.
     spacing = max(upper, torch.finfo(samples.dtype).eps) / (grid_size - 0.5)
-    position = scratch.get("position", samples.shape, samples)
-    torch.mul(samples, 1.0 / spacing, out=position)
     # 16-bit bin numbers where they fit: half the bytes to write and read back.
     index_dtype = (
         torch.int16 if grid_size <= torch.iinfo(torch.int16).max else torch.int32
     )
     grid_index = scratch.get("grid_index", samples.shape, samples, index_dtype)
-    grid_index.copy_(position)  # truncation
-    counts = torch.bincount(grid_index, minlength=grid_size).cpu().numpy()
-    return BinnedMagnitudes(counts, grid_index, spacing)
+    if samples.device.type == "cpu":
+        counts = _bin_on_host(samples.numpy(), 1.0 / spacing, grid_index.numpy())
+    else:
+        _bin_numbers_torch(samples, 1.0 / spacing, grid_index, scratch)
+        counts = torch.bincount(grid_index, minlength=grid_size).cpu().numpy()
+    return BinnedMagnitudes(_padded(counts, grid_size), grid_index, spacing)
+
+
+def _padded(counts: np.ndarray, grid_size: int) -> np.ndarray:
+    # Only NaN samples (bin 0 on every platform we know) could leave bins out.
+    if counts.size < grid_size:
+        counts = np.pad(counts, (0, grid_size - counts.size))
+    return counts
+
+
+def _bin_on_host(samples: np.ndarray, inverse_spacing: float, index: np.ndarray):
+    """Bin numbers into ``index`` and their counts, on the CPU.
+
+    Two passes make the bin numbers: numpy multiplies and truncates into the
+    integer buffer in one (no float temporary), then drops the signs. The
+    count is a serial loop, so a large pool is done in two halves at once,
+    the second on a helper thread (numpy and torch release the GIL).
+    """
+
+    def bin_part(part: slice) -> np.ndarray:
+        numbers = index[part]
+        # NaN weights get some bin; the loss turns NaN and training stops.
+        with np.errstate(invalid="ignore"):
+            np.multiply(samples[part], inverse_spacing, out=numbers, casting="unsafe")
+        np.abs(numbers, out=numbers)
+        return torch.bincount(torch.from_numpy(numbers)).numpy()
+
+    if index.size < _SPLIT_SIZE or torch.get_num_threads() < 2:
+        return bin_part(slice(None))
+    half = index.size // 2
+    pending = _helper().submit(bin_part, slice(half, None))
+    first = bin_part(slice(None, half))
+    second = pending.result()
+    counts = np.zeros(max(first.size, second.size), dtype=np.int64)
+    counts[: first.size] += first
+    counts[: second.size] += second
+    return counts
+
+
+_HELPER = None
+
+
+def _helper() -> ThreadPoolExecutor:
+    """The one helper thread of :func:`_bin_on_host`, started on first use."""
+    global _HELPER
+    if _HELPER is None:
+        _HELPER = ThreadPoolExecutor(1, thread_name_prefix="sk_adaprune-bins")
+    return _HELPER
+
+
+def _forget_helper() -> None:
+    # A forked child has no copy of the parent's thread.
+    global _HELPER
+    _HELPER = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
+
+
+def _bin_numbers_torch(samples, inverse_spacing, grid_index, scratch):
+    position = scratch.get("position", samples.shape, samples)
+    torch.mul(samples, inverse_spacing, out=position)
+    grid_index.copy_(position.abs_())  # truncation
 
 
 def binned_bandwidth(binned: BinnedMagnitudes) -> float:

@@ -105,18 +105,10 @@ class SoftMaskedMLP(nn.Module):
         """All prunable weights' magnitudes, detached."""
         return self.weights.detach().abs()
 
-    def _scratch_pool(self) -> torch.Tensor:
-        """:meth:`magnitude_pool` in a buffer that the next call overwrites."""
-        if self.scratch is None:
-            return self.magnitude_pool()
-        weights = self.weights.detach()
-        pool = self.scratch.get("pool", weights.shape, weights)
-        return torch.abs(weights, out=pool)
-
     def threshold(self) -> torch.Tensor:
         """Current threshold ``t``, differentiable with respect to ``ratio``."""
         return quantile_threshold(
-            self._scratch_pool(), self.ratio, self.grid_size, self.scratch
+            self.weights.detach(), self.ratio, self.grid_size, self.scratch
         )
 
     def masked_weights(self) -> torch.Tensor:
@@ -148,7 +140,7 @@ class SoftMaskedMLP(nn.Module):
     @torch.no_grad()
     def hard_threshold(self) -> float:
         """Threshold of the hard mask at the current ``r``."""
-        pool = self._scratch_pool()
+        pool = self.magnitude_pool()
         return order_statistic_midpoint(pool, self.ratio.item()).item()
 
     @torch.no_grad()

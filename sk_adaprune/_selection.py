@@ -21,15 +21,17 @@ def full_pair(values: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
 def binned_pair(
     values: torch.Tensor, counts: np.ndarray, grid_index: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`full_pair` from the values' counts in order-keeping bins.
+    """:func:`full_pair` of the magnitudes ``|values|``, from their counts in
+    order-keeping bins.
 
     Parameters
     ----------
     values : Tensor of shape (n,)
+        Signed or not; their magnitudes are ranked.
     counts : int ndarray of shape (m,)
-        How many values sit in each bin.
+        How many magnitudes sit in each bin.
     grid_index : int Tensor of shape (n,)
-        Each value's bin; must not decrease as the value grows (the
+        Each magnitude's bin; must not decrease as the magnitude grows (the
         multiply-and-truncate of ``bin_magnitudes`` does not).
     k : int
         ``1 <= k < n``.
@@ -39,9 +41,10 @@ def binned_pair(
     With ``C = cumsum(counts)``, the values at grid point ``j`` are exactly
     those of ranks ``C[j-1] + 1 .. C[j]``. The points holding ranks ``k`` and
     ``k + 1`` are found by a binary search in ``C``; only the values there
-    (about ``n / m`` of them) are copied out and partitioned. The copy is one
-    comparison pass over ``grid_index``, run in numpy on the CPU (torch's
-    boolean reductions are several times slower there).
+    (about ``n / m`` of them) are copied out and partitioned. Finding them is
+    one comparison pass over ``grid_index`` and one scan of its result, run
+    in numpy on the CPU (torch's boolean reductions are several times slower
+    there).
     """
     cumulative = np.cumsum(counts)
     first, last = np.searchsorted(cumulative, (k, k + 1)).tolist()
@@ -55,9 +58,11 @@ def _pair_at_points_numpy(values, grid_index, first, last, rank):
     """Ranks ``rank`` and ``rank + 1`` among the values at points first..last."""
     index = grid_index.numpy()
     if first == last:
-        chosen = values.numpy()[index == first]
+        at_points = index == first
     else:
-        chosen = values.numpy()[(index >= first) & (index <= last)]
+        at_points = (index >= first) & (index <= last)
+    # A scan for the few hits, then a gather: faster than a boolean mask.
+    chosen = np.abs(values.numpy()[np.flatnonzero(at_points)])
     chosen.partition((rank - 1, rank))
     return tuple(torch.from_numpy(chosen[rank - 1 : rank + 1].copy()))
 
@@ -67,4 +72,5 @@ def _pair_at_points_torch(values, grid_index, first, last, rank):
         chosen = values[grid_index == first]
     else:
         chosen = values[(grid_index >= first) & (grid_index <= last)]
+    chosen = chosen.abs()
     return tuple(torch.sort(chosen).values[rank - 1 : rank + 1])

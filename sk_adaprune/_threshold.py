@@ -36,22 +36,27 @@ def _pool_and_rank(magnitudes: torch.Tensor, ratio: float) -> tuple[torch.Tensor
 
 
 def threshold_and_density(
-    magnitudes: torch.Tensor,
+    weights: torch.Tensor,
     ratio: float,
     grid_size: int = 1024,
     scratch: Scratch | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``t`` and the density ``f(t)`` that :func:`quantile_threshold` uses.
+    """``t`` and the density ``f(t)`` of the magnitudes ``|weights|``.
 
-    One binning of the magnitudes onto the grid serves both. ``f`` is
-    :func:`magnitude_density`'s estimate with two differences that save
-    passes over the pool: the grid ends at the largest magnitude (``t`` is
-    never above it), and Scott's bandwidth comes from the bin counts
-    (:func:`binned_bandwidth`, off by at most half a bin times n^(-1/5)).
+    What :func:`quantile_threshold` uses. One binning of the magnitudes onto
+    the grid serves both. ``f`` is :func:`magnitude_density`'s estimate with
+    two differences that save passes over the pool: the grid ends at the
+    largest magnitude (``t`` is never above it), and Scott's bandwidth comes
+    from the bin counts (:func:`binned_bandwidth`, off by at most half a bin
+    times n^(-1/5)). The weights may be signed: their magnitudes are never
+    written out as a whole.
     """
-    values, k = _pool_and_rank(magnitudes, ratio)
-    # t <= max(values): the grid need not reach further.
-    binned = bin_magnitudes(values, grid_size, values.max().item(), scratch)
+    values, k = _pool_and_rank(weights, ratio)
+    # t <= max |w|: the grid need not reach further.
+    low, high = torch.aminmax(values)
+    binned = bin_magnitudes(
+        values, grid_size, torch.maximum(-low, high).item(), scratch
+    )
     if k == 0:
         threshold = values.new_zeros(())
     else:
@@ -67,9 +72,9 @@ class _QuantileThreshold(torch.autograd.Function):
     """``t(r)`` with ``dt/dr = 1 / f(t)``, ``f`` the density of the magnitudes."""
 
     @staticmethod
-    def forward(ctx, ratio, magnitudes, grid_size, scratch):
+    def forward(ctx, ratio, weights, grid_size, scratch):
         threshold, density = threshold_and_density(
-            magnitudes, float(ratio), grid_size, scratch
+            weights, float(ratio), grid_size, scratch
         )
         # A vanishing density would make the step in r infinite.
         tiny = torch.finfo(density.dtype).tiny
@@ -84,7 +89,7 @@ class _QuantileThreshold(torch.autograd.Function):
 
 
 def quantile_threshold(
-    magnitudes: torch.Tensor,
+    weights: torch.Tensor,
     ratio: torch.Tensor,
     grid_size: int = 1024,
     scratch: Scratch | None = None,
@@ -93,8 +98,9 @@ def quantile_threshold(
 
     Parameters
     ----------
-    magnitudes : Tensor of shape (n,)
-        Absolute values of all prunable weights; treated as constants.
+    weights : Tensor of shape (n,)
+        All prunable weights (or their absolute values); treated as
+        constants. Their magnitudes are the pool.
     ratio : Tensor of shape ()
         The pruning ratio ``r`` in [0, 1); gradients flow back to it.
     grid_size : int, default=1024
@@ -119,5 +125,6 @@ def quantile_threshold(
     no sort of the whole pool.
     """
     if not ratio.requires_grad:
+        magnitudes = weights.detach().abs()
         return order_statistic_midpoint(magnitudes, float(ratio)).to(ratio.dtype)
-    return _QuantileThreshold.apply(ratio, magnitudes, grid_size, scratch)
+    return _QuantileThreshold.apply(ratio, weights, grid_size, scratch)

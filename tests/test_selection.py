@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from sk_adaprune import _selection
+from sk_adaprune import _density, _selection
 from sk_adaprune._density import bin_magnitudes
+from sk_adaprune._scratch import Scratch
 from sk_adaprune._selection import binned_pair, full_pair
 
 
@@ -33,7 +34,28 @@ def ranks(n, rng):
 
 def binned(values, grid_size=1024):
     tensor = torch.from_numpy(values)
-    return tensor, bin_magnitudes(tensor, grid_size, float(values.max()))
+    return tensor, bin_magnitudes(tensor, grid_size, float(np.abs(values).max()))
+
+
+def host_bins_by_torch(samples, inverse_spacing, index):
+    """The binning other devices run, on the CPU: torch ops instead of numpy."""
+    samples, grid_index = torch.from_numpy(samples), torch.from_numpy(index)
+    _density._bin_numbers_torch(samples, inverse_spacing, grid_index, Scratch())
+    return torch.bincount(grid_index).numpy()
+
+
+PATHS = ["numpy", "numpy in halves", "torch"]
+
+
+def use_path(path, monkeypatch):
+    if path == "numpy in halves":  # even the smallest pool is split
+        monkeypatch.setattr(_density, "_SPLIT_SIZE", 2)
+        monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    if path == "torch":  # the path other devices take, exercised on the CPU
+        monkeypatch.setattr(_density, "_bin_on_host", host_bins_by_torch)
+        monkeypatch.setattr(
+            _selection, "_pair_at_points_numpy", _selection._pair_at_points_torch
+        )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -46,26 +68,25 @@ def test_full_pair_equals_sorting(seed):
             assert got == list(sorted_pair(values, k))
 
 
-@pytest.mark.parametrize("path", ["numpy", "torch"])
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("grid_size", [2, 16, 1024, 40_000])  # 40k: 32-bit bins
 @pytest.mark.parametrize("seed", range(6))
 def test_binned_pair_equals_sorting(seed, grid_size, path, monkeypatch):
-    if path == "torch":
-        # The path other devices take, exercised on the CPU.
-        monkeypatch.setattr(
-            _selection, "_pair_at_points_numpy", _selection._pair_at_points_torch
-        )
+    use_path(path, monkeypatch)
     rng = np.random.default_rng(seed)
     for pool in pools(rng):
         values = np.abs(pool)
-        tensor, grid = binned(values, grid_size)
+        # Signed pools: the selection ranks their magnitudes.
+        tensor, grid = binned(pool, grid_size)
         for k in ranks(values.size, rng):
             got = binned_pair(tensor, grid.counts, grid.grid_index, k)
             assert [v.item() for v in got] == list(sorted_pair(values, k)), k
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("ratio", [1e-6, 1e-3, 0.5, 0.999, 0.999999])
-def test_binned_pair_on_a_moving_pool_at_extreme_ratios(ratio):
+def test_binned_pair_on_a_moving_pool_at_extreme_ratios(ratio, path, monkeypatch):
+    use_path(path, monkeypatch)
     rng = np.random.default_rng(7)
     weights = rng.normal(0, 0.05, 200_000).astype(np.float32)
     for step in range(8):
@@ -74,7 +95,7 @@ def test_binned_pair_on_a_moving_pool_at_extreme_ratios(ratio):
             weights[rng.integers(0, weights.size, 500)] = 0.0  # ties at zero
         values = np.abs(weights)
         k = max(1, math.floor(ratio * values.size))
-        tensor, grid = binned(values)
+        tensor, grid = binned(weights)
         got = binned_pair(tensor, grid.counts, grid.grid_index, k)
         assert [v.item() for v in got] == list(sorted_pair(values, k))
 
@@ -87,3 +108,15 @@ def test_grid_points_keep_the_values_order():
     tensor, grid = binned(values, 64)
     order = np.argsort(values, kind="stable")
     assert np.all(np.diff(grid.grid_index.numpy()[order]) >= 0)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_signed_samples_get_the_bins_of_their_magnitudes(path, monkeypatch):
+    use_path(path, monkeypatch)
+    rng = np.random.default_rng(4)
+    for pool in pools(rng):
+        signed, signed_grid = binned(pool, 1024)
+        _, grid = binned(np.abs(pool), 1024)
+        assert np.array_equal(signed_grid.counts, grid.counts)
+        assert signed_grid.counts.sum() == pool.size
+        assert torch.equal(signed_grid.grid_index, grid.grid_index)
