@@ -46,14 +46,18 @@ class _MaskedWeight(torch.autograd.Function):
         scratch = ctx.scratch
         if scratch is not None and scratch.generation(ctx.name) != ctx.generation:
             raise RuntimeError(
-                "The soft mask's buffers were overwritten by another forward pass "
-                "before this backward pass; call backward after each forward."
+                "The soft mask's buffers were overwritten by another forward or "
+                "backward pass before this backward pass; call backward once "
+                "after each forward."
             )
         logits, mask = ctx.logits, ctx.mask
+        grad_weight = torch.mul(grad, mask)
         if scratch is None:
             slope = torch.empty_like(weight)
         else:
-            slope = scratch.get(ctx.name + ".slope", weight.shape, weight)
+            # The mask is not needed past this point: its buffer takes the slope.
+            slope = mask
+            scratch.bump(ctx.name)
         # slope = w g m (1 - m), shared by all three gradients.
         torch.ops.aten.sigmoid_backward.grad_input(grad, mask, grad_input=slope)
         slope.mul_(weight)
@@ -61,7 +65,6 @@ class _MaskedWeight(torch.autograd.Function):
         grad_temperature = (
             -torch.dot(slope.view(-1), logits.view(-1)) * inverse_temperature
         )
-        grad_weight = torch.mul(grad, mask)
         grad_weight.addcmul_(slope, weight, value=2.0 * ctx.scale)
         return grad_weight, grad_threshold, grad_temperature, None, None
 
@@ -90,7 +93,9 @@ def masked_weight(
     float64 round-off and with ``gradcheck``); writing them out saves the
     temporaries autograd would keep, about a third of the mask's cost. With a
     ``scratch``, the mask and its logits live in buffers named after ``name``
-    that the next forward pass with that name reuses; a backward pass through
-    an overwritten buffer raises instead of returning wrong gradients.
+    that the next forward pass with that name reuses, and the backward pass
+    writes over the mask; a backward pass through an overwritten buffer (a
+    second forward, or a second backward) raises instead of returning wrong
+    gradients.
     """
     return _MaskedWeight.apply(weight, threshold, temperature, scratch, name)

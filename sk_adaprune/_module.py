@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from ._mask import masked_weight
 from ._scratch import Scratch
-from ._threshold import order_statistic_midpoint, quantile_threshold
+from ._threshold import exact_threshold, quantile_threshold
 
 __all__ = ["ACTIVATIONS", "SoftMaskedMLP"]
 
@@ -75,13 +75,20 @@ class SoftMaskedMLP(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         # Glorot uniform, as MLPClassifier initialises (factor 2 for logistic).
         factor = 2.0 if activation == "logistic" else 6.0
-        weights, biases = [], []
+        # Each layer's weights are drawn straight into their part of the one
+        # flat parameter, then the layer's biases: no per-layer copies.
+        weights = torch.empty(sum(rows * cols for rows, cols in self.shapes))
+        biases, start = [], 0
         for fan_out, fan_in in self.shapes:
             bound = math.sqrt(factor / (fan_in + fan_out))
-            for shape, store in (((fan_out * fan_in,), weights), ((fan_out,), biases)):
-                values = torch.rand(shape, generator=generator)
-                store.append(values.mul_(2 * bound).sub_(bound))
-        self.weights = nn.Parameter(torch.cat(weights))
+            part = weights[start : start + fan_out * fan_in]
+            start += part.numel()
+            torch.rand(part.shape, generator=generator, out=part)
+            bias = torch.rand((fan_out,), generator=generator)
+            for values in (part, bias):
+                values.mul_(2 * bound).sub_(bound)
+            biases.append(bias)
+        self.weights = nn.Parameter(weights)
         self.biases = nn.ParameterList(biases)
         self.activation = activation
         self.grid_size = grid_size
@@ -119,7 +126,7 @@ class SoftMaskedMLP(nn.Module):
         if self.training:
             threshold = self.threshold()
             return masked_weight(weights, threshold, self.temperature, self.scratch)
-        return weights * (weights.abs() >= self.hard_threshold())
+        return weights * self._kept(weights.detach(), self.hard_threshold())
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         activation = ACTIVATIONS[self.activation]
@@ -140,8 +147,22 @@ class SoftMaskedMLP(nn.Module):
     @torch.no_grad()
     def hard_threshold(self) -> float:
         """Threshold of the hard mask at the current ``r``."""
-        pool = self.magnitude_pool()
-        return order_statistic_midpoint(pool, self.ratio.item()).item()
+        weights = self.weights.detach()
+        ratio = self.ratio.item()
+        return exact_threshold(weights, ratio, self.grid_size, self.scratch).item()
+
+    @staticmethod
+    def _kept(weights: torch.Tensor, threshold: float) -> torch.Tensor:
+        """``|w| >= threshold`` without a copy of ``|w|``."""
+        return (weights >= threshold).logical_or_(weights <= -threshold)
+
+    @torch.no_grad()
+    def fraction_below(self, threshold: float) -> float:
+        """Fraction of the weights with ``|w| < threshold``."""
+        weights = self.weights.detach()
+        # -t < w < t without a copy of |w|: three byte-sized temporaries.
+        below = (weights > -threshold).logical_and_(weights < threshold)
+        return below.sum().item() / weights.numel()
 
     @torch.no_grad()
     def harden(self) -> float:
@@ -152,7 +173,7 @@ class SoftMaskedMLP(nn.Module):
         if self.hardened:
             return self.hardened_threshold
         threshold = self.hard_threshold()
-        self.weights.mul_(self.weights.abs() >= threshold)
+        self.weights.mul_(self._kept(self.weights, threshold))
         self.hardened = True
         self.hardened_threshold = threshold
         self.scratch = None

@@ -138,8 +138,7 @@ class PruningMonitor(Callback):
     def on_epoch_end(self, net, **kwargs):
         module = net.module_
         threshold = module.hard_threshold()
-        magnitudes = module.magnitude_pool()
-        sparsity = (magnitudes < threshold).double().mean().item()
+        sparsity = module.fraction_below(threshold)
         net.history.record("ratio", module.ratio.item())
         net.history.record("temperature", module.temperature.item())
         net.history.record("threshold", threshold)

@@ -8,7 +8,12 @@ from ._density import bin_magnitudes, binned_bandwidth, grid_density, interpolat
 from ._scratch import Scratch
 from ._selection import binned_pair, full_pair
 
-__all__ = ["order_statistic_midpoint", "quantile_threshold", "threshold_and_density"]
+__all__ = [
+    "exact_threshold",
+    "order_statistic_midpoint",
+    "quantile_threshold",
+    "threshold_and_density",
+]
 
 
 def order_statistic_midpoint(magnitudes: torch.Tensor, ratio: float) -> torch.Tensor:
@@ -35,6 +40,36 @@ def _pool_and_rank(magnitudes: torch.Tensor, ratio: float) -> tuple[torch.Tensor
     return values, math.floor(ratio * values.numel())
 
 
+def exact_threshold(
+    weights: torch.Tensor,
+    ratio: float,
+    grid_size: int = 1024,
+    scratch: Scratch | None = None,
+) -> torch.Tensor:
+    """:func:`order_statistic_midpoint` of ``|weights|``, without a sort.
+
+    The magnitudes are counted in ``grid_size`` order-keeping bins and only
+    the bin holding ``s_k`` and ``s_{k+1}`` is searched (:func:`binned_pair`):
+    a few passes over the weights, no copy of the pool. The weights may be
+    signed.
+    """
+    values, k = _pool_and_rank(weights, ratio)
+    return _binned_threshold(values, k, _binned(values, grid_size, scratch))
+
+
+def _binned(values, grid_size, scratch):
+    # t <= max |w|: the grid need not reach further.
+    low, high = torch.aminmax(values)
+    return bin_magnitudes(values, grid_size, torch.maximum(-low, high).item(), scratch)
+
+
+def _binned_threshold(values, k, binned):
+    if k == 0:
+        return values.new_zeros(())
+    kth, next_value = binned_pair(values, binned.counts, binned.grid_index, k)
+    return 0.5 * (kth + next_value)
+
+
 def threshold_and_density(
     weights: torch.Tensor,
     ratio: float,
@@ -44,24 +79,15 @@ def threshold_and_density(
     """``t`` and the density ``f(t)`` of the magnitudes ``|weights|``.
 
     What :func:`quantile_threshold` uses. One binning of the magnitudes onto
-    the grid serves both. ``f`` is :func:`magnitude_density`'s estimate with
-    two differences that save passes over the pool: the grid ends at the
-    largest magnitude (``t`` is never above it), and Scott's bandwidth comes
-    from the bin counts (:func:`binned_bandwidth`, off by at most half a bin
-    times n^(-1/5)). The weights may be signed: their magnitudes are never
-    written out as a whole.
+    the grid serves both (:func:`exact_threshold` for ``t``). ``f`` is
+    :func:`magnitude_density`'s estimate with two differences that save
+    passes over the pool: the grid ends at the largest magnitude (``t`` is
+    never above it), and Scott's bandwidth comes from the bin counts
+    (:func:`binned_bandwidth`, off by at most half a bin times n^(-1/5)).
     """
     values, k = _pool_and_rank(weights, ratio)
-    # t <= max |w|: the grid need not reach further.
-    low, high = torch.aminmax(values)
-    binned = bin_magnitudes(
-        values, grid_size, torch.maximum(-low, high).item(), scratch
-    )
-    if k == 0:
-        threshold = values.new_zeros(())
-    else:
-        kth, next_value = binned_pair(values, binned.counts, binned.grid_index, k)
-        threshold = 0.5 * (kth + next_value)
+    binned = _binned(values, grid_size, scratch)
+    threshold = _binned_threshold(values, k, binned)
     bandwidth = binned_bandwidth(binned)
     density = grid_density(binned.counts, binned.spacing, bandwidth, values.numel())
     at_threshold = interpolate(density, binned.spacing, threshold.item())
@@ -125,6 +151,6 @@ def quantile_threshold(
     no sort of the whole pool.
     """
     if not ratio.requires_grad:
-        magnitudes = weights.detach().abs()
-        return order_statistic_midpoint(magnitudes, float(ratio)).to(ratio.dtype)
+        threshold = exact_threshold(weights, float(ratio), grid_size, scratch)
+        return threshold.to(ratio.dtype)
     return _QuantileThreshold.apply(ratio, weights, grid_size, scratch)

@@ -97,5 +97,15 @@ def test_backward_through_overwritten_scratch_buffers_raises():
     scratch = Scratch()
     first = masked_weight(weight, threshold, temperature, scratch, "layer")
     masked_weight(weight * 2, threshold, temperature, scratch, "layer")
-    with pytest.raises(RuntimeError, match="overwritten by another forward pass"):
+    with pytest.raises(RuntimeError, match="overwritten by another forward"):
         first.sum().backward()
+
+
+def test_second_backward_through_scratch_buffers_raises():
+    from sk_adaprune._scratch import Scratch
+
+    weight, threshold, temperature = float64_inputs(4)
+    masked = masked_weight(weight, threshold, temperature, Scratch(), "layer")
+    masked.sum().backward(retain_graph=True)  # the mask buffer now holds the slope
+    with pytest.raises(RuntimeError, match="or backward pass"):
+        masked.sum().backward()

@@ -118,3 +118,19 @@ def test_harden_zeroes_exactly_the_weights_below_threshold():
     torch.testing.assert_close(module(X), hard_output)
     # Hardening twice changes nothing.
     assert module.harden() == threshold
+
+
+def test_hard_threshold_and_fraction_below_match_the_sorted_pool():
+    module = SoftMaskedMLP(30, [20], 4, ratio_init=0.37, seed=5)
+    with torch.no_grad():  # ties and zeros in the pool
+        module.weights[::7] = 0.0
+        module.weights[1::7] = module.weights[2::7].neg()
+    pool = np.sort(module.magnitude_pool().numpy())
+    k = int(np.floor(module.ratio.item() * pool.size))
+    threshold = module.hard_threshold()
+    assert threshold == pytest.approx(0.5 * (pool[k - 1] + pool[k]), abs=0, rel=1e-7)
+    below = (pool < threshold).mean()
+    assert module.fraction_below(threshold) == below
+    module.eval()
+    kept = module.masked_weights() != 0
+    assert kept.double().mean().item() == pytest.approx(1 - below, abs=1e-12)

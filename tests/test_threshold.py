@@ -6,7 +6,11 @@ import torch
 
 from sk_adaprune._density import scott_bandwidth
 from sk_adaprune._reference import exact_reflected_kde
-from sk_adaprune._threshold import order_statistic_midpoint, quantile_threshold
+from sk_adaprune._threshold import (
+    exact_threshold,
+    order_statistic_midpoint,
+    quantile_threshold,
+)
 
 
 def numpy_midpoint(magnitudes, ratio):
@@ -29,6 +33,16 @@ def pools():
 def test_threshold_is_numpy_order_statistic_midpoint(name, pool, ratio):
     threshold = order_statistic_midpoint(torch.from_numpy(pool), ratio)
     assert threshold.item() == numpy_midpoint(pool, ratio)
+
+
+@pytest.mark.parametrize("name,pool", list(pools()))
+@pytest.mark.parametrize("ratio", [0.0, 1e-4, 0.01, 0.3, 0.5, 0.77, 0.99, 0.9999])
+def test_exact_threshold_of_signed_weights_is_the_midpoint(name, pool, ratio):
+    signs = np.where(np.random.default_rng(1).random(pool.size) < 0.5, -1, 1)
+    weights = torch.from_numpy(pool * signs.astype(pool.dtype))
+    for grid_size in (16, 1024):
+        threshold = exact_threshold(weights, ratio, grid_size)
+        assert threshold.item() == numpy_midpoint(pool, ratio)
 
 
 def test_threshold_prunes_exactly_k_distinct_magnitudes():
