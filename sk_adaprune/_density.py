@@ -2,26 +2,21 @@
 
 The threshold's derivative ``dt/dr = 1 / f(t)`` needs the density ``f`` of the
 pool of weight magnitudes at the threshold. Samples are counted in equal bins
-(one pass on the samples' device) and the counts are convolved with the kernel
-through the FFT, O(n + m log m) for ``n`` samples and ``m`` bins. The bin counts
-are also what the exact threshold selection starts from (``_selection``). The
-work on the ``m`` counts is a few dozen small operations, done in numpy on the
-host, where each costs a microsecond rather than a torch dispatch.
+(a few passes on the samples' device) and the counts are convolved with the
+kernel through the FFT, O(n + m log m) for ``n`` samples and ``m`` bins. The bin
+counts are also what the exact threshold selection starts from (``_selection``).
+The work on the ``m`` counts is a few dozen small operations, done in numpy on
+the host, where each costs a microsecond rather than a torch dispatch.
 """
 
 import functools
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from ._scratch import Scratch
-
-# Pools at least this large are binned in two halves at once on the CPU.
-_SPLIT_SIZE = 1 << 18
 
 __all__ = [
     "BinnedMagnitudes",
@@ -88,68 +83,20 @@ def bin_magnitudes(
     )
     grid_index = scratch.get("grid_index", samples.shape, samples, index_dtype)
     if samples.device.type == "cpu":
-        counts = _bin_on_host(samples.numpy(), 1.0 / spacing, grid_index.numpy())
+        _bin_numbers_on_host(samples.numpy(), 1.0 / spacing, grid_index.numpy())
     else:
         _bin_numbers_torch(samples, 1.0 / spacing, grid_index, scratch)
-        counts = torch.bincount(grid_index, minlength=grid_size).cpu().numpy()
-    return BinnedMagnitudes(_padded(counts, grid_size), grid_index, spacing)
+    counts = torch.bincount(grid_index, minlength=grid_size).cpu().numpy()
+    return BinnedMagnitudes(counts, grid_index, spacing)
 
 
-def _padded(counts: np.ndarray, grid_size: int) -> np.ndarray:
-    # Only NaN samples (bin 0 on every platform we know) could leave bins out.
-    if counts.size < grid_size:
-        counts = np.pad(counts, (0, grid_size - counts.size))
-    return counts
-
-
-def _bin_on_host(samples: np.ndarray, inverse_spacing: float, index: np.ndarray):
-    """Bin numbers into ``index`` and their counts, on the CPU.
-
-    Two passes make the bin numbers: numpy multiplies and truncates into the
-    integer buffer in one (no float temporary), then drops the signs. The
-    count is a serial loop, so a large pool is done in two halves at once,
-    the second on a helper thread (numpy and torch release the GIL).
-    """
-
-    def bin_part(part: slice) -> np.ndarray:
-        numbers = index[part]
-        # NaN weights get some bin; the loss turns NaN and training stops.
-        with np.errstate(invalid="ignore"):
-            np.multiply(samples[part], inverse_spacing, out=numbers, casting="unsafe")
-        np.abs(numbers, out=numbers)
-        return torch.bincount(torch.from_numpy(numbers)).numpy()
-
-    if index.size < _SPLIT_SIZE or torch.get_num_threads() < 2:
-        return bin_part(slice(None))
-    half = index.size // 2
-    pending = _helper().submit(bin_part, slice(half, None))
-    first = bin_part(slice(None, half))
-    second = pending.result()
-    counts = np.zeros(max(first.size, second.size), dtype=np.int64)
-    counts[: first.size] += first
-    counts[: second.size] += second
-    return counts
-
-
-_HELPER = None
-
-
-def _helper() -> ThreadPoolExecutor:
-    """The one helper thread of :func:`_bin_on_host`, started on first use."""
-    global _HELPER
-    if _HELPER is None:
-        _HELPER = ThreadPoolExecutor(1, thread_name_prefix="sk_adaprune-bins")
-    return _HELPER
-
-
-def _forget_helper() -> None:
-    # A forked child has no copy of the parent's thread.
-    global _HELPER
-    _HELPER = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_helper)
+def _bin_numbers_on_host(samples, inverse_spacing, index):
+    """Two passes: numpy multiplies and truncates into the integer buffer in
+    one (no float temporary), then drops the signs."""
+    # NaN weights get some bin; the loss turns NaN and training stops anyway.
+    with np.errstate(invalid="ignore"):
+        np.multiply(samples, inverse_spacing, out=index, casting="unsafe")
+    np.abs(index, out=index)
 
 
 def _bin_numbers_torch(samples, inverse_spacing, grid_index, scratch):

@@ -41,18 +41,14 @@ def host_bins_by_torch(samples, inverse_spacing, index):
     """The binning other devices run, on the CPU: torch ops instead of numpy."""
     samples, grid_index = torch.from_numpy(samples), torch.from_numpy(index)
     _density._bin_numbers_torch(samples, inverse_spacing, grid_index, Scratch())
-    return torch.bincount(grid_index).numpy()
 
 
-PATHS = ["numpy", "numpy in halves", "torch"]
+PATHS = ["numpy", "torch"]
 
 
 def use_path(path, monkeypatch):
-    if path == "numpy in halves":  # even the smallest pool is split
-        monkeypatch.setattr(_density, "_SPLIT_SIZE", 2)
-        monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     if path == "torch":  # the path other devices take, exercised on the CPU
-        monkeypatch.setattr(_density, "_bin_on_host", host_bins_by_torch)
+        monkeypatch.setattr(_density, "_bin_numbers_on_host", host_bins_by_torch)
         monkeypatch.setattr(
             _selection, "_pair_at_points_numpy", _selection._pair_at_points_torch
         )
