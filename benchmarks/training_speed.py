@@ -13,6 +13,7 @@ Writes ``results/training_speed.md`` and ``.json``. Run:
 import argparse
 import json
 import math
+import random
 import statistics
 import subprocess
 import sys
@@ -88,14 +89,15 @@ def threshold_step_ms(n_weights: int, steps: int = 20) -> float:
     return 1e3 * statistics.median(times[3:])
 
 
-def step_breakdown(batch_size: int = 128, steps: int = 150) -> list[dict]:
+def step_breakdown(batch_size: int = 128, steps: int = 300) -> list[dict]:
     """Where a training step's time goes: the same step with parts left out.
 
-    A plain loop (no skorch) with fused Adam steps, in turn, our module as
-    trained, the same with the threshold frozen (no selection, no density),
-    with the mask left out (threshold still computed), with both left out, and
-    the dense network; the differences of the medians are each part's cost in
-    place, with the caches as a training step leaves them.
+    A plain loop (no skorch) with fused Adam steps, in turn (in a new random
+    order every round, so that none always follows the same one), our module
+    as trained, the same with the threshold frozen (no selection, no
+    density), with the mask left out (threshold still computed), with both
+    left out, and the dense network; the differences of the medians are each
+    part's cost in place, with the caches as a training step leaves them.
     """
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(batch_size, 784, generator=generator)
@@ -122,15 +124,19 @@ def step_breakdown(batch_size: int = 128, steps: int = 150) -> list[dict]:
         for name, module in variants.items()
     }
     times = {name: [] for name in variants}
+    order = list(variants)
+    shuffler = random.Random(0)
     for _ in range(steps):
-        for name, module in variants.items():
+        shuffler.shuffle(order)
+        for name in order:
+            module = variants[name]
             start = time.perf_counter()
             optimizers[name].zero_grad()
             nn.functional.cross_entropy(module(X), y).backward()
             optimizers[name].step()
             times[name].append(time.perf_counter() - start)
     return [
-        {"step": name, "ms_per_step": 1e3 * statistics.median(values[10:])}
+        {"step": name, "ms_per_step": 1e3 * statistics.median(values[20:])}
         for name, values in times.items()
     ]
 
@@ -203,8 +209,9 @@ def main() -> None:
     breakdown = step_breakdown()
     for row in breakdown:
         print(f"step breakdown, {row['step']}: {row['ms_per_step']:.2f} ms", flush=True)
+    # The high-water mark moves by a few MB from process to process.
     memory = {
-        method: peak_memory_mb(method, 128)
+        method: statistics.median(peak_memory_mb(method, 128) for _ in range(3))
         for method in ("ours", "dense skorch", "MLPClassifier")
     }
     notes = (
@@ -223,13 +230,15 @@ def main() -> None:
             for r in scaling
         )
         + "\n\nPeak memory added by a 1-epoch fit at batch 128 "
-        "(resident set high-water mark above the loaded data): "
+        "(resident set high-water mark above the loaded data, median of 3 "
+        "fresh processes): "
         f"ours {memory['ours']:.0f} MB, dense skorch {memory['dense skorch']:.0f} MB "
         f"(ratio {memory['ours'] / memory['dense skorch']:.2f}), MLPClassifier "
         f"{memory['MLPClassifier']:.0f} MB. The loaded data itself takes "
         f"{X.nbytes / 2**20:.0f} MB.\n\n"
         "Where a step's time goes (batch 128, plain torch loop with fused Adam, "
-        "no skorch; the variants are stepped in turn, median of 140 steps): "
+        "no skorch; the variants are stepped in turn, in a new random order "
+        "each round, median of 280 steps): "
         + ", ".join(f"{r['step']} {r['ms_per_step']:.2f} ms" for r in breakdown)
         + ". 'threshold frozen' skips the selection and density, 'mask left out' "
         "trains the weights as they are (threshold still computed), 'neither' "
