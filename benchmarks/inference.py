@@ -22,12 +22,10 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from _common import write_results
+from _common import HIDDEN, write_results
 from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
 from sk_adaprune._base import torch_sequential
-
-HIDDEN = (512, 512)
 
 
 def median_seconds(function, repeats: int) -> float:
