@@ -108,10 +108,6 @@ class SoftMaskedMLP(nn.Module):
             for part, shape in zip(torch.split(weights, sizes), self.shapes)
         ]
 
-    def magnitude_pool(self) -> torch.Tensor:
-        """All prunable weights' magnitudes, detached."""
-        return self.weights.detach().abs()
-
     def threshold(self) -> torch.Tensor:
         """Current threshold ``t``, differentiable with respect to ``ratio``."""
         return quantile_threshold(

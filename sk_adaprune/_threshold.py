@@ -31,10 +31,11 @@ def order_statistic_midpoint(magnitudes: torch.Tensor, ratio: float) -> torch.Te
     return 0.5 * (kth + next_value)
 
 
-def _pool_and_rank(magnitudes: torch.Tensor, ratio: float) -> tuple[torch.Tensor, int]:
+def _pool_and_rank(values: torch.Tensor, ratio: float) -> tuple[torch.Tensor, int]:
+    """The values flat and detached, and ``k = floor(ratio * n)``."""
     if not 0.0 <= ratio < 1.0:
         raise ValueError(f"ratio must be in [0, 1), got {ratio!r}.")
-    values = magnitudes.detach().reshape(-1)
+    values = values.detach().reshape(-1)
     if values.numel() == 0:
         raise ValueError("Cannot take a quantile of an empty pool of weights.")
     return values, math.floor(ratio * values.numel())

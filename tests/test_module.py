@@ -55,7 +55,7 @@ def test_module_gradients_match_closed_forms_through_the_network(activation):
             hidden = ACTIVATIONS[activation](hidden)
     (hidden * upstream).sum().backward()
 
-    pool = module.magnitude_pool()
+    pool = module.weights.detach().abs()
     dt_dr = 1 / threshold_and_density(pool, module.ratio.item())[1].item()
     flat_w = module.weights.detach().numpy()
     flat_g = np.concatenate([w.grad.numpy().ravel() for w in effective])
@@ -104,7 +104,7 @@ def test_clamp_keeps_ratio_and_temperature_in_range():
 
 def test_harden_zeroes_exactly_the_weights_below_threshold():
     module = SoftMaskedMLP(40, [30, 20], 5, ratio_init=0.8, seed=2)
-    pool = module.magnitude_pool()
+    pool = module.weights.detach().abs()
     X = torch.randn(8, 40)
     module.eval()
     hard_output = module(X)
@@ -112,7 +112,7 @@ def test_harden_zeroes_exactly_the_weights_below_threshold():
     assert threshold == pytest.approx(
         np.sort(pool.numpy())[int(0.8 * pool.numel()) - 1 :][:2].mean()
     )
-    zeros = (module.magnitude_pool() == 0).double().mean().item()
+    zeros = (module.weights.detach().abs() == 0).double().mean().item()
     assert zeros == pytest.approx((pool < threshold).double().mean().item())
     assert zeros == pytest.approx(0.8, abs=1 / pool.numel())
     torch.testing.assert_close(module(X), hard_output)
@@ -125,7 +125,7 @@ def test_hard_threshold_and_fraction_below_match_the_sorted_pool():
     with torch.no_grad():  # ties and zeros in the pool
         module.weights[::7] = 0.0
         module.weights[1::7] = module.weights[2::7].neg()
-    pool = np.sort(module.magnitude_pool().numpy())
+    pool = np.sort(module.weights.detach().abs().numpy())
     k = int(np.floor(module.ratio.item() * pool.size))
     threshold = module.hard_threshold()
     assert threshold == pytest.approx(0.5 * (pool[k - 1] + pool[k]), abs=0, rel=1e-7)
