@@ -2,11 +2,13 @@
 
 The threshold's derivative ``dt/dr = 1 / f(t)`` needs the density ``f`` of the
 pool of weight magnitudes at the threshold. Samples are counted in equal bins
-(a few passes on the samples' device) and the counts are convolved with the
-kernel through the FFT, O(n + m log m) for ``n`` samples and ``m`` bins. The bin
-counts are also what the exact threshold selection starts from (``_selection``).
-The work on the ``m`` counts is a few dozen small operations, done in numpy on
-the host, where each costs a microsecond rather than a torch dispatch.
+and the counts are convolved with the kernel through the FFT, O(n + m log m)
+for ``n`` samples and ``m`` bins. The bin counts are also what the exact
+threshold selection starts from (``_selection``). On the CPU a small compiled
+kernel (``_binning.c``) counts in one pass on torch's threads; without it, and
+on other devices, a few numpy or torch passes count the same. The work on the
+``m`` counts is a few dozen small operations, done in numpy on the host, where
+each costs a microsecond rather than a torch dispatch.
 """
 
 import functools
@@ -17,6 +19,11 @@ import numpy as np
 import torch
 
 from ._scratch import Scratch
+
+try:  # compiled where the package was built with a C compiler and OpenMP
+    from ._binning import count_bins
+except ImportError:  # numpy and torch count instead
+    count_bins = None
 
 __all__ = [
     "BinnedMagnitudes",
@@ -82,12 +89,30 @@ def bin_magnitudes(
         torch.int16 if grid_size <= torch.iinfo(torch.int16).max else torch.int32
     )
     grid_index = scratch.get("grid_index", samples.shape, samples, index_dtype)
+    if _compiled(samples, index_dtype):
+        counts = np.empty(grid_size, dtype=np.int64)
+        threads = torch.get_num_threads()
+        count_bins(samples.numpy(), 1.0 / spacing, grid_index.numpy(), counts, threads)
+        return BinnedMagnitudes(counts, grid_index, spacing)
     if samples.device.type == "cpu":
         _bin_numbers_on_host(samples.numpy(), 1.0 / spacing, grid_index.numpy())
     else:
         _bin_numbers_torch(samples, 1.0 / spacing, grid_index, scratch)
     counts = torch.bincount(grid_index, minlength=grid_size).cpu().numpy()
     return BinnedMagnitudes(counts, grid_index, spacing)
+
+
+def _compiled(samples, index_dtype) -> bool:
+    """Whether the compiled kernel counts these samples: float32 on the CPU,
+    contiguous, 16-bit bin numbers, fewer than 2^32 samples."""
+    return (
+        count_bins is not None
+        and samples.device.type == "cpu"
+        and samples.dtype == torch.float32
+        and samples.is_contiguous()
+        and index_dtype == torch.int16
+        and samples.numel() < 2**32
+    )
 
 
 def _bin_numbers_on_host(samples, inverse_spacing, index):

@@ -1,8 +1,11 @@
+import sys
+
 import numpy as np
 import pytest
 import torch
 from scipy.stats import norm
 
+from sk_adaprune import _density
 from sk_adaprune._density import (
     bin_magnitudes,
     binned_bandwidth,
@@ -89,3 +92,57 @@ def test_bins_hold_the_samples_in_order_and_all_of_them():
     assert binned.counts.sum() == 5_000 and binned.counts.size == 64
     edges = binned.grid_index.double() * binned.spacing
     assert (samples >= edges).all() and (samples < edges + binned.spacing).all()
+
+
+def test_compiled_kernel_is_built_on_linux():
+    # Elsewhere the build may lack OpenMP and install the numpy counting only.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the compiled kernel is only required where Linux builds it")
+    assert _density.count_bins is not None
+
+
+def counting_pools(rng):
+    yield rng.normal(0, 0.05, 100_003).astype(np.float32)
+    yield rng.integers(-6, 7, 5_001).astype(np.float32)  # heavy ties, signs
+    yield np.where(rng.random(8_000) < 0.5, -0.0, rng.random(8_000)).astype(np.float32)
+    yield np.full(10, 0.25, dtype=np.float32)  # all tied: the top bin
+    yield np.array([-3.0], dtype=np.float32)
+    yield np.zeros(0, dtype=np.float32)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("grid_size", [2, 64, 1024])
+def test_compiled_counts_equal_numpy_and_bincount(threads, grid_size):
+    count_bins = pytest.importorskip("sk_adaprune._binning").count_bins
+    for pool in counting_pools(np.random.default_rng(threads)):
+        upper = float(np.abs(pool).max()) if pool.size else 1.0
+        inverse_spacing = (grid_size - 0.5) / max(upper, np.finfo(np.float32).eps)
+        index = np.full(pool.size, -1, dtype=np.int16)
+        counts = np.full(grid_size, -1, dtype=np.int64)
+        count_bins(pool, inverse_spacing, index, counts, threads)
+        expected = np.empty(pool.size, dtype=np.int16)
+        _density._bin_numbers_on_host(pool, inverse_spacing, expected)
+        assert np.array_equal(index, expected)
+        assert np.array_equal(counts, np.bincount(expected, minlength=grid_size))
+
+
+def test_compiled_counts_put_non_finite_samples_in_the_last_bin():
+    count_bins = pytest.importorskip("sk_adaprune._binning").count_bins
+    samples = np.array([np.nan, np.inf, -np.inf, 0.5], dtype=np.float32)
+    index, counts = np.empty(4, dtype=np.int16), np.empty(8, dtype=np.int64)
+    count_bins(samples, 1.0, index, counts, 2)
+    assert index.tolist() == [7, 7, 7, 0]
+    assert counts.tolist() == [1, 0, 0, 0, 0, 0, 0, 3]
+
+
+def test_compiled_counts_refuse_wrong_buffers():
+    count_bins = pytest.importorskip("sk_adaprune._binning").count_bins
+    index, counts = np.empty(3, dtype=np.int16), np.empty(4, dtype=np.int64)
+    with pytest.raises(TypeError, match="samples must hold float32"):
+        count_bins(np.zeros(3), 1.0, index, counts, 1)
+    with pytest.raises(TypeError, match="index must hold int16"):
+        count_bins(np.zeros(3, np.float32), 1.0, index.astype(np.int32), counts, 1)
+    with pytest.raises(ValueError, match="as long as the samples"):
+        count_bins(np.zeros(5, np.float32), 1.0, index, counts, 1)
+    with pytest.raises(ValueError, match="at least one thread"):
+        count_bins(np.zeros(3, np.float32), 1.0, index, counts, 0)

@@ -43,10 +43,12 @@ def host_bins_by_torch(samples, inverse_spacing, index):
     _density._bin_numbers_torch(samples, inverse_spacing, grid_index, Scratch())
 
 
-PATHS = ["numpy", "torch"]
+PATHS = ["compiled", "numpy", "torch"]
 
 
 def use_path(path, monkeypatch):
+    if path != "compiled":  # the counting without the compiled kernel
+        monkeypatch.setattr(_density, "count_bins", None)
     if path == "torch":  # the path other devices take, exercised on the CPU
         monkeypatch.setattr(_density, "_bin_numbers_on_host", host_bins_by_torch)
         monkeypatch.setattr(

@@ -37,7 +37,9 @@ def test_threshold_is_numpy_order_statistic_midpoint(name, pool, ratio):
 
 @pytest.mark.parametrize("name,pool", list(pools()))
 @pytest.mark.parametrize("ratio", [0.0, 1e-4, 0.01, 0.3, 0.5, 0.77, 0.99, 0.9999])
-def test_exact_threshold_of_signed_weights_is_the_midpoint(name, pool, ratio):
+@pytest.mark.parametrize("dtype", [None, np.float32])  # float32: the compiled kernel
+def test_exact_threshold_of_signed_weights_is_the_midpoint(name, pool, ratio, dtype):
+    pool = pool if dtype is None else pool.astype(dtype)
     signs = np.where(np.random.default_rng(1).random(pool.size) < 0.5, -1, 1)
     weights = torch.from_numpy(pool * signs.astype(pool.dtype))
     for grid_size in (16, 1024):
