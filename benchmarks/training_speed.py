@@ -91,15 +91,20 @@ def threshold_step_ms(n_weights: int, steps: int = 20) -> float:
     return 1e3 * statistics.median(times[3:])
 
 
-def step_breakdown(batch_size: int = 128, steps: int = 300) -> list[dict]:
+def step_breakdown(
+    batch_size: int = 128, rounds: int = 16, block: int = 25
+) -> list[dict]:
     """Where a training step's time goes: the same step with parts left out.
 
-    A plain loop (no skorch) with fused Adam steps, in turn (in a new random
-    order every round, so that none always follows the same one), our module
-    as trained, the same with the threshold frozen (no selection, no
-    density), with the mask left out (threshold still computed), with both
-    left out, and the dense network; the differences of the medians are each
-    part's cost in place, with the caches as a training step leaves them.
+    A plain loop (no skorch) with fused Adam steps our module as trained, the
+    same with the threshold frozen (no selection, no density), with the mask
+    left out (threshold still computed), with both left out, and the dense
+    network. Every round runs a block of consecutive steps of each, in a new
+    random order, so that drift hits all alike; the median over rounds of each
+    block's mean step is reported, and the differences of the medians are each
+    part's cost in place. Blocks, not single interleaved steps: stepping the
+    models in turn step by step churns the allocator between them, which a fit
+    never does, and inflates the cost of every large temporary.
     """
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(batch_size, 784, generator=generator)
@@ -128,17 +133,18 @@ def step_breakdown(batch_size: int = 128, steps: int = 300) -> list[dict]:
     times = {name: [] for name in variants}
     order = list(variants)
     shuffler = random.Random(0)
-    for _ in range(steps):
+    for _ in range(rounds + 1):  # the first round warms up
         shuffler.shuffle(order)
         for name in order:
-            module = variants[name]
+            module, optimizer = variants[name], optimizers[name]
             start = time.perf_counter()
-            optimizers[name].zero_grad()
-            nn.functional.cross_entropy(module(X), y).backward()
-            optimizers[name].step()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(block):
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(module(X), y).backward()
+                optimizer.step()
+            times[name].append((time.perf_counter() - start) / block)
     return [
-        {"step": name, "ms_per_step": 1e3 * statistics.median(values[20:])}
+        {"step": name, "ms_per_step": 1e3 * statistics.median(values[1:])}
         for name, values in times.items()
     ]
 
@@ -273,8 +279,8 @@ def main() -> None:
         f"{memory['MLPClassifier']:.0f} MB. The loaded data itself takes "
         f"{X.nbytes / 2**20:.0f} MB.\n\n"
         "Where a step's time goes (batch 128, plain torch loop with fused Adam, "
-        "no skorch; the variants are stepped in turn, in a new random order "
-        "each round, median of 280 steps): "
+        "no skorch; each round steps every variant for a block of 25 "
+        "consecutive steps, in a new random order; median of 16 block means): "
         + ", ".join(f"{r['step']} {r['ms_per_step']:.2f} ms" for r in breakdown)
         + ". 'threshold frozen' skips the selection and density, 'mask left out' "
         "trains the weights as they are (threshold still computed), 'neither' "
@@ -289,7 +295,8 @@ def main() -> None:
             f"Data: {data_name}, the first 12,800 samples, batch 128, one epoch "
             "under torch.profiler (after a warm-up epoch on 1,280 samples); the "
             "top operators by self CPU time, in ms per step. Python work inside "
-            "an autograd function (our numpy selection and density) counts as "
+            "an autograd function (our selection and density; the compiled bin "
+            "counting too) counts as "
             "that function's self time (_QuantileThreshold); 'Optimizer.step' "
             "holds the Python of skorch's closure, forward and backward."
         ),
