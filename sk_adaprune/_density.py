@@ -76,6 +76,8 @@ def bin_magnitudes(
     ``cumsum(counts)[j]``. Signed samples need no pass of their own to take
     magnitudes: ``trunc(-x / spacing) = -trunc(x / spacing)`` exactly, so the
     bin is the absolute value of the signed sample's truncated position.
+    Contiguous float32 samples on the CPU are binned and counted in one pass
+    by the compiled kernel, on torch's threads, with the same results.
     ``scratch`` holds the per-sample temporaries.
     """
     if grid_size < 2:
