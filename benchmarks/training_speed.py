@@ -91,8 +91,13 @@ def threshold_step_ms(n_weights: int, steps: int = 20) -> float:
     return 1e3 * statistics.median(times[3:])
 
 
+BREAKDOWN_ROUNDS, BREAKDOWN_BLOCK = 16, 25
+
+
 def step_breakdown(
-    batch_size: int = 128, rounds: int = 16, block: int = 25
+    batch_size: int = 128,
+    rounds: int = BREAKDOWN_ROUNDS,
+    block: int = BREAKDOWN_BLOCK,
 ) -> list[dict]:
     """Where a training step's time goes: the same step with parts left out.
 
@@ -154,7 +159,7 @@ def operator_profile(X, y, batch_size: int = 128, top: int = 12) -> list[dict]:
 
     One epoch of each on the first 12,800 samples under ``torch.profiler``;
     the ``top`` operators by self CPU time, per step. Python work inside an
-    autograd function (our numpy density and selection) is the function's
+    autograd function (our selection, density and bin counting) is the function's
     own self time. The profiler itself slows every operator a little.
     """
     from torch.profiler import ProfilerActivity, profile
@@ -279,8 +284,9 @@ def main() -> None:
         f"{memory['MLPClassifier']:.0f} MB. The loaded data itself takes "
         f"{X.nbytes / 2**20:.0f} MB.\n\n"
         "Where a step's time goes (batch 128, plain torch loop with fused Adam, "
-        "no skorch; each round steps every variant for a block of 25 "
-        "consecutive steps, in a new random order; median of 16 block means): "
+        f"no skorch; each round steps every variant for a block of "
+        f"{BREAKDOWN_BLOCK} consecutive steps, in a new random order; median of "
+        f"{BREAKDOWN_ROUNDS} block means): "
         + ", ".join(f"{r['step']} {r['ms_per_step']:.2f} ms" for r in breakdown)
         + ". 'threshold frozen' skips the selection and density, 'mask left out' "
         "trains the weights as they are (threshold still computed), 'neither' "
@@ -296,8 +302,8 @@ def main() -> None:
             "under torch.profiler (after a warm-up epoch on 1,280 samples); the "
             "top operators by self CPU time, in ms per step. Python work inside "
             "an autograd function (our selection and density; the compiled bin "
-            "counting too) counts as "
-            "that function's self time (_QuantileThreshold); 'Optimizer.step' "
+            "counting too) counts as that function's self time "
+            "(_QuantileThreshold); 'Optimizer.step' "
             "holds the Python of skorch's closure, forward and backward."
         ),
     )

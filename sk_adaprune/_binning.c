@@ -28,6 +28,13 @@
  * in the same bin, and separate counters keep their increments independent. */
 #define LANES 4
 
+/* trunc(|x| * inverse_spacing), or the last bin for anything past it. */
+static inline Py_ssize_t bin_of(float x, float inverse_spacing, Py_ssize_t bins)
+{
+    float position = fabsf(x) * inverse_spacing;
+    return position < (float)bins ? (Py_ssize_t)position : bins - 1;
+}
+
 static int count_bins_parallel(const float *samples, Py_ssize_t n, float inverse_spacing,
                                int16_t *index, int64_t *counts, Py_ssize_t bins,
                                int threads)
@@ -49,19 +56,16 @@ static int count_bins_parallel(const float *samples, Py_ssize_t n, float inverse
 #pragma omp atomic write
             failed = 1;
         } else {
-            const float last = (float)bins;
             Py_ssize_t i = start;
             for (; i + LANES <= stop; i += LANES) {
                 for (int lane = 0; lane < LANES; lane++) {
-                    float position = fabsf(samples[i + lane]) * inverse_spacing;
-                    Py_ssize_t bin = position < last ? (Py_ssize_t)position : bins - 1;
+                    Py_ssize_t bin = bin_of(samples[i + lane], inverse_spacing, bins);
                     index[i + lane] = (int16_t)bin;
                     local[lane * bins + bin]++;
                 }
             }
             for (; i < stop; i++) {
-                float position = fabsf(samples[i]) * inverse_spacing;
-                Py_ssize_t bin = position < last ? (Py_ssize_t)position : bins - 1;
+                Py_ssize_t bin = bin_of(samples[i], inverse_spacing, bins);
                 index[i] = (int16_t)bin;
                 local[bin]++;
             }
