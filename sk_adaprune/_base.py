@@ -1,5 +1,6 @@
 """Machinery shared by the classifier and the regressor."""
 
+import math
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -32,6 +33,7 @@ _HISTORY_KEYS = {
     "temperature": "temperature",
     "threshold": "threshold",
     "sparsity": "sparsity",
+    "finetuning": "finetuning",
 }
 _SEED_BOUND = np.iinfo(np.int32).max
 # Adam's fused CPU kernel (torch >= 2.4) does a step in one pass.
@@ -76,6 +78,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         "lr_tau": [Interval(Real, 0, None, closed="left")],
         "tau_min": [Interval(Real, 0, None, closed="neither")],
         "kde_grid_size": [Interval(Integral, 16, None, closed="left")],
+        "finetune_fraction": [Interval(Real, 0, 1, closed="left")],
         "device": [str],
     }
 
@@ -105,6 +108,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         lr_tau=1e-6,
         tau_min=1e-6,
         kde_grid_size=1024,
+        finetune_fraction=0.0,
         device="cpu",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -130,6 +134,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         self.lr_tau = lr_tau
         self.tau_min = tau_min
         self.kde_grid_size = kde_grid_size
+        self.finetune_fraction = finetune_fraction
         self.device = device
 
     # -- what the subclasses define ------------------------------------------
@@ -248,6 +253,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             lambda_=self.lambda_,
             alpha=self.alpha,
             tau_min=self.tau_min,
+            # At least one epoch prunes: the fraction is below 1.
+            finetune_epochs=math.floor(self.finetune_fraction * self.max_iter),
             optimizer=torch.optim.Adam,
             lr=self.learning_rate_init,
             optimizer__betas=(self.beta_1, self.beta_2),
@@ -339,7 +346,10 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         }
         if early_stopping:
             self.validation_scores_ = [float(s) for s in history[:, "valid_score"]]
-            self.best_validation_score_ = max(self.validation_scores_)
+            # The restored state's score: with a fine-tuning phase, the best
+            # of the hardened epochs (the phase's start included).
+            first = dict(net.callbacks_)["stopping"].finetune_start_ or 1
+            self.best_validation_score_ = max(self.validation_scores_[first - 1 :])
             self.best_loss_ = None
             self.pruning_history_["validation_score"] = np.asarray(
                 self.validation_scores_

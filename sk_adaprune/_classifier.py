@@ -71,6 +71,20 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         Lower bound the temperature is clamped to after every step.
     kde_grid_size : int, default=1024
         Grid points of the density estimate behind ``dt/dr``.
+    finetune_fraction : float in [0, 1), default=0.0
+        Share of ``max_iter`` spent in the fine-tuning phase that ends the
+        fit: ``floor(finetune_fraction * max_iter)`` epochs in which ``r``
+        and ``tau`` are frozen, the mask is hard (pruned weights are exact
+        zeros and stay zero) and Adam trains the surviving weights and
+        biases on the task loss alone (plus ``alpha``'s L2 term), with no
+        threshold, density or soft mask. The phase starts that many epochs
+        before ``max_iter``, or earlier, when the stopping rule (``tol``,
+        ``n_iter_no_change``, or the validation score with
+        ``early_stopping``) first finds no improvement; it then lasts at most
+        that many epochs, and the same rule, applied afresh to the phase, may
+        end it sooner. With early stopping the state restored is the best
+        hardened one. 0 disables the phase: the mask stays soft until fit
+        ends.
     device : str, default='cpu'
         Torch device to train on, e.g. 'cuda'. Predictions always run on the
         CPU from ``coefs_``.
@@ -92,7 +106,9 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
     validation_scores_ : list of float or None
         Held-out accuracy per epoch with early stopping, else None.
     best_validation_score_ : float or None
-        Best of ``validation_scores_``.
+        Best of ``validation_scores_``; with a fine-tuning phase, the best of
+        the hardened epochs (the phase's and the one it started from), the
+        score of the state restored.
     coefs_ : list of ndarray of shape (n_in, n_out)
         Hard-masked weight matrices; pruned weights are exactly 0.
     intercepts_ : list of ndarray of shape (n_out,)
@@ -115,7 +131,9 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         Fraction of zero weights per layer.
     pruning_history_ : dict of ndarray
         Per-epoch ``loss``, ``task_loss``, ``ratio``, ``temperature``,
-        ``threshold``, ``sparsity`` (and ``validation_score``).
+        ``threshold``, ``sparsity``, ``finetuning`` (1 for the epochs of the
+        fine-tuning phase, else 0) and, with early stopping,
+        ``validation_score``.
     net_ : skorch.NeuralNet or None
         The trained skorch net holding the hardened torch module (without
         the optimizer's state); None after unpickling or ``load``.

@@ -38,7 +38,11 @@ class SoftMaskedMLP(nn.Module):
 
     In training mode the mask is soft; in eval mode it is the hard mask
     ``|w| >= t``. After :meth:`harden` pruned weights are exact zeros and the
-    forward pass uses the weights as they are.
+    forward pass uses the weights as they are; training may go on (the
+    fine-tuning phase), with :meth:`zero_pruned_` after every step keeping the
+    pruned weights at zero. Whether the module is hardened, and which weights
+    it kept, is part of its ``state_dict``, so loading a saved state restores
+    the phase with the weights.
 
     Parameters
     ----------
@@ -97,7 +101,18 @@ class SoftMaskedMLP(nn.Module):
         self.temperature = nn.Parameter(torch.tensor(temperature_scale * weight_std))
         self.hardened = False
         self.hardened_threshold = None
+        self.kept = None
         self.scratch = Scratch()
+
+    def get_extra_state(self) -> dict:
+        return {"hardened_threshold": self.hardened_threshold, "kept": self.kept}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.hardened_threshold = state["hardened_threshold"]
+        self.kept = state["kept"]
+        self.hardened = self.kept is not None
+        if not self.hardened and self.scratch is None:
+            self.scratch = Scratch()
 
     def weight_matrices(self, weights: torch.Tensor | None = None) -> list:
         """``weights`` (default: the parameter) as one matrix view per layer."""
@@ -164,13 +179,24 @@ class SoftMaskedMLP(nn.Module):
     def harden(self) -> float:
         """Zero every weight below the threshold for good; returns ``t``.
 
-        The soft mask becomes the hard mask ``1[m >= 0.5]``, i.e. ``|w| >= t``.
+        The soft mask becomes the hard mask ``1[m >= 0.5]``, i.e. ``|w| >= t``;
+        ``r`` and ``tau`` no longer enter the forward pass.
         """
         if self.hardened:
             return self.hardened_threshold
         threshold = self.hard_threshold()
-        self.weights.mul_(self._kept(self.weights, threshold))
+        self.kept = self._kept(self.weights, threshold)
+        self.weights.mul_(self.kept)
         self.hardened = True
         self.hardened_threshold = threshold
         self.scratch = None
         return threshold
+
+    @torch.no_grad()
+    def zero_pruned_(self) -> None:
+        """Set the weights :meth:`harden` pruned back to exactly zero.
+
+        An optimizer step moves them (their gradients and Adam's moments are
+        not zero); this keeps the hardened mask fixed while training goes on.
+        """
+        self.weights.mul_(self.kept)

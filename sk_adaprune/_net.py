@@ -97,20 +97,30 @@ class PruningNet(NeuralNet):
         group (set up by the estimator), inside the fused Adam step.
     tau_min : float
         Lower clamp of the temperature after every step.
+    finetune_epochs : int
+        Length of the fine-tuning phase that ends the fit (0: none). When it
+        is due (:class:`StoppingRule` decides), :meth:`start_finetuning`
+        hardens the mask; the remaining epochs train the surviving weights
+        and biases only.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
 
     Notes
     -----
     The training loss is ``L_task + lambda_ (1 - r)^2 + alpha/2 ||W||^2 / B``.
-    The task part alone is recorded per batch as ``task_loss``.
+    The task part alone is recorded per batch as ``task_loss``. In the
+    fine-tuning phase ``r`` is frozen and the regulariser, a constant, is
+    left out: the loss is ``L_task + alpha/2 ||W||^2 / B``.
     """
 
-    def __init__(self, *args, lambda_=0.0, alpha=0.0, tau_min=1e-6, **kwargs):
+    def __init__(
+        self, *args, lambda_=0.0, alpha=0.0, tau_min=1e-6, finetune_epochs=0, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.lambda_ = lambda_
         self.alpha = alpha
         self.tau_min = tau_min
+        self.finetune_epochs = finetune_epochs
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         task_loss = super().get_loss(y_pred, y_true, X=X, training=training)
@@ -118,7 +128,9 @@ class PruningNet(NeuralNet):
             return task_loss
         self.history.record_batch("task_loss", task_loss.item())
         module = self.module_
-        loss = task_loss + self.lambda_ * (1.0 - module.ratio) ** 2
+        loss = task_loss
+        if not module.hardened:
+            loss = loss + self.lambda_ * (1.0 - module.ratio) ** 2
         if self.alpha:
             with torch.no_grad():  # the gradient comes as weight decay
                 squared_norm = torch.dot(module.weights, module.weights)
@@ -127,22 +139,42 @@ class PruningNet(NeuralNet):
 
     def train_step(self, batch, **fit_params):
         step = super().train_step(batch, **fit_params)
-        self.module_.clamp_(self.tau_min)
+        if self.module_.hardened:
+            self.module_.zero_pruned_()
+        else:
+            self.module_.clamp_(self.tau_min)
         return step
+
+    def start_finetuning(self) -> None:
+        """Harden the mask now; the epochs that follow fine-tune on it.
+
+        Callbacks with an ``on_finetune_begin(net)`` method are told, after
+        the module is hardened.
+        """
+        self.module_.harden()
+        for _, callback in self.callbacks_:
+            if hasattr(callback, "on_finetune_begin"):
+                callback.on_finetune_begin(self)
 
 
 class PruningMonitor(Callback):
-    """Records ``ratio``, ``temperature``, ``threshold`` and hard-mask
-    ``sparsity`` in the net's history at the end of every epoch."""
+    """Records ``ratio``, ``temperature``, ``threshold``, hard-mask
+    ``sparsity`` and ``finetuning`` (whether the epoch trained the hardened
+    mask) in the net's history at the end of every epoch."""
 
     def on_epoch_end(self, net, **kwargs):
         module = net.module_
-        threshold = module.hard_threshold()
-        sparsity = module.fraction_below(threshold)
+        if module.hardened:
+            threshold = module.hardened_threshold
+            sparsity = 1.0 - module.kept.sum().item() / module.kept.numel()
+        else:
+            threshold = module.hard_threshold()
+            sparsity = module.fraction_below(threshold)
         net.history.record("ratio", module.ratio.item())
         net.history.record("temperature", module.temperature.item())
         net.history.record("threshold", threshold)
         net.history.record("sparsity", sparsity)
+        net.history.record("finetuning", module.hardened)
 
 
 def validation_score(task: str, outputs: torch.Tensor, y_true: np.ndarray) -> float:
@@ -201,6 +233,10 @@ class DivergenceGuard(Callback):
     def on_epoch_end(self, net, **kwargs):
         self._candidate = (len(net.history), copy.deepcopy(net.module_.state_dict()))
 
+    def on_finetune_begin(self, net):
+        # The epoch just ended is returned hardened if the phase diverges.
+        self.on_epoch_end(net)
+
     def on_train_end(self, net, **kwargs):
         if self.diverged_ is not None:
             net.module_.load_state_dict(self._good_state)
@@ -209,13 +245,24 @@ class DivergenceGuard(Callback):
 
 
 class StoppingRule(Callback):
-    """MLPClassifier's stopping rule, with early stopping on a held-out set.
+    """MLPClassifier's stopping rule, with early stopping on a held-out set,
+    and the switch to the fine-tuning phase.
 
     Without validation data, training stops once the training loss has not
     improved by ``tol`` for more than ``n_iter_no_change`` epochs. With it, the
     same rule applies to the validation score (accuracy or R^2 of the hard-
     masked network), which is recorded as ``valid_score``; the best state is
     restored when training ends.
+
+    With ``net.finetune_epochs > 0`` the first time the rule would stop, or
+    ``finetune_epochs`` before ``max_epochs`` if that comes first, the net
+    starts its fine-tuning phase (:meth:`PruningNet.start_finetuning`)
+    instead, and the rule starts afresh on the hardened network: the phase
+    ends after ``finetune_epochs`` epochs or when the rule stops it. With
+    early stopping the best state is then chosen among hardened states only,
+    starting with the one just hardened (whose score, that of the hard mask,
+    was just recorded). ``finetune_start_`` is the number of epochs trained
+    before the phase, or None.
     """
 
     def __init__(self, tol, n_iter_no_change, task, X_valid=None, y_valid=None):
@@ -231,7 +278,17 @@ class StoppingRule(Callback):
         self.no_improvement_count_ = 0
         self.best_state_ = None
         self.stopped_ = False
+        self.finetune_start_ = None
         return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.finetune_start_ == len(net.history) - 1 and net.verbose:
+            ratio = net.module_.ratio.item()
+            sparsity = net.history[-2, "sparsity"]
+            print(
+                f"Fine-tuning from epoch {self.finetune_start_ + 1}: r frozen at "
+                f"{ratio:.4f}, mask hardened ({sparsity:.1%} of the weights are 0)."
+            )
 
     def on_epoch_end(self, net, **kwargs):
         if self.X_valid is None:
@@ -246,9 +303,29 @@ class StoppingRule(Callback):
                 self.best_score_ = score
                 self.best_state_ = copy.deepcopy(net.module_.state_dict())
         self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
-        if self.no_improvement_count_ > self.n_iter_no_change:
+        converged = self.no_improvement_count_ > self.n_iter_no_change
+        epochs = len(net.history)
+        if self.finetune_start_ is None and net.finetune_epochs > 0:
+            if converged or epochs >= net.max_epochs - net.finetune_epochs:
+                self._start_finetuning(net, epochs)
+                return
+        elif self.finetune_start_ is not None:
+            # A phase that ends at max_epochs ends like any fit (and warns).
+            finished = epochs >= self.finetune_start_ + net.finetune_epochs
+            converged |= finished and epochs < net.max_epochs
+        if converged:
             self.stopped_ = True
             raise KeyboardInterrupt
+
+    def _start_finetuning(self, net, epochs):
+        net.start_finetuning()
+        self.finetune_start_ = epochs
+        self.no_improvement_count_ = 0
+        # The pruning term is gone from the loss: compare the phase with itself.
+        self.best_loss_ = math.inf
+        if self.X_valid is not None:
+            self.best_state_ = copy.deepcopy(net.module_.state_dict())
+            self.best_score_ = net.history[-1, "valid_score"]
 
     def on_train_end(self, net, **kwargs):
         if self.best_state_ is not None:

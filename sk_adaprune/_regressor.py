@@ -21,7 +21,8 @@ class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
     hidden_layer_sizes, activation, alpha, batch_size, learning_rate_init, \
 max_iter, shuffle, random_state, tol, verbose, early_stopping, \
 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, r_init, \
-tau_init, lambda_, lr_r, lr_tau, tau_min, kde_grid_size, device
+tau_init, lambda_, lr_r, lr_tau, tau_min, kde_grid_size, finetune_fraction, \
+device
         As in :class:`AdaptivePrunedMLPClassifier`. With early stopping the
         held-out score is R^2.
 
