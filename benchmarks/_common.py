@@ -63,13 +63,14 @@ def write_results(name: str, title: str, rows: list[dict], notes: str = "") -> N
     print(text)
 
 
-def dense_mlp(n_in: int, n_out: int, seed: int):
-    """The benchmarks' network without a mask: Linear-ReLU layers, torch's
-    default initialisation from ``torch.manual_seed(seed)``, logits out."""
+def dense_mlp(n_in: int, n_out: int, seed: int, hidden=HIDDEN):
+    """The benchmarks' network without a mask: Linear-ReLU layers (``hidden``
+    units), torch's default initialisation from ``torch.manual_seed(seed)``,
+    logits out."""
     from torch import manual_seed, nn
 
     manual_seed(seed)
-    sizes = [n_in, *HIDDEN, n_out]
+    sizes = [n_in, *hidden, n_out]
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
