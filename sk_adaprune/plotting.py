@@ -42,6 +42,8 @@ def _pruned_estimator(estimator):
 def plot_pruning_history(estimator, axes=None):
     """Loss, ``r``, ``tau`` and sparsity per epoch, one panel each.
 
+    The epochs of the fine-tuning phase, if any, are shaded.
+
     Parameters
     ----------
     estimator : fitted AdaptivePrunedMLPClassifier or Regressor, or a Pipeline
@@ -59,12 +61,21 @@ def plot_pruning_history(estimator, axes=None):
     axes = np.asarray(axes).ravel()
     history = estimator.pruning_history_
     epochs = np.arange(1, len(history["loss"]) + 1)
+    finetuning = np.flatnonzero(history.get("finetuning", []))
     for ax, (key, label) in zip(axes, _HISTORY_PANELS):
-        ax.plot(epochs, history[key], marker=".")
+        ax.plot(epochs, history[key], marker=".", label="total")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-    axes[0].plot(epochs, history["task_loss"], marker=".", label="task loss")
-    axes[0].legend(["total", "task"])
+        if finetuning.size:
+            ax.axvspan(
+                finetuning[0] + 0.5,
+                epochs[-1] + 0.5,
+                color="tab:green",
+                alpha=0.12,
+                label="fine-tuning phase",
+            )
+    axes[0].plot(epochs, history["task_loss"], marker=".", label="task")
+    axes[0].legend()
     return axes
 
 

@@ -44,7 +44,28 @@ def test_history_plot_draws_each_series(fitted, tmp_path):
         axes[0].lines[1].get_ydata(), fitted.pruning_history_["task_loss"]
     )
     assert axes[3].get_ylabel() == "hard-mask sparsity"
+    assert not axes[0].patches  # no fine-tuning phase in this fit
     assert saved_png(axes[0].figure, tmp_path / "history.png") > 10_000
+
+
+def test_history_plot_shades_the_fine_tuning_phase(digits_split):
+    X_train, _, y_train, _ = digits_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = AdaptivePrunedMLPClassifier(
+            hidden_layer_sizes=(32,),
+            max_iter=8,
+            finetune_fraction=0.25,
+            random_state=0,
+        ).fit(X_train, y_train)
+    axes = plot_pruning_history(clf)
+    for ax in axes:
+        (span,) = ax.patches
+        x = span.get_x() if hasattr(span, "get_x") else span.get_xy()[:, 0].min()
+        assert x == 6.5  # epochs 7 and 8 fine-tune
+    labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert labels == ["total", "fine-tuning phase", "task"]
+    plt.close(axes[0].figure)
 
 
 def test_layer_sparsity_bars(fitted, tmp_path):
