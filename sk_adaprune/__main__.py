@@ -44,7 +44,8 @@ def main() -> None:
         print(f"{name:<30}{accuracy:>10.4f}{sparsity:>10.1%}{kept:>10d}{seconds:>8.2f}")
     ours = models["AdaptivePrunedMLPClassifier"]
     print(
-        f"\nlearned ratio r = {ours.learned_ratio_:.4f} (from r_init={ours.r_init}), "
+        f"\nlearned ratio r = {ours.learned_ratio_:.4f} "
+        f"(from r_init={ours.initial_ratio_}), "
         f"per-layer sparsity {[round(float(s), 3) for s in ours.layer_sparsity_]}"
     )
 

@@ -40,6 +40,14 @@ _SEED_BOUND = np.iinfo(np.int32).max
 _FUSED_ADAM = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
 # Inputs larger than this in magnitude get advice to standardise them.
 _LARGE_INPUT = 1e3
+# Adam moves r by at most about lr_r per step. r counts as settled (and the
+# scheduled fine-tuning phase may start) once it moves less than this share
+# of that on average; r still climbing keeps its pruning epochs.
+_SETTLED_SHARE_OF_LR_R = 0.05
+# r_init='auto': start low (fewer random initial weights masked) when the fit
+# has the steps for r to climb from 0 to 1 this many times over at lr_r;
+# start at the thesis's 0.5 when r's climb is limited by the step count.
+_AUTO_R_INIT_LOW, _AUTO_R_INIT_HIGH, _AUTO_R_INIT_CLIMBS = 0.1, 0.5, 3.0
 
 
 class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
@@ -71,7 +79,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             Interval(Integral, 1, None, closed="left"),
             Options(Real, {np.inf}),
         ],
-        "r_init": [Interval(Real, 0, 1, closed="left")],
+        "r_init": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
         "tau_init": [Interval(Real, 0, None, closed="neither")],
         "lambda_": [Interval(Real, 0, None, closed="left")],
         "lr_r": [Interval(Real, 0, None, closed="left")],
@@ -101,14 +109,14 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
-        r_init=0.5,
+        r_init="auto",
         tau_init=1e-2,
         lambda_=10.0,
         lr_r=1e-3,
         lr_tau=1e-6,
         tau_min=1e-6,
         kde_grid_size=1024,
-        finetune_fraction=0.0,
+        finetune_fraction=0.2,
         device="cpu",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -235,6 +243,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
+        initial_ratio = self._initial_ratio(n_samples, batch_size)
         guard = DivergenceGuard()
         stopping_rule = StoppingRule(
             self.tol, self.n_iter_no_change, task, X_valid=X_valid, y_valid=y_valid
@@ -246,7 +255,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             module__hidden_layer_sizes=hidden_sizes,
             module__n_outputs=self.n_outputs_,
             module__activation=self.activation,
-            module__ratio_init=self.r_init,
+            module__ratio_init=initial_ratio,
             module__temperature_scale=self.tau_init,
             module__grid_size=self.kde_grid_size,
             module__seed=int(init_seed),
@@ -255,6 +264,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             tau_min=self.tau_min,
             # At least one epoch prunes: the fraction is below 1.
             finetune_epochs=math.floor(self.finetune_fraction * self.max_iter),
+            settle_tolerance=_SETTLED_SHARE_OF_LR_R * self.lr_r,
             optimizer=torch.optim.Adam,
             lr=self.learning_rate_init,
             optimizer__betas=(self.beta_1, self.beta_2),
@@ -297,8 +307,18 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 "X, e.g. make_pipeline(StandardScaler(), estimator)."
             )
         self._set_fitted_attributes(net, early_stopping=X_valid is not None)
+        self.initial_ratio_ = initial_ratio
         self._warn_about_training(guard, stopping_rule)
         return self
+
+    def _initial_ratio(self, n_samples, batch_size) -> float:
+        """``r_init``, or the ratio ``r_init='auto'`` stands for."""
+        if self.r_init != "auto":
+            return float(self.r_init)
+        steps = self.max_iter * math.ceil(n_samples / batch_size)
+        if steps * self.lr_r >= _AUTO_R_INIT_CLIMBS:
+            return _AUTO_R_INIT_LOW
+        return _AUTO_R_INIT_HIGH
 
     def _warn_about_training(self, guard, stopping_rule):
         if self.learned_ratio_ >= RATIO_CEILING - 1e-6:

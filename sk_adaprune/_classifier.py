@@ -56,8 +56,13 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         Adam's parameters, shared by all parameter groups.
     n_iter_no_change : int, default=10
         Epochs without ``tol`` improvement before stopping.
-    r_init : float in [0, 1), default=0.5
-        Initial pruning ratio ``r``.
+    r_init : float in [0, 1) or 'auto', default='auto'
+        Initial pruning ratio ``r``. 'auto' starts at 0.1 when the fit has
+        the steps for ``r`` to climb far (``max_iter * n_batches * lr_r >=
+        3``, ``n_batches`` the mini-batches per epoch): fewer of the random
+        initial weights are masked, and ``r`` rises by up to about ``lr_r``
+        per step to where ``lambda_`` puts it. With fewer steps ``r``'s climb
+        is limited by them and 'auto' starts at the thesis's 0.5.
     tau_init : float > 0, default=1e-2
         Initial temperature as a multiple of the weights' standard deviation.
     lambda_ : float >= 0, default=10.0
@@ -71,14 +76,20 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         Lower bound the temperature is clamped to after every step.
     kde_grid_size : int, default=1024
         Grid points of the density estimate behind ``dt/dr``.
-    finetune_fraction : float in [0, 1), default=0.0
+    finetune_fraction : float in [0, 1), default=0.2
         Share of ``max_iter`` spent in the fine-tuning phase that ends the
         fit: ``floor(finetune_fraction * max_iter)`` epochs in which ``r``
         and ``tau`` are frozen, the mask is hard (pruned weights are exact
         zeros and stay zero) and Adam trains the surviving weights and
         biases on the task loss alone (plus ``alpha``'s L2 term), with no
-        threshold, density or soft mask. The phase starts that many epochs
-        before ``max_iter``, or earlier, when the stopping rule (``tol``,
+        threshold, density or soft mask. The phase is due that many epochs
+        before ``max_iter`` and starts at the first epoch end from then on
+        where ``r`` has settled: over the last epochs (at least 500 steps)
+        it moved by at most ``0.05 * lr_r`` per step on average (Adam moves
+        it by up to about ``lr_r``). An ``r`` still climbing keeps pruning,
+        so a fit with too few steps for ``r`` to settle ends as without the
+        phase. The phase
+        also starts, earlier, when the stopping rule (``tol``,
         ``n_iter_no_change``, or the validation score with
         ``early_stopping``) first finds no improvement; it then lasts at most
         that many epochs, and the same rule, applied afresh to the phase, may
@@ -123,6 +134,8 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         Fraction of weights that are exactly 0 after fit.
     learned_ratio_ : float
         Final pruning ratio ``r``.
+    initial_ratio_ : float
+        The ``r`` the fit started from (``r_init``, or what 'auto' chose).
     temperature_ : float
         Final temperature ``tau``.
     threshold_ : float

@@ -102,6 +102,9 @@ class PruningNet(NeuralNet):
         is due (:class:`StoppingRule` decides), :meth:`start_finetuning`
         hardens the mask; the remaining epochs train the surviving weights
         and biases only.
+    settle_tolerance : float
+        ``r`` counts as settled, and the scheduled phase may start, once its
+        mean change per step over the last epochs is at most this.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
 
@@ -114,13 +117,21 @@ class PruningNet(NeuralNet):
     """
 
     def __init__(
-        self, *args, lambda_=0.0, alpha=0.0, tau_min=1e-6, finetune_epochs=0, **kwargs
+        self,
+        *args,
+        lambda_=0.0,
+        alpha=0.0,
+        tau_min=1e-6,
+        finetune_epochs=0,
+        settle_tolerance=0.0,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.lambda_ = lambda_
         self.alpha = alpha
         self.tau_min = tau_min
         self.finetune_epochs = finetune_epochs
+        self.settle_tolerance = settle_tolerance
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         task_loss = super().get_loss(y_pred, y_true, X=X, training=training)
@@ -244,6 +255,11 @@ class DivergenceGuard(Callback):
         self._good_state = self._candidate = None
 
 
+# Whether r has settled is judged over at least this many steps (whole
+# epochs): Adam's steps in r are noisy, and a few hundred average them out.
+SETTLE_STEPS = 500
+
+
 class StoppingRule(Callback):
     """MLPClassifier's stopping rule, with early stopping on a held-out set,
     and the switch to the fine-tuning phase.
@@ -254,11 +270,16 @@ class StoppingRule(Callback):
     masked network), which is recorded as ``valid_score``; the best state is
     restored when training ends.
 
-    With ``net.finetune_epochs > 0`` the first time the rule would stop, or
-    ``finetune_epochs`` before ``max_epochs`` if that comes first, the net
-    starts its fine-tuning phase (:meth:`PruningNet.start_finetuning`)
-    instead, and the rule starts afresh on the hardened network: the phase
-    ends after ``finetune_epochs`` epochs or when the rule stops it. With
+    With ``net.finetune_epochs > 0`` the net starts its fine-tuning phase
+    (:meth:`PruningNet.start_finetuning`) the first time the rule would stop,
+    or from ``finetune_epochs`` before ``max_epochs`` on, at the first epoch
+    end where ``r`` has settled: its mean change per step over the last
+    epochs (as few as hold ``SETTLE_STEPS`` steps) is at most
+    ``net.settle_tolerance`` (an ``r`` still climbing keeps its epochs; if it
+    never settles there is no phase).
+    The rule then starts afresh on the hardened network: the phase ends
+    after ``finetune_epochs`` epochs, at ``max_epochs``, or when the rule
+    stops it. With
     early stopping the best state is then chosen among hardened states only,
     starting with the one just hardened (whose score, that of the hard mask,
     was just recorded). ``finetune_start_`` is the number of epochs trained
@@ -279,7 +300,11 @@ class StoppingRule(Callback):
         self.best_state_ = None
         self.stopped_ = False
         self.finetune_start_ = None
+        self.ratios_ = []
         return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.ratios_ = [net.module_.ratio.item()]
 
     def on_epoch_begin(self, net, **kwargs):
         if self.finetune_start_ == len(net.history) - 1 and net.verbose:
@@ -305,8 +330,10 @@ class StoppingRule(Callback):
         self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
         converged = self.no_improvement_count_ > self.n_iter_no_change
         epochs = len(net.history)
+        self.ratios_.append(net.history[-1, "ratio"])
         if self.finetune_start_ is None and net.finetune_epochs > 0:
-            if converged or epochs >= net.max_epochs - net.finetune_epochs:
+            due = epochs >= net.max_epochs - net.finetune_epochs and self._settled(net)
+            if converged or due:
                 self._start_finetuning(net, epochs)
                 return
         elif self.finetune_start_ is not None:
@@ -316,6 +343,12 @@ class StoppingRule(Callback):
         if converged:
             self.stopped_ = True
             raise KeyboardInterrupt
+
+    def _settled(self, net) -> bool:
+        steps_per_epoch = len(net.history[-1, "batches"])
+        window = min(len(self.ratios_) - 1, math.ceil(SETTLE_STEPS / steps_per_epoch))
+        change = abs(self.ratios_[-1] - self.ratios_[-1 - window])
+        return change <= net.settle_tolerance * window * steps_per_epoch
 
     def _start_finetuning(self, net, epochs):
         net.start_finetuning()

@@ -22,6 +22,7 @@ _SCALARS = (
     "best_validation_score_",
     "learned_sparsity_",
     "learned_ratio_",
+    "initial_ratio_",
     "temperature_",
     "threshold_",
     "loss_curve_",

@@ -30,8 +30,8 @@ device
     ----------
     n_features_in_, feature_names_in_, n_iter_, loss_curve_, best_loss_, \
 validation_scores_, best_validation_score_, coefs_, intercepts_, n_layers_, \
-n_outputs_, learned_sparsity_, learned_ratio_, temperature_, threshold_, \
-layer_sparsity_, pruning_history_, net_, used_features_, compact_
+n_outputs_, learned_sparsity_, learned_ratio_, initial_ratio_, temperature_, \
+threshold_, layer_sparsity_, pruning_history_, net_, used_features_, compact_
         As in :class:`AdaptivePrunedMLPClassifier`.
     out_activation_ : str
         Always 'identity'.

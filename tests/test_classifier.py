@@ -73,6 +73,7 @@ def test_history_has_one_entry_per_epoch(fitted):
     assert set(history) == {
         "loss",
         "task_loss",
+        "finetuning",
         "ratio",
         "temperature",
         "threshold",
@@ -190,10 +191,16 @@ def test_frozen_ratio_keeps_r_init(blobs):
 def test_early_stopping_scores_a_held_out_split(blobs):
     X, y = blobs
     clf = AdaptivePrunedMLPClassifier(
-        early_stopping=True, n_iter_no_change=3, tol=0.5, max_iter=50, random_state=0
+        early_stopping=True,
+        n_iter_no_change=3,
+        tol=0.5,
+        max_iter=50,
+        finetune_fraction=0,
+        random_state=0,
     ).fit(X, y)
     # As MLPClassifier: epoch 1 sets the best, and training stops once more
-    # than n_iter_no_change epochs followed without a gain of tol.
+    # than n_iter_no_change epochs followed without a gain of tol (with a
+    # fine-tuning phase, that starts the phase: tests/test_finetune.py).
     assert clf.n_iter_ == 5
     assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
@@ -208,7 +215,11 @@ def test_stopping_rule_on_training_loss_stops_before_max_iter(blobs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         clf = AdaptivePrunedMLPClassifier(
-            tol=10.0, n_iter_no_change=2, max_iter=50, random_state=0
+            tol=10.0,
+            n_iter_no_change=2,
+            max_iter=50,
+            finetune_fraction=0,
+            random_state=0,
         ).fit(X, y)
     assert clf.n_iter_ == 4
 

@@ -23,7 +23,8 @@ def sparsity(pipeline, X, y):
 def test_grid_search_over_lambda_in_a_pipeline_on_two_workers(digits_split):
     X_train, X_test, y_train, y_test = digits_split
     pipeline = make_pipeline(
-        StandardScaler(), AdaptivePrunedMLPClassifier(max_iter=25, random_state=0)
+        StandardScaler(),
+        AdaptivePrunedMLPClassifier(max_iter=25, lr_r=3e-3, random_state=0),
     )
     search = GridSearchCV(
         pipeline,

@@ -11,8 +11,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 from sk_adaprune._module import SoftMaskedMLP
 
-# 20 epochs, the last 5 of them (floor(0.25 * 20)) on the hardened mask.
-PHASE = dict(max_iter=20, finetune_fraction=0.25, random_state=0)
+# 20 epochs, the last 4 of them (floor(0.2 * 20)) on the hardened mask: with
+# 43 steps an epoch at lr_r=1e-2, r has settled by epoch 16.
+PHASE = dict(
+    max_iter=20,
+    batch_size=32,
+    lr_r=1e-2,
+    r_init=0.1,
+    finetune_fraction=0.2,
+    random_state=0,
+)
 
 
 def _fit(estimator, X, y):
@@ -38,7 +46,7 @@ def phased(digits):
 
 def test_the_phase_takes_the_last_epochs_with_r_and_tau_frozen(phased):
     history = phased.pruning_history_
-    np.testing.assert_array_equal(history["finetuning"], [0] * 15 + [1] * 5)
+    np.testing.assert_array_equal(history["finetuning"], [0] * 16 + [1] * 4)
     assert phased.n_iter_ == 20
     # r, tau and t of the last pruning epoch are the ones returned.
     for key, attribute in (
@@ -46,9 +54,10 @@ def test_the_phase_takes_the_last_epochs_with_r_and_tau_frozen(phased):
         ("temperature", "temperature_"),
         ("threshold", "threshold_"),
     ):
-        assert np.all(history[key][14:] == history[key][14])
-        assert getattr(phased, attribute) == pytest.approx(history[key][14])
-    assert np.all(history["sparsity"][14:] == phased.learned_sparsity_)
+        assert np.all(history[key][15:] == history[key][15])
+        assert getattr(phased, attribute) == pytest.approx(history[key][15])
+        assert history[key][15] != history[key][14]  # it moved until then
+    assert np.all(history["sparsity"][15:] == phased.learned_sparsity_)
 
 
 def test_the_phase_trains_without_the_pruning_term(phased):
@@ -57,18 +66,24 @@ def test_the_phase_trains_without_the_pruning_term(phased):
     pruning_term = phased.lambda_ * (1 - history["ratio"]) ** 2
     # Before the phase the loss holds lambda_ (1 - r)^2, in the phase only
     # the (small) L2 term.
-    assert np.all(alpha_term[:15] > pruning_term[:15])
-    assert np.all(alpha_term[15:] < 0.01 * pruning_term[15:])
-    assert np.all(alpha_term[15:] > 0)
+    # (The loss is an epoch's mean, r the epoch's last value.)
+    assert np.all(alpha_term[:16] > 0.5 * pruning_term[:16])
+    assert np.all(alpha_term[16:] < 0.01 * pruning_term[16:])
+    assert np.all(alpha_term[16:] > 0)
     # Training goes on: the task loss keeps falling on the hardened mask.
-    assert history["task_loss"][-1] < history["task_loss"][15]
+    assert history["task_loss"][-1] < history["task_loss"][16]
 
 
 def test_the_zero_set_is_the_one_hardened_when_the_phase_began(digits, phased):
-    # The first 15 epochs of the phased fit are a 15-epoch fit without phase,
+    # The first 16 epochs of the phased fit are a 16-epoch fit without phase,
     # so that fit's hardened zero set is the one the phase started from.
-    start = _fit(AdaptivePrunedMLPClassifier(max_iter=15, random_state=0), *digits)
-    np.testing.assert_array_equal(phased.loss_curve_[:15], start.loss_curve_)
+    start = _fit(
+        AdaptivePrunedMLPClassifier(
+            **{**PHASE, "max_iter": 16, "finetune_fraction": 0}
+        ),
+        *digits,
+    )
+    np.testing.assert_array_equal(phased.loss_curve_[:16], start.loss_curve_)
     for before, after in zip(_zero_set(start), _zero_set(phased)):
         np.testing.assert_array_equal(after, before)
     # ... while the surviving weights kept training.
@@ -88,14 +103,45 @@ def test_the_phase_keeps_fits_bitwise_reproducible(digits, phased):
 def test_without_the_phase_no_epoch_is_hardened_before_fit_ends(digits):
     for fraction in (0.0, 0.04):  # floor(0.04 * 20) = 0 epochs
         clf = _fit(
-            AdaptivePrunedMLPClassifier(
-                max_iter=20, finetune_fraction=fraction, random_state=0
-            ),
+            AdaptivePrunedMLPClassifier(**{**PHASE, "finetune_fraction": fraction}),
             *digits,
         )
         assert not clf.pruning_history_["finetuning"].any()
         history = clf.pruning_history_
         assert np.all(history["loss"] - history["task_loss"] > 0.1)
+
+
+def test_an_r_still_climbing_keeps_its_epochs(digits):
+    # 22 steps an epoch: r climbs all 20 epochs (by more than 0.05 * lr_r per
+    # step), so the phase due after epoch 16 never starts.
+    clf = _fit(AdaptivePrunedMLPClassifier(**{**PHASE, "batch_size": 64}), *digits)
+    history = clf.pruning_history_
+    assert not history["finetuning"].any()
+    assert np.all(np.diff(history["ratio"][-5:]) > 0)
+    assert history["loss"][-1] - history["task_loss"][-1] > 0.1
+
+
+@pytest.mark.parametrize("max_iter,expected", [(30, 0.1), (29, 0.5)])
+def test_auto_r_init_starts_low_when_r_has_the_steps_to_climb(max_iter, expected):
+    # 10 batches an epoch at lr_r=1e-2: 30 epochs let r climb 3.0, 29 only 2.9.
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(100, 3)), np.arange(100) % 2
+    clf = _fit(
+        AdaptivePrunedMLPClassifier(
+            hidden_layer_sizes=(4,),
+            batch_size=10,
+            lr_r=1e-2,
+            max_iter=max_iter,
+            finetune_fraction=0,
+            tol=0,
+            random_state=0,
+        ),
+        X,
+        y,
+    )
+    assert clf.initial_ratio_ == expected
+    # The first epoch started there: r moved by at most about lr_r a step.
+    assert abs(clf.pruning_history_["ratio"][0] - expected) <= 10 * 1e-2 * 1.01
 
 
 def test_a_converged_pruning_phase_starts_the_phase_early(digits):
@@ -163,6 +209,7 @@ def test_early_stopping_never_returns_a_state_from_before_the_phase(digits):
             early_stopping=True,
             n_iter_no_change=2,
             lr_r=1e-2,
+            r_init=0.5,
             random_state=3,
         ),
         *digits,
@@ -179,16 +226,21 @@ def test_early_stopping_never_returns_a_state_from_before_the_phase(digits):
     )
 
 
+# A huge tol and n_iter_no_change=1: the rule finds no improvement after
+# epoch 3 and starts the phase, then stops it after epoch 6.
+CONVERGING = dict(tol=10.0, n_iter_no_change=1, random_state=0)
+
+
 def test_verbose_announces_the_phase(digits, capsys):
     _fit(
         AdaptivePrunedMLPClassifier(
-            max_iter=4, finetune_fraction=0.5, random_state=0, verbose=1
+            max_iter=6, finetune_fraction=0.5, verbose=1, **CONVERGING
         ),
         *digits,
     )
     out = capsys.readouterr().out
-    assert "Fine-tuning from epoch 3: r frozen at" in out
-    assert out.index("Fine-tuning") > out.index("\n      2 ")
+    assert "Fine-tuning from epoch 4: r frozen at" in out
+    assert out.index("\n      3 ") < out.index("Fine-tuning") < out.index("\n      4 ")
 
 
 def test_the_regressor_fine_tunes_too():
@@ -196,11 +248,13 @@ def test_the_regressor_fine_tunes_too():
     X = rng.normal(size=(200, 5))
     y = X @ rng.normal(size=5)
     reg = _fit(
-        AdaptivePrunedMLPRegressor(max_iter=10, finetune_fraction=0.3, random_state=0),
+        AdaptivePrunedMLPRegressor(max_iter=10, finetune_fraction=0.3, **CONVERGING),
         X,
         y,
     )
-    np.testing.assert_array_equal(reg.pruning_history_["finetuning"], [0] * 7 + [1] * 3)
+    history = reg.pruning_history_
+    np.testing.assert_array_equal(history["finetuning"], [0] * 3 + [1] * 3)
+    assert np.all(history["ratio"][2:] == reg.learned_ratio_)
 
 
 def test_zero_pruned_keeps_hardened_zeros_through_optimizer_steps():
