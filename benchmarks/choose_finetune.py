@@ -17,6 +17,18 @@ Fit times come from the same run, one fit at a time, so the cost of the
 phase (no threshold, no density, no mask) shows as a shorter fit.
 Writes ``results/choose_finetune.md``/``.json``.
 Run: ``python benchmarks/choose_finetune.py [--quick]``.
+
+``--phase-cost``: one default fit of 784-512-512-10 (15 epochs, batch 128)
+and the seconds of each of its epochs from the net's history, pruning epochs
+against fine-tuning epochs: the same process and data, so the machine's
+drift between separate fits does not enter. Writes
+``results/choose_finetune_phase_cost.md``/``.json``.
+
+``--small``: the same question on scikit-learn-sized data, where r's climb is
+limited by the number of steps: load_digits (classifier, 200 epochs) and
+load_diabetes / make_friedman1 (regressor, standardised), 3 seeds, for the
+previous defaults, fixed r_init with and without the phase, and the current
+defaults. Writes ``results/choose_finetune_small.md``/``.json`` (a minute).
 """
 
 import argparse
@@ -25,12 +37,16 @@ import statistics
 import time
 import warnings
 
+import numpy as np
+from sklearn.datasets import load_diabetes, load_digits, make_friedman1
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
 from _common import write_results
 from _data import load_fashion_mnist_or_stand_in
-from sk_adaprune import AdaptivePrunedMLPClassifier
+from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 from sk_adaprune._net import PruningNet
 
 LENET, WIDE = (300, 100), (512, 512)
@@ -136,11 +152,133 @@ def summarise(rows):
     return summary
 
 
+SMALL_SETTINGS = (
+    {"r_init": 0.5, "finetune_fraction": 0.0},
+    {"r_init": 0.5, "finetune_fraction": 0.2},
+    {"r_init": 0.3, "finetune_fraction": 0.2},
+    {"r_init": 0.1, "finetune_fraction": 0.2},
+    {},  # the current defaults
+)
+
+
+def _small_data_sets():
+    X, y = load_digits(return_X_y=True)
+    yield (
+        "load_digits",
+        AdaptivePrunedMLPClassifier,
+        train_test_split(X / 16, y, test_size=0.25, stratify=y, random_state=0),
+    )
+    friedman = make_friedman1(n_samples=2000, noise=0.5, random_state=0)
+    for name, (X, y) in (
+        ("load_diabetes", load_diabetes(return_X_y=True)),
+        ("make_friedman1", friedman),
+    ):
+        X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+        x_scale = StandardScaler().fit(X_train)
+        y_scale = StandardScaler().fit(y_train[:, None])
+        yield (
+            name,
+            AdaptivePrunedMLPRegressor,
+            (
+                x_scale.transform(X_train),
+                x_scale.transform(X_test),
+                y_scale.transform(y_train[:, None]).ravel(),
+                y_scale.transform(y_test[:, None]).ravel(),
+            ),
+        )
+
+
+def run_small() -> None:
+    rows = []
+    for name, estimator, (X_train, X_test, y_train, y_test) in _small_data_sets():
+        for settings in SMALL_SETTINGS:
+            fits = [
+                estimator(random_state=seed, **settings).fit(X_train, y_train)
+                for seed in (0, 1, 2)
+            ]
+            scores = [fit.score(X_test, y_test) for fit in fits]
+            rows.append(
+                {
+                    "data": name,
+                    "r_init": settings.get("r_init", "auto (default)"),
+                    "finetune_fraction": settings.get(
+                        "finetune_fraction", "0.2 (default)"
+                    ),
+                    "initial_r": statistics.mean(f.initial_ratio_ for f in fits),
+                    "score": statistics.mean(scores),
+                    "score_std": statistics.pstdev(scores),
+                    "sparsity": statistics.mean(f.learned_sparsity_ for f in fits),
+                    "fine_tuned_epochs": statistics.mean(
+                        f.pruning_history_["finetuning"].sum() for f in fits
+                    ),
+                    "epochs": statistics.mean(f.n_iter_ for f in fits),
+                }
+            )
+            print(rows[-1], flush=True)
+    write_results(
+        "choose_finetune_small",
+        "r_init and finetune_fraction on scikit-learn-sized data",
+        rows,
+        notes=(
+            "load_digits: stratified 75/25 split, X / 16, test accuracy; "
+            "load_diabetes and make_friedman1 (2000 samples, noise 0.5): 75/25 "
+            "split, X and y standardised, test R^2. max_iter=200 and the other "
+            "parameters at their defaults; means over seeds 0, 1, 2."
+        ),
+    )
+
+
+def run_phase_cost() -> None:
+    X, y, _, _, data_name = load_fashion_mnist_or_stand_in()
+    model = AdaptivePrunedMLPClassifier(
+        hidden_layer_sizes=WIDE, batch_size=128, max_iter=15, random_state=0
+    ).fit(X, y)
+    seconds = model.net_.history[:, "dur"]
+    phase = model.pruning_history_["finetuning"].astype(bool)
+    rows = [
+        {
+            "epochs": name,
+            "count": int(mask.sum()),
+            "median_s": statistics.median(np.asarray(seconds)[mask]),
+            "min_s": min(np.asarray(seconds)[mask]),
+            "max_s": max(np.asarray(seconds)[mask]),
+        }
+        for name, mask in (("pruning", ~phase), ("fine-tuning", phase))
+    ]
+    # The first epoch pays for warming up; leave it out of the pruning side.
+    seconds = np.asarray(seconds)
+    pruning_epoch = statistics.median(seconds[~phase][1:])
+    total = seconds.sum()
+    without_phase = total + phase.sum() * (pruning_epoch - rows[1]["median_s"])
+    write_results(
+        "choose_finetune_phase_cost",
+        "Seconds per epoch with and without the fine-tuning phase",
+        rows,
+        notes=(
+            f"Data: {data_name}, {len(X)} samples, 784-512-512-10, batch 128, 15 "
+            "epochs, default parameters, seed 0; seconds of each epoch from the "
+            "net's history (skorch's dur), one fit. The fit took "
+            f"{total:.1f} s; with pruning epochs (median of epochs 2 on: "
+            f"{pruning_epoch:.2f} s) in place of its {int(phase.sum())} "
+            f"fine-tuning epochs it would take {without_phase:.1f} s: the phase "
+            f"saved {1 - total / without_phase:.1%} of the fit time."
+        ),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--phase-cost", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
+    if args.small:
+        run_small()
+        return
+    if args.phase_cost:
+        run_phase_cost()
+        return
     X, y, X_test, y_test, data_name = load_fashion_mnist_or_stand_in()
     seeds = (0, 1, 2)
     lenet_epochs, wide_epochs = 10, 15
