@@ -4,6 +4,7 @@ dense 784-512-512-10 reference network."""
 import json
 import os
 import platform
+import statistics
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -77,3 +78,21 @@ def dense_mlp(n_in: int, n_out: int, seed: int, hidden=HIDDEN):
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
+
+
+def summarise(rows: list[dict], keys, values) -> list[dict]:
+    """Rows grouped by ``keys``: mean and population std of each of ``values``
+    (as ``NAME_mean``, ``NAME_std``) and the number of runs."""
+    groups = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    summary = []
+    for key, group in groups.items():
+        entry = dict(zip(keys, key))
+        for value in values:
+            numbers = [g[value] for g in group]
+            entry[f"{value}_mean"] = statistics.mean(numbers)
+            entry[f"{value}_std"] = statistics.pstdev(numbers)
+        entry["runs"] = len(group)
+        summary.append(entry)
+    return summary

@@ -26,7 +26,6 @@ Run: ``python benchmarks/accuracy_vs_sparsity.py [--quick]`` (``--quick``: a
 import argparse
 import json
 import math
-import statistics
 import time
 import warnings
 
@@ -49,6 +48,7 @@ from _common import (  # noqa: E402
     RESULTS,
     dense_mlp,
     markdown_table,
+    summarise,
     write_results,
 )
 from _data import load_fashion_mnist_or_stand_in  # noqa: E402
@@ -346,22 +346,6 @@ def run_digits(seeds):
             )
             print(rows[-1], flush=True)
     return rows
-
-
-def summarise(rows, keys, values):
-    groups = {}
-    for row in rows:
-        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
-    summary = []
-    for key, group in groups.items():
-        entry = dict(zip(keys, key))
-        for value in values:
-            numbers = [g[value] for g in group]
-            entry[f"{value}_mean"] = statistics.mean(numbers)
-            entry[f"{value}_std"] = statistics.pstdev(numbers)
-        entry["runs"] = len(group)
-        summary.append(entry)
-    return summary
 
 
 _STYLE = {  # method -> (colour, marker) for the points outside the sweeps

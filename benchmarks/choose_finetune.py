@@ -44,7 +44,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
-from _common import write_results
+from _common import summarise, write_results
 from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 from sk_adaprune._net import PruningNet
@@ -133,23 +133,6 @@ def fit_once(data, hidden, epochs, seed, variant="hard phase", **params):
         "final_r": model.learned_ratio_,
         "fit_s": seconds,
     }
-
-
-def summarise(rows):
-    keys = ("network", "variant", "r_init", "finetune_fraction")
-    groups = {}
-    for row in rows:
-        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
-    summary = []
-    for key, group in groups.items():
-        entry = dict(zip(keys, key))
-        for value in ("accuracy", "sparsity", "fit_s"):
-            numbers = [g[value] for g in group]
-            entry[value] = statistics.mean(numbers)
-            entry[f"{value}_std"] = statistics.pstdev(numbers)
-        entry["runs"] = len(group)
-        summary.append(entry)
-    return summary
 
 
 SMALL_SETTINGS = (
@@ -319,7 +302,11 @@ def main() -> None:
     write_results(
         "choose_finetune" + ("_quick" if args.quick else ""),
         "Choosing r_init and finetune_fraction on Fashion-MNIST",
-        summarise(rows),
+        summarise(
+            rows,
+            ["network", "variant", "r_init", "finetune_fraction"],
+            ["accuracy", "sparsity", "fit_s"],
+        ),
         notes=(
             f"Data: {data_name}, {len(X)} training / {len(X_test)} test samples, "
             f"batch 128, lambda_=10, other parameters at their defaults; "

@@ -276,14 +276,13 @@ class StoppingRule(Callback):
     end where ``r`` has settled: its mean change per step over the last
     epochs (as few as hold ``SETTLE_STEPS`` steps) is at most
     ``net.settle_tolerance`` (an ``r`` still climbing keeps its epochs; if it
-    never settles there is no phase).
-    The rule then starts afresh on the hardened network: the phase ends
-    after ``finetune_epochs`` epochs, at ``max_epochs``, or when the rule
-    stops it. With
-    early stopping the best state is then chosen among hardened states only,
-    starting with the one just hardened (whose score, that of the hard mask,
-    was just recorded). ``finetune_start_`` is the number of epochs trained
-    before the phase, or None.
+    never settles there is no phase). The rule then starts afresh on the
+    hardened network: the phase ends after ``finetune_epochs`` epochs, at
+    ``max_epochs``, or when the rule stops it. With early stopping the best
+    state is then chosen among hardened states only, starting with the one
+    just hardened (whose score, that of the hard mask, was just recorded).
+    ``finetune_start_`` is the number of epochs trained before the phase, or
+    None.
     """
 
     def __init__(self, tol, n_iter_no_change, task, X_valid=None, y_valid=None):
