@@ -88,9 +88,8 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         it moved by at most ``0.05 * lr_r`` per step on average (Adam moves
         it by up to about ``lr_r``). An ``r`` still climbing keeps pruning,
         so a fit with too few steps for ``r`` to settle ends as without the
-        phase. The phase
-        also starts, earlier, when the stopping rule (``tol``,
-        ``n_iter_no_change``, or the validation score with
+        phase. The phase also starts, earlier, when the stopping rule
+        (``tol``, ``n_iter_no_change``, or the validation score with
         ``early_stopping``) first finds no improvement; it then lasts at most
         that many epochs, and the same rule, applied afresh to the phase, may
         end it sooner. With early stopping the state restored is the best

@@ -99,10 +99,14 @@ class SoftMaskedMLP(nn.Module):
         weight_std = self.weights.detach().std().item()
         self.ratio = nn.Parameter(torch.tensor(float(ratio_init)))
         self.temperature = nn.Parameter(torch.tensor(temperature_scale * weight_std))
-        self.hardened = False
         self.hardened_threshold = None
         self.kept = None
         self.scratch = Scratch()
+
+    @property
+    def hardened(self) -> bool:
+        """Whether :meth:`harden` has run: ``kept`` holds the hard mask."""
+        return self.kept is not None
 
     def get_extra_state(self) -> dict:
         return {"hardened_threshold": self.hardened_threshold, "kept": self.kept}
@@ -110,7 +114,6 @@ class SoftMaskedMLP(nn.Module):
     def set_extra_state(self, state: dict) -> None:
         self.hardened_threshold = state["hardened_threshold"]
         self.kept = state["kept"]
-        self.hardened = self.kept is not None
         if not self.hardened and self.scratch is None:
             self.scratch = Scratch()
 
@@ -187,7 +190,6 @@ class SoftMaskedMLP(nn.Module):
         threshold = self.hard_threshold()
         self.kept = self._kept(self.weights, threshold)
         self.weights.mul_(self.kept)
-        self.hardened = True
         self.hardened_threshold = threshold
         self.scratch = None
         return threshold

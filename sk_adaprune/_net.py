@@ -299,11 +299,11 @@ class StoppingRule(Callback):
         self.best_state_ = None
         self.stopped_ = False
         self.finetune_start_ = None
-        self.ratios_ = []
+        self.initial_ratio_ = None
         return self
 
     def on_train_begin(self, net, **kwargs):
-        self.ratios_ = [net.module_.ratio.item()]
+        self.initial_ratio_ = net.module_.ratio.item()
 
     def on_epoch_begin(self, net, **kwargs):
         if self.finetune_start_ == len(net.history) - 1 and net.verbose:
@@ -329,7 +329,6 @@ class StoppingRule(Callback):
         self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
         converged = self.no_improvement_count_ > self.n_iter_no_change
         epochs = len(net.history)
-        self.ratios_.append(net.history[-1, "ratio"])
         if self.finetune_start_ is None and net.finetune_epochs > 0:
             due = epochs >= net.max_epochs - net.finetune_epochs and self._settled(net)
             if converged or due:
@@ -344,9 +343,10 @@ class StoppingRule(Callback):
             raise KeyboardInterrupt
 
     def _settled(self, net) -> bool:
+        ratios = [self.initial_ratio_, *net.history[:, "ratio"]]
         steps_per_epoch = len(net.history[-1, "batches"])
-        window = min(len(self.ratios_) - 1, math.ceil(SETTLE_STEPS / steps_per_epoch))
-        change = abs(self.ratios_[-1] - self.ratios_[-1 - window])
+        window = min(len(ratios) - 1, math.ceil(SETTLE_STEPS / steps_per_epoch))
+        change = abs(ratios[-1] - ratios[-1 - window])
         return change <= net.settle_tolerance * window * steps_per_epoch
 
     def _start_finetuning(self, net, epochs):
