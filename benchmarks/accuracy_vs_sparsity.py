@@ -134,12 +134,11 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
     network = "-".join(map(str, (784, *hidden, 10)))
     rows, histories = [], {}
 
-    def record(method, seed, model_accuracy, sparsity, seconds, family="", lam=""):
+    def record(method, seed, model_accuracy, sparsity, seconds, lam=""):
         rows.append(
             {
                 "network": network,
                 "method": method,
-                "family": family,
                 "lambda_": lam,
                 "seed": seed,
                 "accuracy": model_accuracy,
@@ -154,7 +153,7 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
         seconds = time.perf_counter() - start
         record(method, seed, accuracy, weight_sparsity(model), seconds, **tags)
 
-    def ours(method, seed, family="", lam="", **params):
+    def ours(method, seed, lam="", **params):
         start = time.perf_counter()
         model = AdaptivePrunedMLPClassifier(random_state=seed, **common, **params).fit(
             X, y
@@ -166,7 +165,6 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
             model.score(X_test, y_test),
             model.learned_sparsity_,
             seconds,
-            family,
             lam,
         )
         return model
@@ -201,7 +199,7 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
         )
         record_torch("dense (torch)", seed, dense, start)
 
-        default = ours("ours (default)", seed, family="ours", lam=default_lambda)
+        default = ours("ours (default)", seed, lam=default_lambda)
         target = default.learned_sparsity_
         histories[seed] = default
         if full:
@@ -211,18 +209,14 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
             "gradual magnitude (Zhu & Gupta), told our sparsity",
             seed,
             target,
-            family="gradual",
             lam=default_lambda,
         )
         for lam in lambdas:
-            model = ours(
-                f"ours lambda_={lam:g}", seed, family="ours", lam=lam, lambda_=lam
-            )
+            model = ours(f"ours lambda_={lam:g}", seed, lam=lam, lambda_=lam)
             gradual(
                 f"gradual magnitude, told lambda_={lam:g}'s sparsity",
                 seed,
                 model.learned_sparsity_,
-                family="gradual",
                 lam=lam,
             )
         if not full:
@@ -459,7 +453,8 @@ def _targets(summary, lenet, curves):
             f"{ours['fit_s_mean']:.1f} s."
         )
     sweep = sorted(
-        (r for r in summary if r["family"] == "ours"), key=lambda r: r["sparsity_mean"]
+        (r for r in summary if _family(r["method"]) == "ours"),
+        key=lambda r: r["sparsity_mean"],
     )
     at_95 = [r for r in sweep if r["sparsity_mean"] >= 0.95]
     best_95 = max(at_95, key=lambda r: r["accuracy_mean"]) if at_95 else None
@@ -477,7 +472,7 @@ def _targets(summary, lenet, curves):
         other = next(
             g
             for g in summary
-            if g["family"] == "gradual" and g["lambda_"] == r["lambda_"]
+            if _family(g["method"]) == "gradual" and g["lambda_"] == r["lambda_"]
         )
         gap = 100 * (r["accuracy_mean"] - other["accuracy_mean"])
         lines.append(
@@ -487,7 +482,9 @@ def _targets(summary, lenet, curves):
         )
     lenet_dense = _row(lenet, "dense (torch)")["accuracy_mean"]
     lenet_95 = [
-        r for r in lenet if r["family"] == "ours" and r["sparsity_mean"] >= 0.95
+        r
+        for r in lenet
+        if _family(r["method"]) == "ours" and r["sparsity_mean"] >= 0.95
     ]
     best = max(lenet_95, key=lambda r: r["accuracy_mean"]) if lenet_95 else None
     if best is None:
@@ -557,7 +554,7 @@ def main() -> None:
     batch_size = 128
     data = (X, y, X_test, y_test)
     values = ["accuracy", "sparsity", "fit_s"]
-    keys = ["network", "method", "family", "lambda_"]
+    keys = ["network", "method", "lambda_"]
     rows, histories = run_classification(
         data, HIDDEN, epochs, batch_size, seeds, lambdas
     )
