@@ -211,7 +211,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         n_samples = X.shape[0]
         X_valid = y_valid = None
         if self.early_stopping:
-            # Stratify single-output classification only, as MLPClassifier.
+            # Stratified except for multilabel targets, as MLPClassifier's
+            # documentation says (its code tests n_outputs_ == 1 after one-hot
+            # encoding, so it stratifies binary targets only, not multiclass
+            # ones, unlike what its docstring and scikit-learn#13164 intend).
+            # Regression is not stratified.
             single_label = task == "multiclass" or (
                 task == "binary" and self.n_outputs_ == 1
             )
@@ -368,8 +372,10 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = [float(s) for s in history[:, "valid_score"]]
             # The restored state's score: with a fine-tuning phase, the best
             # of the hardened epochs (the phase's start included).
-            first = dict(net.callbacks_)["stopping"].finetune_start_ or 1
-            self.best_validation_score_ = max(self.validation_scores_[first - 1 :])
+            restored = dict(net.callbacks_)["stopping"].restored_score_
+            self.best_validation_score_ = (
+                math.nan if restored is None else float(restored)
+            )
             self.best_loss_ = None
             self.pruning_history_["validation_score"] = np.asarray(
                 self.validation_scores_

@@ -49,7 +49,9 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         bar over each epoch's batches.
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the data and stop when
-        its accuracy (of the hard-masked network) stops improving.
+        its accuracy (of the hard-masked network) stops improving. The split
+        is stratified, except for multilabel targets (MLPClassifier's
+        documented rule; its code stratifies binary targets only).
     validation_fraction : float, default=0.1
         Fraction of the data held out for early stopping.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
@@ -62,12 +64,17 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         3``, ``n_batches`` the mini-batches per epoch): fewer of the random
         initial weights are masked, and ``r`` rises by up to about ``lr_r``
         per step to where ``lambda_`` puts it. With fewer steps ``r``'s climb
-        is limited by them and 'auto' starts at the thesis's 0.5.
+        is limited by them and 'auto' starts at the thesis's 0.5. ``r`` is
+        a float32 parameter and ``floor(r * n)`` of the ``n`` weights are
+        pruned, with ``r`` rounded to float32 first: ``r_init=0.7`` prunes
+        6 of 10 weights, since float32's 0.7 is 0.69999999.
     tau_init : float > 0, default=1e-2
         Initial temperature as a multiple of the weights' standard deviation.
     lambda_ : float >= 0, default=10.0
-        Weight of the sparsity regulariser ``lambda_ * (1 - r)^2``. 0 lets
-        ``r`` drift down; larger values prune more.
+        Weight of the sparsity regulariser ``lambda_ * (1 - r)^2``; larger
+        values prune more. With 0 only the task loss moves ``r``: it falls a
+        few points while that loss is high, then creeps up once it is small,
+        so a fit still prunes (for no pruning, ``r_init=0, lr_r=0``).
     lr_r : float >= 0, default=1e-3
         Adam's learning rate for ``r``; 0 freezes it (fixed-ratio pruning).
     lr_tau : float >= 0, default=1e-6

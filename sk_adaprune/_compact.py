@@ -73,8 +73,8 @@ class CompactNetwork:
 def compact_network(coefs, intercepts, activation, out_activation) -> CompactNetwork:
     """Remove what cannot change the outputs; the predictions stay the same.
 
-    - input features with no outgoing weight are recorded as unused (their
-      rows of the first layer are zero);
+    - input features with no outgoing weight to a unit that is kept are
+      recorded as unused (their rows of the first layer are zero);
     - hidden units with no outgoing weight are dropped;
     - hidden units with no incoming weight output the constant
       ``activation(bias)``, which is folded into the next layer's bias.
@@ -85,7 +85,6 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
     coefs = [np.array(c, dtype=np.float64) for c in coefs]
     intercepts = [np.array(b, dtype=np.float64) for b in intercepts]
     hidden = HIDDEN_ACTIVATIONS[activation]
-    used = np.flatnonzero(np.any(coefs[0] != 0, axis=1))
     changed = True
     while changed:
         changed = False
@@ -104,6 +103,8 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
                 intercepts[layer] = intercepts[layer][keep]
                 coefs[layer + 1] = coefs[layer + 1][keep]
                 changed = True
+    # After the removals: an input feeding only removed units is unused too.
+    used = np.flatnonzero(np.any(coefs[0] != 0, axis=1))
     coefs = [c.astype(np.float32) for c in coefs]
     intercepts = [b.astype(np.float32) for b in intercepts]
     transposed_csr = [

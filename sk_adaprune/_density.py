@@ -97,9 +97,11 @@ def bin_magnitudes(
         count_bins(samples.numpy(), 1.0 / spacing, grid_index.numpy(), counts, threads)
         return BinnedMagnitudes(counts, grid_index, spacing)
     if samples.device.type == "cpu":
-        _bin_numbers_on_host(samples.numpy(), 1.0 / spacing, grid_index.numpy())
+        _bin_numbers_on_host(
+            samples.numpy(), 1.0 / spacing, grid_index.numpy(), grid_size
+        )
     else:
-        _bin_numbers_torch(samples, 1.0 / spacing, grid_index, scratch)
+        _bin_numbers_torch(samples, 1.0 / spacing, grid_index, grid_size, scratch)
     counts = torch.bincount(grid_index, minlength=grid_size).cpu().numpy()
     return BinnedMagnitudes(counts, grid_index, spacing)
 
@@ -117,19 +119,23 @@ def _compiled(samples, index_dtype) -> bool:
     )
 
 
-def _bin_numbers_on_host(samples, inverse_spacing, index):
+def _bin_numbers_on_host(samples, inverse_spacing, index, grid_size):
     """Two passes: numpy multiplies and truncates into the integer buffer in
-    one (no float temporary), then drops the signs."""
-    # NaN weights get some bin; the loss turns NaN and training stops anyway.
+    one (no float temporary), then drops the signs. As in the compiled
+    kernel, NaN and infinity count in the last bin (a third pass)."""
     with np.errstate(invalid="ignore"):
         np.multiply(samples, inverse_spacing, out=index, casting="unsafe")
     np.abs(index, out=index)
+    index[~np.isfinite(samples)] = grid_size - 1
 
 
-def _bin_numbers_torch(samples, inverse_spacing, grid_index, scratch):
+def _bin_numbers_torch(samples, inverse_spacing, grid_index, grid_size, scratch):
     position = scratch.get("position", samples.shape, samples)
     torch.mul(samples, inverse_spacing, out=position)
-    grid_index.copy_(position.abs_())  # truncation
+    # NaN and infinity in the last bin, as the compiled kernel puts them.
+    last = float(grid_size - 1)
+    position.abs_().nan_to_num_(nan=last, posinf=last)
+    grid_index.copy_(position)  # truncation
 
 
 def binned_bandwidth(binned: BinnedMagnitudes) -> float:

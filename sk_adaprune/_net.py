@@ -10,6 +10,8 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from torch import nn
 
+from ._threshold import NonFiniteWeightsError
+
 __all__ = [
     "BatchIterator",
     "BinaryLogLoss",
@@ -149,7 +151,12 @@ class PruningNet(NeuralNet):
         return loss
 
     def train_step(self, batch, **fit_params):
-        step = super().train_step(batch, **fit_params)
+        try:
+            step = super().train_step(batch, **fit_params)
+        except NonFiniteWeightsError:
+            # A step with a finite loss left NaN or infinite weights; the
+            # divergence guard sees it in this batch's loss.
+            return {"loss": torch.tensor(math.nan), "y_pred": None}
         if self.module_.hardened:
             self.module_.zero_pruned_()
         else:
@@ -171,7 +178,8 @@ class PruningNet(NeuralNet):
 class PruningMonitor(Callback):
     """Records ``ratio``, ``temperature``, ``threshold``, hard-mask
     ``sparsity`` and ``finetuning`` (whether the epoch trained the hardened
-    mask) in the net's history at the end of every epoch."""
+    mask) in the net's history at the end of every epoch (threshold and
+    sparsity NaN while the weights are not finite)."""
 
     def on_epoch_end(self, net, **kwargs):
         module = net.module_
@@ -179,8 +187,11 @@ class PruningMonitor(Callback):
             threshold = module.hardened_threshold
             sparsity = 1.0 - module.kept.sum().item() / module.kept.numel()
         else:
-            threshold = module.hard_threshold()
-            sparsity = module.fraction_below(threshold)
+            try:
+                threshold = module.hard_threshold()
+                sparsity = module.fraction_below(threshold)
+            except NonFiniteWeightsError:  # the divergence guard takes over
+                threshold = sparsity = math.nan
         net.history.record("ratio", module.ratio.item())
         net.history.record("temperature", module.temperature.item())
         net.history.record("threshold", threshold)
@@ -268,7 +279,11 @@ class StoppingRule(Callback):
     improved by ``tol`` for more than ``n_iter_no_change`` epochs. With it, the
     same rule applies to the validation score (accuracy or R^2 of the hard-
     masked network), which is recorded as ``valid_score``; the best state is
-    restored when training ends.
+    restored when training ends, and ``restored_score_`` is its score. The
+    restored state is one the :class:`DivergenceGuard` accepted: the guard,
+    a callback before this one, ends a diverged fit by cutting the history
+    back to its accepted epochs, and a best state from an epoch past them
+    gives way to the best before it.
 
     With ``net.finetune_epochs > 0`` the net starts its fine-tuning phase
     (:meth:`PruningNet.start_finetuning`) the first time the rule would stop,
@@ -296,7 +311,9 @@ class StoppingRule(Callback):
         self.best_loss_ = math.inf
         self.best_score_ = -math.inf
         self.no_improvement_count_ = 0
-        self.best_state_ = None
+        # (epoch, score, state) of the best state, and of the one before it.
+        self.best_ = self.previous_best_ = None
+        self.restored_score_ = None
         self.stopped_ = False
         self.finetune_start_ = None
         self.initial_ratio_ = None
@@ -325,7 +342,7 @@ class StoppingRule(Callback):
             improved = score >= self.best_score_ + self.tol
             if score > self.best_score_:
                 self.best_score_ = score
-                self.best_state_ = copy.deepcopy(net.module_.state_dict())
+                self._keep_best(net, score)
         self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
         converged = self.no_improvement_count_ > self.n_iter_no_change
         epochs = len(net.history)
@@ -356,14 +373,25 @@ class StoppingRule(Callback):
         # The pruning term is gone from the loss: compare the phase with itself.
         self.best_loss_ = math.inf
         if self.X_valid is not None:
-            self.best_state_ = copy.deepcopy(net.module_.state_dict())
             self.best_score_ = net.history[-1, "valid_score"]
+            self._keep_best(net, self.best_score_)
+
+    def _keep_best(self, net, score):
+        self.previous_best_ = self.best_
+        state = copy.deepcopy(net.module_.state_dict())
+        self.best_ = (len(net.history), score, state)
 
     def on_train_end(self, net, **kwargs):
-        if self.best_state_ is not None:
-            net.module_.load_state_dict(self.best_state_)
+        best = self.best_
+        if best is not None and best[0] > len(net.history):
+            # The divergence guard rejected the best state's epoch: at most
+            # the last epoch can be, so the best before it was accepted.
+            best = self.previous_best_
+        if best is not None:
+            _, self.restored_score_, state = best
+            net.module_.load_state_dict(state)
         # The held-out data served its purpose; do not carry it into pickles.
-        self.X_valid = self.y_valid = self.best_state_ = None
+        self.X_valid = self.y_valid = self.best_ = self.previous_best_ = None
 
     @torch.no_grad()
     def _score(self, net) -> float:
@@ -371,6 +399,10 @@ class StoppingRule(Callback):
         was_training = module.training
         module.eval()
         X_valid = self.X_valid.to(net.device)
-        outputs = module(X_valid)
-        module.train(was_training)
+        try:
+            outputs = module(X_valid)
+        except NonFiniteWeightsError:
+            return math.nan
+        finally:
+            module.train(was_training)
         return validation_score(self.task, outputs, self.y_valid)

@@ -9,11 +9,16 @@ from ._scratch import Scratch
 from ._selection import binned_pair, full_pair
 
 __all__ = [
+    "NonFiniteWeightsError",
     "exact_threshold",
     "order_statistic_midpoint",
     "quantile_threshold",
     "threshold_and_density",
 ]
+
+
+class NonFiniteWeightsError(ValueError):
+    """The pool of weights holds NaN or infinity: no threshold is defined."""
 
 
 def order_statistic_midpoint(magnitudes: torch.Tensor, ratio: float) -> torch.Tensor:
@@ -61,7 +66,13 @@ def exact_threshold(
 def _binned(values, grid_size, scratch):
     # t <= max |w|: the grid need not reach further.
     low, high = torch.aminmax(values)
-    return bin_magnitudes(values, grid_size, torch.maximum(-low, high).item(), scratch)
+    upper = torch.maximum(-low, high).item()
+    if not math.isfinite(upper):  # the extremes carry any NaN, for free
+        raise NonFiniteWeightsError(
+            "The weights hold NaN or infinity, so the pruning threshold (a "
+            "quantile of their magnitudes) is undefined."
+        )
+    return bin_magnitudes(values, grid_size, upper, scratch)
 
 
 def _binned_threshold(values, k, binned):

@@ -3,6 +3,7 @@ import pytest
 from scipy.special import expit
 from sklearn.utils.extmath import softmax
 
+from oracles import inputs_that_move
 from sk_adaprune._compact import HIDDEN_ACTIVATIONS, compact_network
 
 
@@ -78,3 +79,30 @@ def test_everything_pruned_leaves_the_biases():
     assert compact.used_features.size == 0
     X = np.ones((3, 4))
     np.testing.assert_allclose(compact.forward(X), np.tile([0.5, -0.5], (3, 1)))
+
+
+def test_an_input_feeding_only_removed_units_is_unused():
+    # Input 1 feeds hidden unit 1 alone, and unit 1 feeds nothing.
+    coefs = [np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0], [0.0]])]
+    intercepts = [np.zeros(2), np.zeros(1)]
+    X = np.random.default_rng(0).normal(size=(20, 2))
+
+    def reference(X):
+        return reference_forward(coefs, intercepts, "tanh", "identity", X)
+
+    assert inputs_that_move(reference, X) == [0]
+    compact = compact_network(coefs, intercepts, "tanh", "identity")
+    assert compact.used_features.tolist() == [0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_used_features_are_the_inputs_the_outputs_depend_on(seed):
+    sizes = [12, 9, 7, 4]
+    coefs, intercepts = pruned_network(seed, sizes, sparsity=0.8)
+    X = np.random.default_rng(seed + 10).normal(size=(30, 12))
+
+    def reference(X):  # the uncompacted network; tanh: no unit is ever flat
+        return reference_forward(coefs, intercepts, "tanh", "identity", X)
+
+    compact = compact_network(coefs, intercepts, "tanh", "identity")
+    assert compact.used_features.tolist() == inputs_that_move(reference, X)

@@ -13,6 +13,7 @@ from sk_adaprune._density import (
     scott_bandwidth,
 )
 from sk_adaprune._reference import exact_reflected_kde
+from sk_adaprune._scratch import Scratch
 
 SAMPLERS = {
     "half-normal": lambda rng, n: np.abs(rng.standard_normal(n)),
@@ -108,6 +109,7 @@ def counting_pools(rng):
     yield np.full(10, 0.25, dtype=np.float32)  # all tied: the top bin
     yield np.array([-3.0], dtype=np.float32)
     yield np.zeros(0, dtype=np.float32)
+    yield np.array([np.nan, 0.5, np.inf, -0.25, -np.inf], dtype=np.float32)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -115,13 +117,14 @@ def counting_pools(rng):
 def test_compiled_counts_equal_numpy_and_bincount(threads, grid_size):
     count_bins = pytest.importorskip("sk_adaprune._binning").count_bins
     for pool in counting_pools(np.random.default_rng(threads)):
-        upper = float(np.abs(pool).max()) if pool.size else 1.0
+        finite = np.abs(pool[np.isfinite(pool)])
+        upper = float(finite.max()) if finite.size else 1.0
         inverse_spacing = (grid_size - 0.5) / max(upper, np.finfo(np.float32).eps)
         index = np.full(pool.size, -1, dtype=np.int16)
         counts = np.full(grid_size, -1, dtype=np.int64)
         count_bins(pool, inverse_spacing, index, counts, threads)
         expected = np.empty(pool.size, dtype=np.int16)
-        _density._bin_numbers_on_host(pool, inverse_spacing, expected)
+        _density._bin_numbers_on_host(pool, inverse_spacing, expected, grid_size)
         assert np.array_equal(index, expected)
         assert np.array_equal(counts, np.bincount(expected, minlength=grid_size))
 
@@ -133,6 +136,30 @@ def test_compiled_counts_put_non_finite_samples_in_the_last_bin():
     count_bins(samples, 1.0, index, counts, 2)
     assert index.tolist() == [7, 7, 7, 0]
     assert counts.tolist() == [1, 0, 0, 0, 0, 0, 0, 3]
+
+
+@pytest.mark.parametrize("path", ["numpy", "torch"])
+def test_counting_without_the_kernel_puts_non_finite_samples_in_the_last_bin(
+    path, monkeypatch
+):
+    # The "same results" promise of the fallbacks, NaN and infinity included.
+    monkeypatch.setattr(_density, "count_bins", None)
+    if path == "torch":
+
+        def by_torch(samples, inverse_spacing, index, grid_size):
+            _density._bin_numbers_torch(
+                torch.from_numpy(samples),
+                inverse_spacing,
+                torch.from_numpy(index),
+                grid_size,
+                Scratch(),
+            )
+
+        monkeypatch.setattr(_density, "_bin_numbers_on_host", by_torch)
+    samples = torch.tensor([np.nan, np.inf, -np.inf, 0.5, -1.0, np.nan])
+    binned = bin_magnitudes(samples, 8, 1.0)
+    assert binned.grid_index.tolist() == [7, 7, 7, 3, 7, 7]
+    assert binned.counts.tolist() == [0, 0, 0, 1, 0, 0, 0, 5]
 
 
 def test_compiled_counts_refuse_wrong_buffers():

@@ -131,3 +131,103 @@ def test_round_trips_of_fitted_and_unfitted_estimators(blobs, Estimator, fitted)
         else:
             assert not hasattr(twin, "net_")
     assert not hasattr(clone(estimator), "net_")
+
+
+@pytest.mark.parametrize(
+    "poisoned_step, early_stopping, diverged_in",
+    [(8, False, 3), (9, False, 4), (9, True, 4)],
+    ids=["mid-epoch", "last step of an epoch", "with early stopping"],
+)
+def test_nan_weights_after_a_finite_loss_restore_the_last_good_epoch(
+    blobs, monkeypatch, poisoned_step, early_stopping, diverged_in
+):
+    # An update with a finite loss can still leave NaN weights (an infinite
+    # gradient); the threshold then refuses them, and the guard takes over.
+    X, y = blobs
+    steps = {"n": 0}
+    original = _net.PruningNet.train_step
+
+    def poisoning(self, batch, **fit_params):
+        step = original(self, batch, **fit_params)
+        steps["n"] += 1
+        if steps["n"] == poisoned_step:
+            self.module_.weights.data[0] = float("nan")
+        return step
+
+    monkeypatch.setattr(_net.PruningNet, "train_step", poisoning)
+    clf = AdaptivePrunedMLPClassifier(
+        batch_size=50, max_iter=10, early_stopping=early_stopping, random_state=0
+    )
+    with pytest.warns(
+        ConvergenceWarning,
+        match=f"diverged in epoch {diverged_in}.*epoch 2 were restored",
+    ):
+        clf.fit(X, y)  # 3 batches an epoch, with and without the held-out tenth
+    assert clf.n_iter_ == 2
+    assert all_finite(clf)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def scripted_scores(monkeypatch, scores):
+    """Make the held-out score of epoch i ``scores[i]``; return the biases
+    each epoch ended with."""
+    biases = []
+
+    def score(self, net):
+        biases.append(np.concatenate([b.detach().numpy() for b in net.module_.biases]))
+        return scores[len(biases) - 1]
+
+    monkeypatch.setattr(_net.StoppingRule, "_score", score)
+    return biases
+
+
+def intercepts(estimator):
+    return np.concatenate(estimator.intercepts_)
+
+
+def test_early_stopping_restores_the_best_epochs_state(blobs, monkeypatch):
+    X, y = blobs
+    biases = scripted_scores(monkeypatch, [0.5, 0.9, 0.6, 0.7, 0.8, 0.8])
+    clf = AdaptivePrunedMLPClassifier(
+        early_stopping=True,
+        n_iter_no_change=3,
+        tol=0.0,
+        max_iter=50,
+        finetune_fraction=0,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.n_iter_ == 6  # four epochs after the best without a gain
+    assert clf.best_validation_score_ == 0.9
+    np.testing.assert_array_equal(intercepts(clf), biases[1])
+    assert not np.array_equal(intercepts(clf), biases[-1])
+
+
+def test_early_stopping_never_restores_a_state_the_guard_rejected(blobs, monkeypatch):
+    # Epoch 3 scores best, but the first batch after it diverges: its state
+    # is not good (the guard keeps epoch 2), so neither may the rule load it.
+    X, y = blobs
+    biases = scripted_scores(monkeypatch, [0.5, 0.6, 0.9, 0.9])
+    calls = {"n": 0}
+    original = _net.PruningNet.get_loss
+
+    def poisoned(self, y_pred, y_true, X=None, training=False):
+        loss = original(self, y_pred, y_true, X=X, training=training)
+        calls["n"] += training
+        return loss * float("nan") if calls["n"] == 10 else loss
+
+    monkeypatch.setattr(_net.PruningNet, "get_loss", poisoned)
+    clf = AdaptivePrunedMLPClassifier(
+        early_stopping=True,
+        batch_size=50,
+        max_iter=10,
+        finetune_fraction=0,
+        random_state=0,
+    )
+    with pytest.warns(
+        ConvergenceWarning, match="diverged in epoch 4.*epoch 2 were restored"
+    ):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 2 and clf.validation_scores_ == [0.5, 0.6]
+    assert clf.best_validation_score_ == 0.6
+    np.testing.assert_array_equal(intercepts(clf), biases[1])
+    assert all_finite(clf)

@@ -82,7 +82,36 @@ def test_alpha_is_weight_decay_on_weights_only_and_in_the_reported_loss():
     assert [id(p) for p in decayed[0]["params"]] == [id(net.module_.weights)]
     norms = {a: sum((c**2).sum() for c in f.coefs_) for a, f in fits.items()}
     assert norms[50.0] < 0.5 * norms[0.0]
-    history = fits[50.0].pruning_history_
-    assert np.all(
-        history["loss"] > history["task_loss"] + 10 * (1 - history["ratio"]) ** 2
-    )
+
+
+@pytest.mark.parametrize("hardened", [False, True])
+def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
+    from sk_adaprune._module import SoftMaskedMLP
+    from sk_adaprune._net import PruningNet
+
+    net = PruningNet(
+        SoftMaskedMLP,
+        torch.nn.CrossEntropyLoss,
+        module__n_features=4,
+        module__hidden_layer_sizes=[6],
+        module__n_outputs=3,
+        module__ratio_init=0.3,
+        lambda_=3.0,
+        alpha=50.0,
+    ).initialize()
+    if hardened:
+        net.module_.harden()
+    net.history.new_epoch()
+    net.history.new_batch()
+    X = torch.tensor(np.random.default_rng(0).normal(size=(7, 4)), dtype=torch.float32)
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    y_pred = net.module_(X)
+    loss = net.get_loss(y_pred, y, X=X, training=True).item()
+    task = torch.nn.functional.cross_entropy(y_pred, y).item()
+    weights = net.module_.weights.detach().double()
+    l2 = 0.5 * 50.0 * (weights @ weights).item() / 7  # MLPClassifier's alpha term
+    # The pruning term is a constant once the mask is hardened, and left out.
+    pruning = 0.0 if hardened else 3.0 * (1 - net.module_.ratio.item()) ** 2
+    assert loss == pytest.approx(task + pruning + l2, rel=1e-6)
+    assert net.history[-1, "batches", -1, "task_loss"] == pytest.approx(task)
+    assert l2 > 1 and (hardened or pruning > 1)  # each term counts in the sum

@@ -37,10 +37,12 @@ def binned(values, grid_size=1024):
     return tensor, bin_magnitudes(tensor, grid_size, float(np.abs(values).max()))
 
 
-def host_bins_by_torch(samples, inverse_spacing, index):
+def host_bins_by_torch(samples, inverse_spacing, index, grid_size):
     """The binning other devices run, on the CPU: torch ops instead of numpy."""
     samples, grid_index = torch.from_numpy(samples), torch.from_numpy(index)
-    _density._bin_numbers_torch(samples, inverse_spacing, grid_index, Scratch())
+    _density._bin_numbers_torch(
+        samples, inverse_spacing, grid_index, grid_size, Scratch()
+    )
 
 
 PATHS = ["compiled", "numpy", "torch"]
