@@ -3,12 +3,14 @@
 Trains 784-512-512-10 on Fashion-MNIST (or the synthetic stand-in): ours at
 the default lambda_ and at a larger lambda_ (>= 95% sparsity), and
 MLPClassifier of the same architecture; then measures single-row latency,
-10,000-row throughput and the size on disk of each, next to the dense float32
-torch model. Writes ``results/inference.md`` and ``.json``.
+10,000-row throughput and the size on disk of each at float32 and float64
+input, next to our default model's weights stored dense in a float32 torch
+model. Writes ``results/inference.md`` and ``.json``.
 Run: ``python benchmarks/inference.py [--epochs 10]``.
 """
 
 import argparse
+import copy
 import io
 import pickle
 import statistics
@@ -27,15 +29,7 @@ from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
 from sk_adaprune._base import torch_sequential
 
-
-def median_seconds(function, repeats: int) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+ROUNDS = 9
 
 
 def dense_torch(model) -> torch.nn.Sequential:
@@ -45,18 +39,57 @@ def dense_torch(model) -> torch.nn.Sequential:
     )
 
 
-def measure(name, predict, X, size_bytes, extra) -> dict:
-    latency = (
-        median_seconds(lambda: [predict(X[i : i + 1]) for i in range(100)], 5) / 100
-    )
-    throughput = median_seconds(lambda: predict(X[:10_000]), 5)
+def candidate(name, predict, X, size_bytes, extra) -> dict:
     return {
         "model": name,
-        "latency_batch1_ms": 1e3 * latency,
-        "predict_10k_rows_ms": 1e3 * throughput,
+        "X": X.dtype.name,
+        "predict": predict,
+        "data": X,
         "size_kB": size_bytes / 1024,
         **extra,
     }
+
+
+def time_in_rounds(candidates) -> None:
+    """Single-row latency (100 calls) and 10,000-row throughput of every
+    candidate, round after round, so that drift of the machine's speed falls
+    on all of them alike; medians over the rounds."""
+    for entry in candidates:  # warm up
+        entry["predict"](entry["data"][:10])
+        entry["latency"], entry["throughput"] = [], []
+    for _ in range(ROUNDS):
+        for entry in candidates:
+            predict, X = entry["predict"], entry["data"]
+            start = time.perf_counter()
+            for i in range(100):
+                predict(X[i : i + 1])
+            entry["latency"].append((time.perf_counter() - start) / 100)
+            start = time.perf_counter()
+            predict(X[:10_000])
+            entry["throughput"].append(time.perf_counter() - start)
+    for entry in candidates:
+        entry["latency_batch1_ms"] = 1e3 * statistics.median(entry.pop("latency"))
+        entry["predict_10k_rows_ms"] = 1e3 * statistics.median(entry.pop("throughput"))
+        del entry["predict"], entry["data"]
+
+
+def measure_model(name, model, X, y, folder, dense_bytes) -> dict:
+    """Latency, throughput, accuracy and file size of a fitted estimator."""
+    if isinstance(model, AdaptivePrunedMLPClassifier):
+        size = model.save(Path(folder) / "model.npz").stat().st_size
+        sparsity, file = model.learned_sparsity_, "save() .npz"
+        layers = model.compact_.layer_sizes
+    else:
+        size, sparsity, file = len(pickle.dumps(model)), 0.0, "pickle"
+        layers = [784, *HIDDEN, 10]
+    extra = {
+        "accuracy": model.score(X, y),
+        "sparsity": sparsity,
+        "file": file,
+        "layer_sizes_after_compaction": "-".join(map(str, layers)),
+        "size_vs_dense_float32": dense_bytes / size,
+    }
+    return candidate(name, model.predict, X, size, extra)
 
 
 def main() -> None:
@@ -65,7 +98,6 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     X_train, y_train, X_test, y_test, data_name = load_fashion_mnist_or_stand_in()
-    X_test = X_test.astype(np.float64)
     common = dict(hidden_layer_sizes=HIDDEN, max_iter=args.epochs, random_state=0)
     models = {
         "ours, default lambda_=10": AdaptivePrunedMLPClassifier(**common),
@@ -78,80 +110,82 @@ def main() -> None:
         start = time.perf_counter()
         model.fit(X_train, y_train)
         print(f"{name}: fitted in {time.perf_counter() - start:.0f} s", flush=True)
+    # MLPClassifier keeps the dtype it was fitted on: fitted on float32 here,
+    # its float64 twin holds the same weights as float64, as a fit on float64
+    # data would. Each input dtype is compared with the MLP of that dtype.
+    mlp64 = copy.deepcopy(models["MLPClassifier"])
+    mlp64.coefs_ = [c.astype(np.float64) for c in mlp64.coefs_]
+    mlp64.intercepts_ = [b.astype(np.float64) for b in mlp64.intercepts_]
+    mlps = {np.float32: models["MLPClassifier"], np.float64: mlp64}
     rows = []
     n_weights = sum(c.size for c in models["MLPClassifier"].coefs_)
     dense_bytes = 4 * (
         n_weights + sum(b.size for b in models["MLPClassifier"].intercepts_)
     )
-    with tempfile.TemporaryDirectory() as folder:
-        for name, model in models.items():
-            accuracy = model.score(X_test, y_test)
-            if isinstance(model, AdaptivePrunedMLPClassifier):
-                size = model.save(Path(folder) / "model.npz").stat().st_size
-                extra = {
-                    "accuracy": accuracy,
-                    "sparsity": model.learned_sparsity_,
-                    "file": "save() .npz",
-                    "layer_sizes_after_compaction": "-".join(
-                        map(str, model.compact_.layer_sizes)
-                    ),
-                    "size_vs_dense_float32": dense_bytes / size,
-                }
-            else:
-                size = len(pickle.dumps(model))
-                extra = {
-                    "accuracy": accuracy,
-                    "sparsity": 0.0,
-                    "file": "pickle",
-                    "layer_sizes_after_compaction": "-".join(
-                        map(str, [784, *HIDDEN, 10])
-                    ),
-                    "size_vs_dense_float32": dense_bytes / size,
-                }
-            rows.append(measure(name, model.predict, X_test, size, extra))
-            print(rows[-1], flush=True)
     torch_model = dense_torch(models["ours, default lambda_=10"]).eval()
     buffer = io.BytesIO()
     torch.save(torch_model.state_dict(), buffer)
-    X32 = torch.from_numpy(X_test.astype(np.float32))
 
     def torch_predict(X):
         with torch.no_grad():
-            return torch_model(X).argmax(1)
+            return torch_model(torch.from_numpy(X)).argmax(1)
 
-    rows.append(
-        measure(
-            "dense torch (float32)",
-            torch_predict,
-            X32,
-            buffer.tell(),
-            {
-                "accuracy": float((torch_predict(X32).numpy() == y_test).mean()),
-                "sparsity": 0.0,
-                "file": "torch.save state_dict",
-                "layer_sizes_after_compaction": "-".join(map(str, [784, *HIDDEN, 10])),
-                "size_vs_dense_float32": dense_bytes / buffer.tell(),
-            },
-        )
-    )
-    mlp = next(r for r in rows if r["model"] == "MLPClassifier")
+    with tempfile.TemporaryDirectory() as folder:
+        for dtype in (np.float32, np.float64):
+            X = X_test.astype(dtype)
+            candidates = {**models, "MLPClassifier": mlps[dtype]}
+            for name, model in candidates.items():
+                rows.append(measure_model(name, model, X, y_test, folder, dense_bytes))
+            if dtype == np.float32:  # torch takes float32 only
+                rows.append(
+                    candidate(
+                        "ours, default, its weights stored dense (torch float32)",
+                        torch_predict,
+                        X,
+                        buffer.tell(),
+                        {
+                            "accuracy": float(
+                                (torch_predict(X).numpy() == y_test).mean()
+                            ),
+                            "sparsity": models[
+                                "ours, default lambda_=10"
+                            ].learned_sparsity_,
+                            "file": "torch.save state_dict",
+                            "layer_sizes_after_compaction": "-".join(
+                                map(str, [784, *HIDDEN, 10])
+                            ),
+                            "size_vs_dense_float32": dense_bytes / buffer.tell(),
+                        },
+                    )
+                )
+    time_in_rounds(rows)
     for row in rows:
+        mlp = next(
+            r for r in rows if r["model"] == "MLPClassifier" and r["X"] == row["X"]
+        )
         row["throughput_vs_MLPClassifier"] = (
             mlp["predict_10k_rows_ms"] / row["predict_10k_rows_ms"]
         )
         row["latency_vs_MLPClassifier"] = (
             mlp["latency_batch1_ms"] / row["latency_batch1_ms"]
         )
+    for row in rows:
+        print(row, flush=True)
     write_results(
         "inference",
         "Inference speed and size on disk",
         rows,
         notes=(
             f"Data: {data_name}; 784-512-512-10, {args.epochs} epochs of training. "
-            "Latency: median over 5 runs of 100 single-row predict calls; "
-            "throughput: median of 5 predict calls on 10,000 test rows (float64 "
-            "input; the torch model gets float32). 'dense torch' is our default "
-            "model's weights (zeros included) as a float32 nn.Sequential. Sizes: "
+            f"Latency: 100 single-row predict calls; throughput: one predict call "
+            f"on 10,000 test rows; medians over {ROUNDS} rounds, each round timing "
+            "every model in turn. X: the "
+            "input's dtype; the ratios compare with MLPClassifier at the same "
+            "dtype (fitted on float32 data, it computes in float32; its float64 "
+            "twin holds the same weights as float64 and computes in float64, as "
+            "a fit on float64 data would; ours computes in float32 either way). "
+            "'its weights stored dense' is our default model's pruned weights, "
+            "zeros included, as a float32 torch nn.Sequential. Sizes: "
             f"dense float32 weights and biases take {dense_bytes / 1024:.0f} kB; "
             "size_vs_dense_float32 is that divided by the file size."
         ),

@@ -15,7 +15,7 @@ from sk_adaprune._density import magnitude_density, scott_bandwidth
 from sk_adaprune._mask import masked_weight, soft_mask
 from sk_adaprune._reference import closed_form_gradients, exact_reflected_kde
 from sk_adaprune._threshold import (
-    order_statistic_midpoint,
+    exact_threshold,
     quantile_threshold,
     threshold_and_density,
 )
@@ -96,24 +96,32 @@ def main() -> None:
         )
 
     rng = np.random.default_rng(1)
-    worst = 0.0
+    worst = {"with r trainable (forward pass)": 0.0, "hard mask (exact_threshold)": 0.0}
     for _ in range(200):
-        pool = np.abs(rng.normal(size=rng.integers(1, 5000)))
+        # What training thresholds: signed float32 weights, a float32 r.
+        pool = rng.normal(size=rng.integers(1, 5000))
         pool[rng.random(pool.size) < 0.2] = 0.0
-        pool = np.round(pool, rng.integers(1, 4))  # ties
-        ratio = float(rng.random() * 0.9999)
-        ordered = np.sort(pool)
-        k = math.floor(ratio * pool.size)
+        pool = np.round(pool, rng.integers(1, 4)).astype(np.float32)  # ties
+        ratio = torch.nn.Parameter(torch.tensor(rng.random() * 0.9999))
+        ordered = np.sort(np.abs(pool.astype(np.float64)))
+        k = math.floor(ratio.item() * pool.size)
         expected = 0.0 if k == 0 else 0.5 * (ordered[k - 1] + ordered[k])
-        got = order_statistic_midpoint(torch.from_numpy(pool), ratio).item()
-        worst = max(worst, abs(got - expected))
-    rows.append(
-        {
-            "quantity": "threshold vs numpy order-statistic midpoint",
-            "measure": "max abs error, 200 pools with ties and zeros",
-            "value": worst,
+        weights = torch.from_numpy(pool)
+        got = {
+            "with r trainable (forward pass)": quantile_threshold(weights, ratio),
+            "hard mask (exact_threshold)": exact_threshold(weights, ratio.item()),
         }
-    )
+        for path, threshold in got.items():
+            error = abs(threshold.item() - float(np.float32(expected)))
+            worst[path] = max(worst[path], error)
+    for path, error in worst.items():
+        rows.append(
+            {
+                "quantity": f"training threshold, {path}, vs numpy midpoint",
+                "measure": "max abs error, 200 signed float32 pools, ties, zeros",
+                "value": error,
+            }
+        )
 
     samplers = {
         "half-normal": lambda n: np.abs(rng.standard_normal(n)),

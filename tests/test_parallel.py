@@ -42,13 +42,21 @@ def test_loky_workers_do_not_oversubscribe_torch_threads(blobs):
     assert np.all(fitted.cv_results_["mean_test_threads"] <= share)
 
 
-def test_dask_cluster_search_equals_the_sequential_search(blobs):
+def test_dask_cluster_search_equals_the_sequential_search_on_one_thread(blobs):
+    # Fits are reproducible at a fixed torch thread count; the workers run
+    # one thread each, so the sequential search runs on one thread too.
+    import torch
     from dask.distributed import Client, LocalCluster
 
     X, y = blobs
+    threads = torch.get_num_threads()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        sequential = search(n_jobs=1).fit(X, y)
+        torch.set_num_threads(1)
+        try:
+            sequential = search(n_jobs=1).fit(X, y)
+        finally:
+            torch.set_num_threads(threads)
         with (
             LocalCluster(
                 n_workers=2,
