@@ -7,9 +7,11 @@ import torch
 from sk_adaprune._density import scott_bandwidth
 from sk_adaprune._reference import exact_reflected_kde
 from sk_adaprune._threshold import (
+    NonFiniteWeightsError,
     exact_threshold,
     order_statistic_midpoint,
     quantile_threshold,
+    threshold_and_density,
 )
 
 
@@ -98,3 +100,15 @@ def test_threshold_and_density_of_extreme_pools_stay_finite(scale, dtype):
     threshold.backward()
     assert threshold.item() == numpy_midpoint(magnitudes.numpy(), 0.5)
     assert math.isfinite(ratio.grad.item()) and ratio.grad.item() >= 0
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_weights_are_refused_not_thresholded(bad):
+    weights = torch.tensor([0.3, -0.1, bad, 0.7], dtype=torch.float32)
+    for threshold in (
+        lambda: exact_threshold(weights, 0.5),
+        lambda: threshold_and_density(weights, 0.5),
+        lambda: quantile_threshold(weights, torch.tensor(0.5, requires_grad=True)),
+    ):
+        with pytest.raises(NonFiniteWeightsError, match="NaN or infinity"):
+            threshold()
