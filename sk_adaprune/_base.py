@@ -8,13 +8,15 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy import sparse
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import PassthroughScoring, ProgressBar
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 
 from ._compact import compact_network
 from ._module import RATIO_CEILING, SoftMaskedMLP
@@ -150,7 +152,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _encode_targets(self, y):
         """Validate ``y`` for the task; set target attributes; return
-        ``(y_for_training, y_for_scoring, task)``."""
+        ``(y_for_training, y_for_scoring, scoring)``, ``scoring(outputs,
+        y_for_scoring)`` the held-out score of early stopping."""
 
     @abstractmethod
     def _criterion(self):
@@ -203,21 +206,21 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             # One sample has no spread to learn from (and no class balance).
             ensure_min_samples=2,
         )
-        y_train, y_score, task = self._encode_targets(y)
+        y_train, y_score, scoring = self._encode_targets(y)
         _advise_on_scale(X)
         rng = check_random_state(self.random_state)
         init_seed, shuffle_seed, split_seed = rng.randint(_SEED_BOUND, size=3)
 
         n_samples = X.shape[0]
-        X_valid = y_valid = None
+        held_out = None
         if self.early_stopping:
             # Stratified except for multilabel targets, as MLPClassifier's
             # documentation says (its code tests n_outputs_ == 1 after one-hot
             # encoding, so it stratifies binary targets only, not multiclass
             # ones, unlike what its docstring and scikit-learn#13164 intend).
             # Regression is not stratified.
-            single_label = task == "multiclass" or (
-                task == "binary" and self.n_outputs_ == 1
+            single_label = is_classifier(self) and (
+                self.out_activation_ == "softmax" or self.n_outputs_ == 1
             )
             stratify = y_score if single_label else None
             train_rows, valid_rows = train_test_split(
@@ -231,8 +234,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                     "The validation set is too small. Increase 'validation_fraction' "
                     "or the size of your dataset."
                 )
-            X_valid = _as_tensor(X[valid_rows], dense=True)
-            y_valid = y_score[valid_rows]
+            held_out = Dataset(
+                _as_tensor(X[valid_rows], dense=True), y_score[valid_rows]
+            )
             X, y_train = X[train_rows], y_train[train_rows]
             n_samples = X.shape[0]
 
@@ -249,9 +253,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
 
         initial_ratio = self._initial_ratio(n_samples, batch_size)
         guard = DivergenceGuard()
-        stopping_rule = StoppingRule(
-            self.tol, self.n_iter_no_change, task, X_valid=X_valid, y_valid=y_valid
-        )
+        stopping_rule = StoppingRule(self.tol, self.n_iter_no_change, scoring)
         net = PruningNet(
             SoftMaskedMLP,
             self._criterion(),
@@ -263,7 +265,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             module__temperature_scale=self.tau_init,
             module__grid_size=self.kde_grid_size,
             module__seed=int(init_seed),
-            lambda_=self.lambda_,
+            sparsity_penalty=self.lambda_,
             alpha=self.alpha,
             tau_min=self.tau_min,
             # At least one epoch prunes: the fraction is below 1.
@@ -285,8 +287,12 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             batch_size=batch_size,
             iterator_train=BatchIterator,
             iterator_train__shuffle=self.shuffle,
-            iterator_train__random_state=np.random.RandomState(shuffle_seed),
-            train_split=None,
+            shuffle_seed=int(shuffle_seed),
+            # The held-out set, if any, in one batch: the forward pass the
+            # stopping rule scores.
+            iterator_valid=BatchIterator,
+            iterator_valid__batch_size=-1,
+            train_split=None if held_out is None else predefined_split(held_out),
             callbacks=[
                 ("task_loss", PassthroughScoring(name="task_loss", on_train=True)),
                 ("pruning", PruningMonitor()),
@@ -310,7 +316,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 f"learning_rate_init (now {self.learning_rate_init}) or standardise "
                 "X, e.g. make_pipeline(StandardScaler(), estimator)."
             )
-        self._set_fitted_attributes(net, early_stopping=X_valid is not None)
+        self._set_fitted_attributes(net, early_stopping=held_out is not None)
         self.initial_ratio_ = initial_ratio
         self._warn_about_training(guard, stopping_rule)
         return self

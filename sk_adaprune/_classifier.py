@@ -8,7 +8,7 @@ from sklearn.utils.validation import column_or_1d
 from torch import nn
 
 from ._base import BaseAdaptivePrunedMLP
-from ._net import BinaryLogLoss
+from ._net import BinaryLogLoss, argmax_accuracy, sign_accuracy
 
 
 class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
@@ -222,9 +222,9 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         if binarizer.y_type_ == "multiclass":
             self.out_activation_ = "softmax"
             codes = indicator.argmax(axis=1)
-            return codes.astype(np.int64), codes, "multiclass"
+            return codes.astype(np.int64), codes, argmax_accuracy
         self.out_activation_ = "logistic"
-        return indicator.astype(np.float32), indicator, "binary"
+        return indicator.astype(np.float32), indicator, sign_accuracy
 
     def _criterion(self):
         if self.out_activation_ == "softmax":

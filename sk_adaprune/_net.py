@@ -20,6 +20,9 @@ __all__ = [
     "PruningMonitor",
     "PruningNet",
     "StoppingRule",
+    "argmax_accuracy",
+    "outputs_r2",
+    "sign_accuracy",
 ]
 
 
@@ -37,8 +40,9 @@ class BinaryLogLoss(nn.Module):
     """
 
     def forward(self, logits: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        # Held-out targets keep their integer indicators; training's are float.
         loss = nn.functional.binary_cross_entropy_with_logits(
-            logits, y_true, reduction="sum"
+            logits, y_true.to(logits.dtype), reduction="sum"
         )
         return loss / logits.shape[0]
 
@@ -49,8 +53,9 @@ class BatchIterator:
     A drop-in for skorch's ``iterator_train``: no per-sample ``__getitem__``
     and no collate, which dominate a ``DataLoader`` on small MLPs. A sparse
     ``X`` is densified one batch at a time. ``random_state`` is a
-    ``numpy.random.RandomState`` shared across epochs, so every epoch draws a
-    new permutation and two fits with the same seed draw the same ones.
+    ``numpy.random.RandomState`` shared across epochs (:class:`PruningNet`
+    hands its own to every training iterator), so every epoch draws a new
+    permutation and two fits with the same seed draw the same ones.
     """
 
     def __init__(
@@ -90,8 +95,10 @@ class PruningNet(NeuralNet):
 
     Parameters
     ----------
-    lambda_ : float
-        Weight of the sparsity regulariser ``lambda_ * (1 - r)^2``.
+    sparsity_penalty : float
+        Weight of the sparsity regulariser ``sparsity_penalty * (1 - r)^2``
+        (the estimators' ``lambda_``; skorch takes names ending in ``_`` for
+        state, not parameters).
     alpha : float
         L2 penalty ``alpha / 2 * ||W||^2 / batch_size`` as in MLPClassifier,
         added to the reported loss. Its gradient ``alpha * W / batch_size``
@@ -107,12 +114,18 @@ class PruningNet(NeuralNet):
     settle_tolerance : float
         ``r`` counts as settled, and the scheduled phase may start, once its
         mean change per step over the last epochs is at most this.
+    shuffle_seed : int
+        Seed of the training batches' order. Each fit starts a new
+        ``RandomState`` from it (``shuffle_rng_``), so a clone of a fitted
+        net fits the same way again.
     **kwargs
-        Passed to :class:`skorch.NeuralNet`.
+        Passed to :class:`skorch.NeuralNet`. A held-out set for early
+        stopping comes as skorch's ``train_split=predefined_split(dataset)``.
 
     Notes
     -----
-    The training loss is ``L_task + lambda_ (1 - r)^2 + alpha/2 ||W||^2 / B``.
+    The training loss is ``L_task + sparsity_penalty (1 - r)^2 + alpha/2
+    ||W||^2 / B``.
     The task part alone is recorded per batch as ``task_loss``. In the
     fine-tuning phase ``r`` is frozen and the regulariser, a constant, is
     left out: the loss is ``L_task + alpha/2 ||W||^2 / B``.
@@ -121,19 +134,32 @@ class PruningNet(NeuralNet):
     def __init__(
         self,
         *args,
-        lambda_=0.0,
+        sparsity_penalty=0.0,
         alpha=0.0,
         tau_min=1e-6,
         finetune_epochs=0,
         settle_tolerance=0.0,
+        shuffle_seed=0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        self.lambda_ = lambda_
+        self.sparsity_penalty = sparsity_penalty
         self.alpha = alpha
         self.tau_min = tau_min
         self.finetune_epochs = finetune_epochs
         self.settle_tolerance = settle_tolerance
+        self.shuffle_seed = shuffle_seed
+
+    def initialize(self):
+        super().initialize()
+        self.shuffle_rng_ = np.random.RandomState(self.shuffle_seed)
+        return self
+
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        if training:
+            iterator.random_state = self.shuffle_rng_
+        return iterator
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         task_loss = super().get_loss(y_pred, y_true, X=X, training=training)
@@ -143,7 +169,7 @@ class PruningNet(NeuralNet):
         module = self.module_
         loss = task_loss
         if not module.hardened:
-            loss = loss + self.lambda_ * (1.0 - module.ratio) ** 2
+            loss = loss + self.sparsity_penalty * (1.0 - module.ratio) ** 2
         if self.alpha:
             with torch.no_grad():  # the gradient comes as weight decay
                 squared_norm = torch.dot(module.weights, module.weights)
@@ -162,6 +188,17 @@ class PruningNet(NeuralNet):
         else:
             self.module_.clamp_(self.tau_min)
         return step
+
+    def validation_step(self, batch, **fit_params):
+        try:
+            return super().validation_step(batch, **fit_params)
+        except NonFiniteWeightsError:  # scored as NaN; the guard takes over
+            rows = len(batch[0])
+            outputs = self.module_.shapes[-1][0]
+            return {
+                "loss": torch.tensor(math.nan),
+                "y_pred": torch.full((rows, outputs), math.nan),
+            }
 
     def start_finetuning(self) -> None:
         """Harden the mask now; the epochs that follow fine-tune on it.
@@ -199,16 +236,32 @@ class PruningMonitor(Callback):
         net.history.record("finetuning", module.hardened)
 
 
-def validation_score(task: str, outputs: torch.Tensor, y_true: np.ndarray) -> float:
-    """Accuracy (classification) or R^2 (regression) of raw network outputs."""
-    outputs = outputs.detach().cpu().double().numpy()
-    if not np.isfinite(outputs).all():
+def _as_finite_numpy(outputs: torch.Tensor):
+    """The outputs as float64 numpy, or None if any is NaN or infinite."""
+    values = outputs.detach().cpu().double().numpy()
+    return values if np.isfinite(values).all() else None
+
+
+def argmax_accuracy(outputs: torch.Tensor, y_true: np.ndarray) -> float:
+    """Accuracy of the largest logit's class (softmax outputs); NaN for
+    outputs that are not finite."""
+    values = _as_finite_numpy(outputs)
+    return math.nan if values is None else accuracy_score(y_true, values.argmax(1))
+
+
+def sign_accuracy(outputs: torch.Tensor, y_true: np.ndarray) -> float:
+    """Accuracy of the logits thresholded at 0 (logistic outputs: binary or
+    multilabel indicators); NaN for outputs that are not finite."""
+    values = _as_finite_numpy(outputs)
+    if values is None:
         return math.nan
-    if task == "multiclass":
-        return accuracy_score(y_true, outputs.argmax(axis=1))
-    if task == "binary":
-        return accuracy_score(y_true, (outputs > 0).astype(y_true.dtype))
-    return r2_score(y_true, outputs)
+    return accuracy_score(y_true, (values > 0).astype(y_true.dtype))
+
+
+def outputs_r2(outputs: torch.Tensor, y_true: np.ndarray) -> float:
+    """R^2 of regression outputs; NaN for outputs that are not finite."""
+    values = _as_finite_numpy(outputs)
+    return math.nan if values is None else r2_score(y_true, values)
 
 
 class DivergenceGuard(Callback):
@@ -231,11 +284,11 @@ class DivergenceGuard(Callback):
         self.first_loss_ = None
         self.diverged_ = None
         self.healthy_epochs_ = 0
-        self._good_state = self._candidate = None
+        self.good_state_ = self.candidate_ = None
         return self
 
     def on_train_begin(self, net, **kwargs):
-        self._good_state = copy.deepcopy(net.module_.state_dict())
+        self.good_state_ = copy.deepcopy(net.module_.state_dict())
 
     def on_batch_end(self, net, training=False, **kwargs):
         if not training:
@@ -248,12 +301,12 @@ class DivergenceGuard(Callback):
         if not math.isfinite(value) or abs(value) > self.factor * self.first_loss_:
             self.diverged_ = (len(net.history), value)
             raise KeyboardInterrupt
-        if self._candidate is not None:
-            self.healthy_epochs_, self._good_state = self._candidate
-            self._candidate = None
+        if self.candidate_ is not None:
+            self.healthy_epochs_, self.good_state_ = self.candidate_
+            self.candidate_ = None
 
     def on_epoch_end(self, net, **kwargs):
-        self._candidate = (len(net.history), copy.deepcopy(net.module_.state_dict()))
+        self.candidate_ = (len(net.history), copy.deepcopy(net.module_.state_dict()))
 
     def on_finetune_begin(self, net):
         # The epoch just ended is returned hardened if the phase diverges.
@@ -261,9 +314,9 @@ class DivergenceGuard(Callback):
 
     def on_train_end(self, net, **kwargs):
         if self.diverged_ is not None:
-            net.module_.load_state_dict(self._good_state)
+            net.module_.load_state_dict(self.good_state_)
             del net.history[self.healthy_epochs_ :]
-        self._good_state = self._candidate = None
+        self.good_state_ = self.candidate_ = None
 
 
 # Whether r has settled is judged over at least this many steps (whole
@@ -276,10 +329,14 @@ class StoppingRule(Callback):
     and the switch to the fine-tuning phase.
 
     Without validation data, training stops once the training loss has not
-    improved by ``tol`` for more than ``n_iter_no_change`` epochs. With it, the
-    same rule applies to the validation score (accuracy or R^2 of the hard-
-    masked network), which is recorded as ``valid_score``; the best state is
-    restored when training ends, and ``restored_score_`` is its score. The
+    improved by ``tol`` for more than ``n_iter_no_change`` epochs. With it
+    (the net's ``dataset_valid``), the same rule applies to
+    ``scoring(outputs, y_valid)`` of the hard-masked network's outputs on the
+    held-out set, which skorch's validation pass has just computed (one
+    batch: ``iterator_valid__batch_size=-1``; this callback keeps them as
+    ``valid_outputs_``); the score is recorded as ``valid_score``, the best
+    state is restored when training ends, and ``restored_score_`` is its
+    score. The
     restored state is one the :class:`DivergenceGuard` accepted: the guard,
     a callback before this one, ends a diverged fit by cutting the history
     back to its accepted epochs, and a best state from an epoch past them
@@ -300,12 +357,10 @@ class StoppingRule(Callback):
     None.
     """
 
-    def __init__(self, tol, n_iter_no_change, task, X_valid=None, y_valid=None):
+    def __init__(self, tol, n_iter_no_change, scoring=None):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
-        self.task = task
-        self.X_valid = X_valid
-        self.y_valid = y_valid
+        self.scoring = scoring
 
     def initialize(self):
         self.best_loss_ = math.inf
@@ -314,6 +369,7 @@ class StoppingRule(Callback):
         # (epoch, score, state) of the best state, and of the one before it.
         self.best_ = self.previous_best_ = None
         self.restored_score_ = None
+        self.valid_outputs_ = []
         self.stopped_ = False
         self.finetune_start_ = None
         self.initial_ratio_ = None
@@ -331,13 +387,18 @@ class StoppingRule(Callback):
                 f"{ratio:.4f}, mask hardened ({sparsity:.1%} of the weights are 0)."
             )
 
-    def on_epoch_end(self, net, **kwargs):
-        if self.X_valid is None:
+    def on_batch_end(self, net, training=False, y_pred=None, **kwargs):
+        if not training:
+            self.valid_outputs_.append(y_pred)
+
+    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+        outputs, self.valid_outputs_ = self.valid_outputs_, []
+        if dataset_valid is None:
             loss = net.history[-1, "train_loss"]
             improved = loss <= self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, loss)
         else:
-            score = self._score(net)
+            score = self.scoring(torch.cat(outputs), dataset_valid.y)
             net.history.record("valid_score", score)
             improved = score >= self.best_score_ + self.tol
             if score > self.best_score_:
@@ -372,7 +433,7 @@ class StoppingRule(Callback):
         self.no_improvement_count_ = 0
         # The pruning term is gone from the loss: compare the phase with itself.
         self.best_loss_ = math.inf
-        if self.X_valid is not None:
+        if "valid_score" in net.history[-1]:
             self.best_score_ = net.history[-1, "valid_score"]
             self._keep_best(net, self.best_score_)
 
@@ -390,19 +451,4 @@ class StoppingRule(Callback):
         if best is not None:
             _, self.restored_score_, state = best
             net.module_.load_state_dict(state)
-        # The held-out data served its purpose; do not carry it into pickles.
-        self.X_valid = self.y_valid = self.best_ = self.previous_best_ = None
-
-    @torch.no_grad()
-    def _score(self, net) -> float:
-        module = net.module_
-        was_training = module.training
-        module.eval()
-        X_valid = self.X_valid.to(net.device)
-        try:
-            outputs = module(X_valid)
-        except NonFiniteWeightsError:
-            return math.nan
-        finally:
-            module.train(was_training)
-        return validation_score(self.task, outputs, self.y_valid)
+        self.best_ = self.previous_best_ = None

@@ -5,7 +5,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseAdaptivePrunedMLP
-from ._net import HalfSquaredError
+from ._net import HalfSquaredError, outputs_r2
 
 
 class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
@@ -75,7 +75,7 @@ threshold_, layer_sparsity_, pruning_history_, net_, used_features_, compact_
         targets = y.reshape(y.shape[0], -1)
         self.n_outputs_ = targets.shape[1]
         self.out_activation_ = "identity"
-        return targets.astype(np.float32), y, "regression"
+        return targets.astype(np.float32), y, outputs_r2
 
     def _criterion(self):
         return HalfSquaredError

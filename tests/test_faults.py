@@ -9,7 +9,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
-from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor, _net
+from sk_adaprune import (
+    AdaptivePrunedMLPClassifier,
+    AdaptivePrunedMLPRegressor,
+    _classifier,
+    _net,
+)
 
 
 def all_finite(estimator):
@@ -169,15 +174,19 @@ def test_nan_weights_after_a_finite_loss_restore_the_last_good_epoch(
 
 
 def scripted_scores(monkeypatch, scores):
-    """Make the held-out score of epoch i ``scores[i]``; return the biases
-    each epoch ended with."""
+    """Make the held-out score of epoch i ``scores[i]`` (blobs: multiclass);
+    return the biases each epoch ended with."""
     biases = []
+    record = _net.PruningMonitor.on_epoch_end
 
-    def score(self, net):
+    def recording(self, net, **kwargs):
+        record(self, net, **kwargs)
         biases.append(np.concatenate([b.detach().numpy() for b in net.module_.biases]))
-        return scores[len(biases) - 1]
 
-    monkeypatch.setattr(_net.StoppingRule, "_score", score)
+    monkeypatch.setattr(_net.PruningMonitor, "on_epoch_end", recording)
+    monkeypatch.setattr(
+        _classifier, "argmax_accuracy", lambda outputs, y: scores[len(biases) - 1]
+    )
     return biases
 
 

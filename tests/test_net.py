@@ -8,7 +8,9 @@ from sk_adaprune._net import (
     BatchIterator,
     BinaryLogLoss,
     HalfSquaredError,
-    validation_score,
+    argmax_accuracy,
+    outputs_r2,
+    sign_accuracy,
 )
 
 
@@ -49,14 +51,13 @@ def test_losses_match_mlp_definitions():
 
 def test_validation_scores():
     outputs = torch.tensor([[2.0, 0.1], [0.0, 1.0], [3.0, 0.0]])
-    assert validation_score(
-        "multiclass", outputs, np.array([0, 1, 1])
-    ) == pytest.approx(2 / 3)
-    binary = torch.tensor([[1.0], [-1.0]])
-    assert validation_score("binary", binary, np.array([[1], [1]])) == 0.5
+    assert argmax_accuracy(outputs, np.array([0, 1, 1])) == pytest.approx(2 / 3)
+    logits = torch.tensor([[1.0], [-1.0]])
+    assert sign_accuracy(logits, np.array([[1], [1]])) == 0.5
     values = torch.tensor([[1.0], [2.0], [3.0]])
-    assert validation_score("regression", values, np.array([1.0, 2.0, 3.0])) == 1.0
-    assert np.isnan(validation_score("regression", values * np.nan, np.ones(3)))
+    assert outputs_r2(values, np.array([1.0, 2.0, 3.0])) == 1.0
+    for score in (argmax_accuracy, sign_accuracy, outputs_r2):
+        assert np.isnan(score(values * np.nan, np.ones(3)))
 
 
 def test_alpha_is_weight_decay_on_weights_only_and_in_the_reported_loss():
@@ -96,7 +97,7 @@ def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
         module__hidden_layer_sizes=[6],
         module__n_outputs=3,
         module__ratio_init=0.3,
-        lambda_=3.0,
+        sparsity_penalty=3.0,
         alpha=50.0,
     ).initialize()
     if hardened:
@@ -115,3 +116,61 @@ def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
     assert loss == pytest.approx(task + pruning + l2, rel=1e-6)
     assert net.history[-1, "batches", -1, "task_loss"] == pytest.approx(task)
     assert l2 > 1 and (hardened or pruning > 1)  # each term counts in the sum
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_fitted_net_clones_round_trips_and_refits_the_same(
+    early_stopping, monkeypatch
+):
+    import warnings
+
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sk_adaprune import AdaptivePrunedMLPClassifier, _base
+
+    split = {}
+    original_split = _base.train_test_split
+
+    def spy(*arrays, **kwargs):
+        split["train"], split["valid"] = original_split(*arrays, **kwargs)
+        return split["train"], split["valid"]
+
+    monkeypatch.setattr(_base, "train_test_split", spy)
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(90, 4)).astype(np.float32)
+    y = np.arange(90) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = AdaptivePrunedMLPClassifier(
+            lambda_=5.0,
+            max_iter=6,
+            batch_size=20,
+            early_stopping=early_stopping,
+            random_state=0,
+        ).fit(X, y)
+    net = clf.net_
+    params = net.get_params()
+    # skorch takes names ending in "_" for state: the regulariser's is not.
+    assert params["sparsity_penalty"] == 5.0
+    assert not any(isinstance(v, (np.ndarray, torch.Tensor)) for v in params.values())
+    twin = clone(net)
+    assert twin.sparsity_penalty == 5.0
+    # The twin fits the same data the same way: same seeds, a fresh shuffling
+    # RandomState, the same penalty, and (early stopping) the same held-out
+    # set, which travels in train_split.
+    order = split["train"] if early_stopping else np.arange(90)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        twin.fit(torch.from_numpy(X[order]), torch.as_tensor(y[order]))
+    twin.module_.harden()
+    torch.testing.assert_close(
+        twin.module_.weights, net.module_.weights, rtol=0, atol=0
+    )
+    np.testing.assert_array_equal(twin.history[:, "ratio"], net.history[:, "ratio"])
+    if early_stopping:
+        assert "valid_score" in twin.history[-1]
+    # (skorch re-initialises the module when module parameters are set.)
+    twin.set_params(**twin.get_params())
+    assert twin.get_params()["sparsity_penalty"] == 5.0
