@@ -267,6 +267,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             module__seed=int(init_seed),
             sparsity_penalty=self.lambda_,
             alpha=self.alpha,
+            lr_ratio=self.lr_r,
+            lr_temperature=self.lr_tau,
             tau_min=self.tau_min,
             # At least one epoch prunes: the fraction is below 1.
             finetune_epochs=math.floor(self.finetune_fraction * self.max_iter),
@@ -276,13 +278,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             optimizer__betas=(self.beta_1, self.beta_2),
             optimizer__eps=self.epsilon,
             optimizer__fused=_FUSED_ADAM,
-            optimizer__param_groups=[
-                ("ratio", {"lr": self.lr_r}),
-                ("temperature", {"lr": self.lr_tau}),
-                # MLPClassifier's L2 term alpha/2 ||W||^2 / batch_size, as the
-                # gradient it adds (biases are not penalised).
-                ("weights", {"weight_decay": self.alpha / batch_size}),
-            ],
             max_epochs=self.max_iter,
             batch_size=batch_size,
             iterator_train=BatchIterator,

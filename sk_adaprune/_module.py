@@ -117,6 +117,17 @@ class SoftMaskedMLP(nn.Module):
         if not self.hardened and self.scratch is None:
             self.scratch = Scratch()
 
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters by role, each a group of the optimizer: ``ratio``
+        (``r``), ``temperature`` (``tau``), ``weights`` (the prunable pool)
+        and ``biases``."""
+        return {
+            "ratio": [self.ratio],
+            "temperature": [self.temperature],
+            "weights": [self.weights],
+            "biases": list(self.biases),
+        }
+
     def weight_matrices(self, weights: torch.Tensor | None = None) -> list:
         """``weights`` (default: the parameter) as one matrix view per layer."""
         weights = self.weights if weights is None else weights

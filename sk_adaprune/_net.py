@@ -100,10 +100,15 @@ class PruningNet(NeuralNet):
         (the estimators' ``lambda_``; skorch takes names ending in ``_`` for
         state, not parameters).
     alpha : float
-        L2 penalty ``alpha / 2 * ||W||^2 / batch_size`` as in MLPClassifier,
-        added to the reported loss. Its gradient ``alpha * W / batch_size``
-        is applied by the optimizer as weight decay on the weights' parameter
-        group (set up by the estimator), inside the fused Adam step.
+        L2 penalty ``alpha / 2 * ||W||^2 / B`` on the weights (not the
+        biases), ``B`` the rows of the batch at hand, as in MLPClassifier;
+        added to the reported loss. Its gradient ``alpha * W / B`` is the
+        weight decay of the weights' optimizer group, set with the loss term
+        for every batch and applied inside the fused Adam step.
+    lr_ratio, lr_temperature : float
+        Learning rates of ``r`` and ``tau``; weights and biases use ``lr``.
+        The optimizer's groups are the module's
+        :meth:`~SoftMaskedMLP.parameter_groups`.
     tau_min : float
         Lower clamp of the temperature after every step.
     finetune_epochs : int
@@ -136,6 +141,8 @@ class PruningNet(NeuralNet):
         *args,
         sparsity_penalty=0.0,
         alpha=0.0,
+        lr_ratio=1e-3,
+        lr_temperature=1e-6,
         tau_min=1e-6,
         finetune_epochs=0,
         settle_tolerance=0.0,
@@ -145,6 +152,8 @@ class PruningNet(NeuralNet):
         super().__init__(*args, **kwargs)
         self.sparsity_penalty = sparsity_penalty
         self.alpha = alpha
+        self.lr_ratio = lr_ratio
+        self.lr_temperature = lr_temperature
         self.tau_min = tau_min
         self.finetune_epochs = finetune_epochs
         self.settle_tolerance = settle_tolerance
@@ -153,6 +162,29 @@ class PruningNet(NeuralNet):
     def initialize(self):
         super().initialize()
         self.shuffle_rng_ = np.random.RandomState(self.shuffle_seed)
+        return self
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        _, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        settings = {
+            "ratio": {"lr": self.lr_ratio},
+            "temperature": {"lr": self.lr_temperature},
+            "weights": {"weight_decay": 0.0},  # set per batch by get_loss
+        }
+        groups = [
+            {"params": params, **settings.get(name, {})}
+            for name, params in self.module_.parameter_groups().items()
+        ]
+        return (groups,), kwargs
+
+    def initialize_optimizer(self, *args, **kwargs):
+        super().initialize_optimizer(*args, **kwargs)
+        weights = self.module_.weights
+        self.weights_group_ = next(
+            group
+            for group in self.optimizer_.param_groups
+            if any(p is weights for p in group["params"])
+        )
         return self
 
     def get_iterator(self, dataset, training=False):
@@ -171,10 +203,16 @@ class PruningNet(NeuralNet):
         if not module.hardened:
             loss = loss + self.sparsity_penalty * (1.0 - module.ratio) ** 2
         if self.alpha:
-            with torch.no_grad():  # the gradient comes as weight decay
-                squared_norm = torch.dot(module.weights, module.weights)
-            loss = loss + 0.5 * self.alpha * squared_norm / y_pred.shape[0]
+            loss = loss + self._l2_term(y_pred.shape[0])
         return loss
+
+    def _l2_term(self, batch_size: int) -> torch.Tensor:
+        """``alpha/2 ||W||^2 / B`` for the loss, and its gradient ``alpha W /
+        B`` as the weights' weight decay for this batch's step."""
+        self.weights_group_["weight_decay"] = self.alpha / batch_size
+        weights = self.module_.weights
+        with torch.no_grad():  # the gradient comes as weight decay
+            return 0.5 * self.alpha * torch.dot(weights, weights) / batch_size
 
     def train_step(self, batch, **fit_params):
         try:

@@ -174,3 +174,29 @@ def test_a_fitted_net_clones_round_trips_and_refits_the_same(
     # (skorch re-initialises the module when module parameters are set.)
     twin.set_params(**twin.get_params())
     assert twin.get_params()["sparsity_penalty"] == 5.0
+
+
+def test_l2_gradient_uses_each_batchs_own_size_as_mlpclassifier():
+    # 47 rows in batches of 20: the last batch has 7 rows, and MLPClassifier
+    # divides alpha's term and its gradient by the rows of the batch at hand.
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(47, 4)), np.arange(47) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = AdaptivePrunedMLPClassifier(
+            alpha=0.3, batch_size=20, max_iter=2, random_state=0
+        ).fit(X, y)
+    net = clf.net_
+    assert net.weights_group_["weight_decay"] == pytest.approx(0.3 / 7)
+    groups = {id(g["params"][0]): g for g in net.optimizer_.param_groups}
+    assert groups[id(net.module_.weights)] is net.weights_group_
+    assert groups[id(net.module_.ratio)]["lr"] == clf.lr_r
+    assert groups[id(net.module_.temperature)]["lr"] == clf.lr_tau
+    biases = groups[id(net.module_.biases[0])]
+    assert biases["weight_decay"] == 0 and biases["lr"] == clf.learning_rate_init
