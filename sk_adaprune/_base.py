@@ -19,6 +19,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from ._compact import compact_network
+from ._export import torch_sequential
 from ._module import RATIO_CEILING, SoftMaskedMLP
 from ._net import (
     BatchIterator,
@@ -201,7 +202,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             y,
             accept_sparse=["csr", "csc"],
             multi_output=True,
-            y_numeric=not hasattr(self, "predict_proba"),
+            y_numeric=not is_classifier(self),
             dtype=(np.float64, np.float32),
             # One sample has no spread to learn from (and no class balance).
             ensure_min_samples=2,
@@ -480,33 +481,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-def torch_sequential(coefs, intercepts, activation, out_activation):
-    """A float32 ``torch.nn.Sequential`` computing ``X @ coef + intercept``
-    layer by layer, ``activation`` between layers, ``out_activation`` last."""
-    hidden = {
-        "relu": torch.nn.ReLU,
-        "tanh": torch.nn.Tanh,
-        "logistic": torch.nn.Sigmoid,
-        "identity": torch.nn.Identity,
-    }
-    output = {
-        "softmax": lambda: torch.nn.Softmax(dim=1),
-        "logistic": torch.nn.Sigmoid,
-        "identity": torch.nn.Identity,
-    }
-    layers = []
-    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
-        linear = torch.nn.Linear(*coef.shape)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(coef.T))
-            linear.bias.copy_(torch.from_numpy(intercept))
-        layers.append(linear)
-        if i < len(coefs) - 1:
-            layers.append(hidden[activation]())
-    layers.append(output[out_activation]())
-    return torch.nn.Sequential(*layers)
 
 
 def _advise_on_scale(X):

@@ -31,8 +31,6 @@ __all__ = [
     "binned_bandwidth",
     "grid_density",
     "interpolate",
-    "magnitude_density",
-    "scott_bandwidth",
 ]
 
 
@@ -42,23 +40,6 @@ class BinnedMagnitudes(NamedTuple):
     counts: np.ndarray  # (m,) int64 on the host: samples in each bin
     grid_index: torch.Tensor  # (n,) int16/32 on the samples' device: their bins
     spacing: float
-
-
-def scott_bandwidth(samples: torch.Tensor) -> torch.Tensor:
-    """Scott's rule of thumb, ``h = std * n ** (-1/5)``, for non-negative samples.
-
-    The standard deviation comes from the sum and the sum of squares, two
-    cheap reductions. A degenerate sample (zero spread) gets a bandwidth of a
-    few ulps of its scale, so the density stays finite and huge (``dt/dr``
-    close to 0).
-    """
-    n = samples.numel()
-    mean = samples.sum().double() / n
-    mean_square = torch.dot(samples, samples).double() / n
-    variance = (mean_square - mean * mean).clamp_min(0.0) * n / max(n - 1, 1)
-    spread = variance.sqrt().to(samples.dtype)
-    scale = mean_square.sqrt().to(samples.dtype).clamp_min(1.0)
-    return torch.maximum(spread * n ** (-0.2), torch.finfo(samples.dtype).eps * scale)
 
 
 def bin_magnitudes(
@@ -139,7 +120,7 @@ def _bin_numbers_torch(samples, inverse_spacing, grid_index, grid_size, scratch)
 
 
 def binned_bandwidth(binned: BinnedMagnitudes) -> float:
-    """Scott's rule, :func:`scott_bandwidth`, from the bin counts alone.
+    """Scott's rule, ``h = std * n ** (-1/5)``, from the bin counts alone.
 
     The samples are taken at their bin centres, each moved by at most
     ``spacing / 2``, so the standard deviation, and with it ``h / n^(-1/5)``,
@@ -213,53 +194,3 @@ def interpolate(density: np.ndarray, spacing: float, points: np.ndarray) -> np.n
     """Linear interpolation at ``points`` of values at the bin centres."""
     centres = (np.arange(density.size) + 0.5) * spacing
     return np.interp(points, centres, density)
-
-
-def magnitude_density(
-    magnitudes: torch.Tensor,
-    points: torch.Tensor,
-    grid_size: int = 1024,
-    bandwidth: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Density of non-negative samples at ``points``, reflected at 0.
-
-    Parameters
-    ----------
-    magnitudes : Tensor of shape (n,)
-        Non-negative samples (weight magnitudes).
-    points : Tensor
-        Where to evaluate the density; values must be non-negative.
-    grid_size : int, default=1024
-        Number of bins the samples are counted in.
-    bandwidth : Tensor, default=None
-        Kernel bandwidth; Scott's rule when None.
-
-    Returns
-    -------
-    density : Tensor shaped like ``points``, in the samples' dtype
-
-    Notes
-    -----
-    The estimate is
-
-    ``f(x) = 1/(n h) sum_i [phi((x - s_i)/h) + phi((x + s_i)/h)]``,  x >= 0,
-
-    a Gaussian KDE of the samples and of their mirror images ``-s_i``. The
-    mirror term puts back the mass a plain KDE would leak below 0, so ``f``
-    integrates to 1 on ``[0, inf)`` and is not halved near 0. Samples are
-    counted in ``grid_size`` equal bins on ``[0, max(s) + 4h]``, far enough
-    past the largest sample that the kernel has died out (a single
-    ``bincount``; moving samples to their bin centre acts like extra
-    smoothing of width ``spacing``, an O(spacing^2) bias), the bins are
-    convolved with the kernel (:func:`grid_density`) and ``f`` at ``points``
-    is linearly interpolated between bin centres.
-    """
-    samples = magnitudes.detach().reshape(-1)
-    if bandwidth is None:
-        bandwidth = scott_bandwidth(samples)
-    bandwidth = float(bandwidth)
-    upper = samples.max().item() + 4.0 * bandwidth
-    binned = bin_magnitudes(samples, grid_size, upper)
-    density = grid_density(binned.counts, binned.spacing, bandwidth, samples.numel())
-    at_points = interpolate(density, binned.spacing, points.detach().cpu().numpy())
-    return torch.as_tensor(at_points, dtype=samples.dtype, device=points.device)

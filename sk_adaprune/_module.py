@@ -13,11 +13,13 @@ from ._threshold import exact_threshold, quantile_threshold
 
 __all__ = ["ACTIVATIONS", "SoftMaskedMLP"]
 
+# torch's hidden-layer activations by MLPClassifier's names; the module
+# computes with them and exported models are built from them.
 ACTIVATIONS = {
-    "identity": lambda x: x,
-    "logistic": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": F.relu,
+    "identity": nn.Identity,
+    "logistic": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
 }
 
 RATIO_CEILING = 0.9999
@@ -95,6 +97,7 @@ class SoftMaskedMLP(nn.Module):
         self.weights = nn.Parameter(weights)
         self.biases = nn.ParameterList(biases)
         self.activation = activation
+        self.hidden_activation = ACTIVATIONS[activation]()
         self.grid_size = grid_size
         weight_std = self.weights.detach().std().item()
         self.ratio = nn.Parameter(torch.tensor(float(ratio_init)))
@@ -154,7 +157,7 @@ class SoftMaskedMLP(nn.Module):
         return weights * self._kept(weights.detach(), self.hard_threshold())
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        activation = ACTIVATIONS[self.activation]
+        activation = self.hidden_activation
         matrices = self.weight_matrices(self.masked_weights())
         last = len(matrices) - 1
         for i, (weight, bias) in enumerate(zip(matrices, self.biases)):

@@ -1,28 +1,16 @@
 """Exact order statistics of a pool of values."""
 
-import math
-
 import numpy as np
 import torch
 
-__all__ = ["binned_pair", "full_pair"]
-
-
-def full_pair(values: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(s_k, s_{k+1})``, the k-th and (k+1)-th smallest values (1-based)."""
-    kth = torch.kthvalue(values, k).values
-    # s_{k+1} is s_k itself when more than k values are <= s_k (a tie),
-    # otherwise the smallest value above s_k.
-    above = torch.where(values > kth, values, values.new_tensor(math.inf))
-    tied = (values.numel() - torch.isfinite(above).sum()) > k
-    return kth, torch.where(tied, kth, above.min())
+__all__ = ["binned_pair"]
 
 
 def binned_pair(
     values: torch.Tensor, counts: np.ndarray, grid_index: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`full_pair` of the magnitudes ``|values|``, from their counts in
-    order-keeping bins.
+    """``(s_k, s_{k+1})``, the k-th and (k+1)-th smallest magnitudes ``|values|``
+    (1-based), from their counts in order-keeping bins.
 
     Parameters
     ----------

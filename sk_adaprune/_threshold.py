@@ -6,12 +6,11 @@ import torch
 
 from ._density import bin_magnitudes, binned_bandwidth, grid_density, interpolate
 from ._scratch import Scratch
-from ._selection import binned_pair, full_pair
+from ._selection import binned_pair
 
 __all__ = [
     "NonFiniteWeightsError",
     "exact_threshold",
-    "order_statistic_midpoint",
     "quantile_threshold",
     "threshold_and_density",
 ]
@@ -19,21 +18,6 @@ __all__ = [
 
 class NonFiniteWeightsError(ValueError):
     """The pool of weights holds NaN or infinity: no threshold is defined."""
-
-
-def order_statistic_midpoint(magnitudes: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Threshold ``t`` that prunes the fraction ``ratio`` of ``magnitudes``.
-
-    With the magnitudes sorted ascending ``s_1 <= ... <= s_n`` and
-    ``k = floor(ratio * n)``, ``t = (s_k + s_{k+1}) / 2``, and ``t = 0`` when
-    ``k = 0``. Exactly ``k`` magnitudes lie below ``t`` unless ``s_k`` is tied
-    with ``s_{k+1}``.
-    """
-    values, k = _pool_and_rank(magnitudes, ratio)
-    if k == 0:
-        return values.new_zeros(())
-    kth, next_value = full_pair(values, k)
-    return 0.5 * (kth + next_value)
 
 
 def _pool_and_rank(values: torch.Tensor, ratio: float) -> tuple[torch.Tensor, int]:
@@ -52,7 +36,8 @@ def exact_threshold(
     grid_size: int = 1024,
     scratch: Scratch | None = None,
 ) -> torch.Tensor:
-    """:func:`order_statistic_midpoint` of ``|weights|``, without a sort.
+    """The order-statistic midpoint of ``|weights|`` (``(s_k + s_{k+1}) / 2``,
+    ``k = floor(ratio * n)``, 0 when ``k = 0``), without a sort.
 
     The magnitudes are counted in ``grid_size`` order-keeping bins and only
     the bin holding ``s_k`` and ``s_{k+1}`` is searched (:func:`binned_pair`):
@@ -91,9 +76,10 @@ def threshold_and_density(
     """``t`` and the density ``f(t)`` of the magnitudes ``|weights|``.
 
     What :func:`quantile_threshold` uses. One binning of the magnitudes onto
-    the grid serves both (:func:`exact_threshold` for ``t``). ``f`` is
-    :func:`magnitude_density`'s estimate with two differences that save
-    passes over the pool: the grid ends at the largest magnitude (``t`` is
+    the grid serves both (:func:`exact_threshold` for ``t``). ``f`` is the
+    estimate of the reference ``_reference.magnitude_density`` (a reflected
+    Gaussian KDE, binned and convolved through the FFT) with two differences
+    that save passes over the pool: the grid ends at the largest magnitude (``t`` is
     never above it), and Scott's bandwidth comes from the bin counts
     (:func:`binned_bandwidth`, off by at most half a bin times n^(-1/5)).
     """
@@ -154,7 +140,7 @@ def quantile_threshold(
     -----
     The quantile function's derivative is the reciprocal density at the
     quantile, ``dt/dr = 1 / f_|W|(t)`` (thesis eq. 2.16), with ``f`` a
-    reflected Gaussian KDE (:func:`magnitude_density`). The threshold is not
+    reflected Gaussian KDE (:func:`threshold_and_density`). The threshold is not
     differentiated with respect to the weights, as in the thesis.
 
     One pass bins the magnitudes onto the density's grid; the same counts

@@ -1,26 +1,23 @@
 import numpy as np
 import pytest
-from scipy.special import expit
-from sklearn.utils.extmath import softmax
+import torch
 
 from oracles import inputs_that_move
 from sk_adaprune._compact import HIDDEN_ACTIVATIONS, compact_network
+from sk_adaprune._export import OUTPUT_ACTIVATIONS
+from sk_adaprune._module import ACTIVATIONS
 
 
 def reference_forward(coefs, intercepts, activation, out_activation, X):
-    hidden = {
-        "identity": lambda x: x,
-        "logistic": expit,
-        "tanh": np.tanh,
-        "relu": lambda x: np.maximum(x, 0),
-    }[activation]
+    """The uncompacted network in float64, with torch's activations (the
+    other backend's table) as the oracle for the numpy ones."""
+    hidden = ACTIVATIONS[activation]()
+    X = torch.from_numpy(np.asarray(X, dtype=np.float64))
     for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
-        X = X @ coef + intercept
+        X = X @ torch.from_numpy(coef) + torch.from_numpy(intercept)
         if i < len(coefs) - 1:
             X = hidden(X)
-    return {"identity": lambda x: x, "logistic": expit, "softmax": softmax}[
-        out_activation
-    ](X)
+    return OUTPUT_ACTIVATIONS[out_activation]()(X).numpy()
 
 
 def pruned_network(seed, sizes, sparsity):

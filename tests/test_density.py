@@ -9,10 +9,12 @@ from sk_adaprune import _density
 from sk_adaprune._density import (
     bin_magnitudes,
     binned_bandwidth,
+)
+from sk_adaprune._reference import (
+    exact_reflected_kde,
     magnitude_density,
     scott_bandwidth,
 )
-from sk_adaprune._reference import exact_reflected_kde
 from sk_adaprune._scratch import Scratch
 
 SAMPLERS = {

@@ -52,7 +52,7 @@ def test_module_gradients_match_closed_forms_through_the_network(activation):
     for i, (bias, weight) in enumerate(zip(module.biases, effective)):
         hidden = F.linear(hidden, weight, bias.detach())
         if i < len(effective) - 1:
-            hidden = ACTIVATIONS[activation](hidden)
+            hidden = ACTIVATIONS[activation]()(hidden)
     (hidden * upstream).sum().backward()
 
     pool = module.weights.detach().abs()

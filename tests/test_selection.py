@@ -8,8 +8,9 @@ import torch
 
 from sk_adaprune import _density, _selection
 from sk_adaprune._density import bin_magnitudes
+from sk_adaprune._reference import full_pair
 from sk_adaprune._scratch import Scratch
-from sk_adaprune._selection import binned_pair, full_pair
+from sk_adaprune._selection import binned_pair
 
 
 def sorted_pair(values, k):

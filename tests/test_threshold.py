@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from sk_adaprune._density import scott_bandwidth
-from sk_adaprune._reference import exact_reflected_kde
+from sk_adaprune._reference import (
+    exact_reflected_kde,
+    order_statistic_midpoint,
+    scott_bandwidth,
+)
 from sk_adaprune._threshold import (
     NonFiniteWeightsError,
     exact_threshold,
-    order_statistic_midpoint,
     quantile_threshold,
     threshold_and_density,
 )
