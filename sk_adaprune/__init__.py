@@ -1,7 +1,7 @@
 """Learned-ratio pruning for scikit-learn's multi-layer perceptrons."""
 
 from ._classifier import AdaptivePrunedMLPClassifier
-from ._persistence import load
+from ._load import load
 from ._regressor import AdaptivePrunedMLPRegressor
 
 __all__ = ["AdaptivePrunedMLPClassifier", "AdaptivePrunedMLPRegressor", "load"]

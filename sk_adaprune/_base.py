@@ -20,6 +20,7 @@ from skorch.helper import predefined_split
 
 from ._compact import compact_network
 from ._export import torch_sequential
+from ._fitted import fitted_state, restore_fitted_state
 from ._module import RATIO_CEILING, SoftMaskedMLP
 from ._net import (
     BatchIterator,
@@ -28,6 +29,7 @@ from ._net import (
     PruningNet,
     StoppingRule,
 )
+from ._persistence import write_archive
 
 _HISTORY_KEYS = {
     "loss": "train_loss",
@@ -455,27 +457,32 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         narrow indices), the parameters and the fitted attributes; read it back
         with :func:`sk_adaprune.load`. Returns the path written.
         """
-        from ._persistence import save
-
-        return save(self, path)
+        check_is_fitted(self)
+        return write_archive(
+            path, type(self).__name__, self.get_params(), fitted_state(self)
+        )
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # may be the live __dict__
         if "coefs_" in state:
-            # Compact pickles: the pruned weights as sparse float32 (they were
-            # trained in float32), no training state, no derived network.
-            state["coefs_"] = [
-                sparse.csr_matrix(c.astype(np.float32)) for c in state["coefs_"]
-            ]
-            state["net_"] = None
-            del state["compact_"]
+            # Compact pickles: the fitted state in save()'s schema (the pruned
+            # weights as sparse float32), no training state, no derived network.
+            params = self.get_params(deep=False)
+            state = {
+                name: value
+                for name, value in state.items()
+                if name in params
+                or not (name.endswith("_") or name == "_label_binarizer")
+            }
+            state["_fitted_state"] = fitted_state(self)
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        fitted = state.pop("_fitted_state", None)
         super().__setstate__(state)
-        if "coefs_" in state:
-            self.coefs_ = [c.toarray().astype(np.float64) for c in self.coefs_]
-            self._compact()
+        if fitted is not None:
+            restore_fitted_state(self, fitted)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -77,6 +77,23 @@ def test_save_load_round_trip_predicts_identically(models, case, tmp_path):
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_pickles_and_archives_hold_one_schema(models, case, tmp_path):
+    from sk_adaprune._persistence import read_archive
+
+    model, X = models[case]
+    state = model.__getstate__()
+    # No training state, no derived network, no weights outside the schema.
+    assert not {"net_", "compact_", "coefs_", "intercepts_"} & set(state)
+    _, _, archived = read_archive(model.save(tmp_path / "model.npz"))
+    assert set(state["_fitted_state"]) == set(archived)
+    twin = pickle.loads(pickle.dumps(model))
+    for name in ("coefs_", "intercepts_"):  # float32-trained: lossless
+        for restored, fitted in zip(getattr(twin, name), getattr(model, name)):
+            np.testing.assert_array_equal(restored, fitted)
+    np.testing.assert_array_equal(twin.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_exported_torch_model_predicts_the_same(models, case):
     model, X = models[case]
     network = model.to_torch()
