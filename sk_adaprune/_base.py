@@ -12,7 +12,6 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import PassthroughScoring, ProgressBar
 from skorch.dataset import Dataset
@@ -30,6 +29,7 @@ from ._net import (
     StoppingRule,
 )
 from ._persistence import write_archive
+from ._sklearn_private import Interval, Options, StrOptions
 
 _HISTORY_KEYS = {
     "loss": "train_loss",

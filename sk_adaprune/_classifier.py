@@ -1,7 +1,7 @@
 """AdaptivePrunedMLPClassifier."""
 
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
@@ -9,6 +9,7 @@ from torch import nn
 
 from ._base import BaseAdaptivePrunedMLP
 from ._net import BinaryLogLoss, argmax_accuracy, sign_accuracy
+from ._sklearn_private import fit_context
 
 
 class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
@@ -187,7 +188,7 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
     True
     """
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the model to data matrix X and target(s) y, pruning as it trains.
 

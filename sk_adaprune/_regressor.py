@@ -1,11 +1,12 @@
 """AdaptivePrunedMLPRegressor."""
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseAdaptivePrunedMLP
 from ._net import HalfSquaredError, outputs_r2
+from ._sklearn_private import fit_context
 
 
 class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
@@ -51,7 +52,7 @@ threshold_, layer_sparsity_, pruning_history_, net_, used_features_, compact_
     (2,)
     """
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the model to data matrix X and target(s) y, pruning as it trains.
 

@@ -14,6 +14,7 @@ from sk_adaprune import AdaptivePrunedMLPClassifier
 FAST = dict(max_iter=30, random_state=0)
 
 
+@pytest.mark.end_to_end
 def test_digits_lambda_prunes_most_weights_at_mlp_accuracy(digits_split):
     X_train, X_test, y_train, y_test = digits_split
     with warnings.catch_warnings():
@@ -26,6 +27,7 @@ def test_digits_lambda_prunes_most_weights_at_mlp_accuracy(digits_split):
     assert ours.score(X_test, y_test) >= dense.score(X_test, y_test) - 0.02
 
 
+@pytest.mark.end_to_end
 @pytest.mark.parametrize("r_init", [0.3, 0.9])
 def test_digits_without_lambda_ratio_wanders_with_the_task_loss(digits_split, r_init):
     # Without the regulariser only the task loss moves r: nothing pulls it

@@ -20,6 +20,7 @@ def sparsity(pipeline, X, y):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.end_to_end
 def test_grid_search_over_lambda_in_a_pipeline_on_two_workers(digits_split):
     X_train, X_test, y_train, y_test = digits_split
     pipeline = make_pipeline(

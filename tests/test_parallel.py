@@ -5,6 +5,7 @@ import warnings
 
 import joblib
 import numpy as np
+import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
@@ -33,6 +34,7 @@ def search(n_jobs):
     )
 
 
+@pytest.mark.end_to_end
 def test_loky_workers_do_not_oversubscribe_torch_threads(blobs):
     X, y = blobs
     fitted = search(n_jobs=2).fit(X, y)
@@ -42,6 +44,7 @@ def test_loky_workers_do_not_oversubscribe_torch_threads(blobs):
     assert np.all(fitted.cv_results_["mean_test_threads"] <= share)
 
 
+@pytest.mark.end_to_end
 def test_dask_cluster_search_equals_the_sequential_search_on_one_thread(blobs):
     # Fits are reproducible at a fixed torch thread count; the workers run
     # one thread each, so the sequential search runs on one thread too.
