@@ -17,10 +17,8 @@ FAST = dict(max_iter=30, random_state=0)
 @pytest.mark.end_to_end
 def test_digits_lambda_prunes_most_weights_at_mlp_accuracy(digits_split):
     X_train, X_test, y_train, y_test = digits_split
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        dense = MLPClassifier(random_state=0).fit(X_train, y_train)
-        ours = AdaptivePrunedMLPClassifier(random_state=0).fit(X_train, y_train)
+    dense = MLPClassifier(random_state=0).fit(X_train, y_train)
+    ours = AdaptivePrunedMLPClassifier(random_state=0).fit(X_train, y_train)
     ratios = ours.pruning_history_["ratio"]
     assert ratios[-1] > ratios[0] > 0.5
     assert ours.learned_sparsity_ > 0.75
@@ -35,11 +33,9 @@ def test_digits_without_lambda_ratio_wanders_with_the_task_loss(digits_split, r_
     # once the training loss is small, pruning the smallest weights costs
     # little, and r creeps up (README, lambda_=0).
     X_train, _, y_train, _ = digits_split
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = AdaptivePrunedMLPClassifier(
-            lambda_=0.0, r_init=r_init, tol=0.0, finetune_fraction=0, random_state=0
-        ).fit(X_train, y_train)
+    ours = AdaptivePrunedMLPClassifier(
+        lambda_=0.0, r_init=r_init, tol=0.0, finetune_fraction=0, random_state=0
+    ).fit(X_train, y_train)
     ratios = ours.pruning_history_["ratio"]
     assert ours.n_iter_ == 200
     lowest = ratios.min()
@@ -54,11 +50,9 @@ def test_digits_without_lambda_ratio_wanders_with_the_task_loss(digits_split, r_
 @pytest.fixture
 def fitted(blobs):
     X, y = blobs
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return AdaptivePrunedMLPClassifier(
-            hidden_layer_sizes=(16, 8), max_iter=200, random_state=0
-        ).fit(X, y)
+    return AdaptivePrunedMLPClassifier(
+        hidden_layer_sizes=(16, 8), max_iter=200, random_state=0
+    ).fit(X, y)
 
 
 def test_pruned_weights_are_exact_zeros_and_attributes_agree(fitted):
@@ -85,11 +79,9 @@ def test_pruned_weights_are_exact_zeros_and_attributes_agree(fitted):
 
 def test_used_features_are_the_inputs_the_trained_network_depends_on(digits_split):
     X_train, _, y_train, _ = digits_split
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = AdaptivePrunedMLPClassifier(
-            lambda_=100.0, lr_r=1e-2, max_iter=60, random_state=0
-        ).fit(X_train, y_train)
+    clf = AdaptivePrunedMLPClassifier(
+        lambda_=100.0, lr_r=1e-2, max_iter=60, random_state=0
+    ).fit(X_train, y_train)
     module = clf.net_.module_.eval()  # the hardened network, not compact_
 
     def outputs(X):
@@ -146,9 +138,7 @@ def test_predict_proba_and_log_proba_are_consistent(fitted, blobs):
 def test_binary_string_labels(blobs):
     X, y = blobs
     labels = np.where(y == 0, "cat", "dog")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = AdaptivePrunedMLPClassifier(**FAST).fit(X, labels)
+    clf = AdaptivePrunedMLPClassifier(**FAST).fit(X, labels)
     assert list(clf.classes_) == ["cat", "dog"]
     assert clf.n_outputs_ == 1 and clf.out_activation_ == "logistic"
     assert clf.predict_proba(X).shape == (150, 2)
@@ -159,9 +149,7 @@ def test_binary_string_labels(blobs):
 def test_multilabel_indicator_targets(blobs):
     X, y = blobs
     Y = np.column_stack([y == 0, y == 1, y != 1]).astype(int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = AdaptivePrunedMLPClassifier(**FAST).fit(X, Y)
+    clf = AdaptivePrunedMLPClassifier(**FAST).fit(X, Y)
     assert clf.n_outputs_ == 3 and clf.out_activation_ == "logistic"
     assert clf.predict(X).shape == (150, 3)
     assert set(np.unique(clf.predict(X))) <= {0, 1}
@@ -172,12 +160,10 @@ def test_dataframe_sparse_float32_inputs_train_identically(blobs):
     X, y = blobs
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
     X32 = X.astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        models = [
-            AdaptivePrunedMLPClassifier(**FAST).fit(data, y)
-            for data in (X32, frame.astype(np.float32), sparse.csr_matrix(X32))
-        ]
+    models = [
+        AdaptivePrunedMLPClassifier(**FAST).fit(data, y)
+        for data in (X32, frame.astype(np.float32), sparse.csr_matrix(X32))
+    ]
     assert list(models[1].feature_names_in_) == list(frame.columns)
     for other in models[1:]:
         for a, b in zip(models[0].coefs_, other.coefs_):
@@ -186,12 +172,10 @@ def test_dataframe_sparse_float32_inputs_train_identically(blobs):
 
 def test_same_seed_is_bitwise_reproducible_and_other_seeds_differ(blobs):
     X, y = blobs
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        first, second, other = (
-            AdaptivePrunedMLPClassifier(max_iter=10, random_state=seed).fit(X, y)
-            for seed in (3, 3, 4)
-        )
+    first, second, other = (
+        AdaptivePrunedMLPClassifier(max_iter=10, random_state=seed).fit(X, y)
+        for seed in (3, 3, 4)
+    )
     for a, b in zip(first.coefs_, second.coefs_):
         np.testing.assert_array_equal(a, b)
     for key in first.pruning_history_:
@@ -206,18 +190,14 @@ def test_fit_leaves_global_random_states_alone(blobs):
     X, y = blobs
     torch_state = torch.get_rng_state()
     numpy_state = np.random.get_state()[1].copy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        AdaptivePrunedMLPClassifier(max_iter=3, random_state=0).fit(X, y)
+    AdaptivePrunedMLPClassifier(max_iter=3, random_state=0).fit(X, y)
     assert torch.equal(torch.get_rng_state(), torch_state)
     np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
 
 
 def test_frozen_ratio_keeps_r_init(blobs):
     X, y = blobs
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = AdaptivePrunedMLPClassifier(r_init=0.8, lr_r=0.0, **FAST).fit(X, y)
+    clf = AdaptivePrunedMLPClassifier(r_init=0.8, lr_r=0.0, **FAST).fit(X, y)
     assert clf.learned_ratio_ == pytest.approx(0.8)
     assert clf.learned_sparsity_ == pytest.approx(0.8, abs=0.01)
 
@@ -298,9 +278,7 @@ def test_single_class_is_refused(blobs):
 
 def test_verbose_prints_a_line_per_epoch(blobs, capsys):
     X, y = blobs
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        AdaptivePrunedMLPClassifier(max_iter=3, verbose=1, random_state=0).fit(X, y)
+    AdaptivePrunedMLPClassifier(max_iter=3, verbose=1, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     for column in ("train_loss", "ratio", "temperature", "sparsity"):
         assert column in out
@@ -320,13 +298,11 @@ def test_early_stopping_with_logistic_outputs(blobs, target):
 
 def test_verbose_two_adds_a_progress_bar_and_zero_is_silent(blobs, capsys):
     X, y = blobs
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        AdaptivePrunedMLPClassifier(max_iter=2, batch_size=50, verbose=2).fit(X, y)
-        captured = capsys.readouterr()
-        assert "/3 [" in captured.err  # tqdm's bar over an epoch's 3 batches
-        assert "sparsity" in captured.out
-        AdaptivePrunedMLPClassifier(max_iter=2, verbose=0).fit(X, y)
+    AdaptivePrunedMLPClassifier(max_iter=2, batch_size=50, verbose=2).fit(X, y)
+    captured = capsys.readouterr()
+    assert "/3 [" in captured.err  # tqdm's bar over an epoch's 3 batches
+    assert "sparsity" in captured.out
+    AdaptivePrunedMLPClassifier(max_iter=2, verbose=0).fit(X, y)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
@@ -358,9 +334,7 @@ def test_early_stopping_split_is_stratified_except_for_multilabel_targets(
         return split["train"], split["valid"]
 
     monkeypatch.setattr(_base, "train_test_split", spy)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        AdaptivePrunedMLPClassifier(early_stopping=True, max_iter=2).fit(X[:100], Y)
+    AdaptivePrunedMLPClassifier(early_stopping=True, max_iter=2).fit(X[:100], Y)
     assert (split["stratify"] is not None) == stratified
     if target == "multiclass":  # each class in the split as in the data, +-1
         expected = np.bincount(y) * split["valid"].size / y.size

@@ -1,13 +1,11 @@
 """Pipelines, grid search and persistence round trips."""
 
 import pickle
-import warnings
 
 import joblib
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -48,16 +46,12 @@ def test_grid_search_over_lambda_in_a_pipeline_on_two_workers(digits_split):
 @pytest.fixture(scope="module")
 def fitted_models(digits_split):
     X_train, _, y_train, _ = digits_split
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return [
-            AdaptivePrunedMLPClassifier(max_iter=15, random_state=0).fit(
-                X_train, y_train
-            ),
-            AdaptivePrunedMLPRegressor(max_iter=15, random_state=0).fit(
-                X_train, y_train / 9.0
-            ),
-        ]
+    return [
+        AdaptivePrunedMLPClassifier(max_iter=15, random_state=0).fit(X_train, y_train),
+        AdaptivePrunedMLPRegressor(max_iter=15, random_state=0).fit(
+            X_train, y_train / 9.0
+        ),
+    ]
 
 
 def round_trips(model, tmp_path):
@@ -89,7 +83,5 @@ def test_clone_refits_to_identical_predictions(fitted_models, digits_split, inde
     assert not hasattr(twin, "net_")
     assert twin.get_params() == model.get_params()
     target = y_train if index == 0 else y_train / 9.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        twin.fit(X_train, target)
+    twin.fit(X_train, target)
     np.testing.assert_array_equal(twin.predict(X_test), model.predict(X_test))

@@ -24,9 +24,7 @@ PHASE = dict(
 
 
 def _fit(estimator, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y)
+    return estimator.fit(X, y)
 
 
 def _zero_set(estimator):

@@ -61,22 +61,17 @@ def test_validation_scores():
 
 
 def test_alpha_is_weight_decay_on_weights_only_and_in_the_reported_loss():
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
 
     from sk_adaprune import AdaptivePrunedMLPClassifier
 
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        fits = {
-            alpha: AdaptivePrunedMLPClassifier(
-                alpha=alpha, batch_size=20, max_iter=30, random_state=0
-            ).fit(X, y)
-            for alpha in (0.0, 50.0)
-        }
+    fits = {
+        alpha: AdaptivePrunedMLPClassifier(
+            alpha=alpha, batch_size=20, max_iter=30, random_state=0
+        ).fit(X, y)
+        for alpha in (0.0, 50.0)
+    }
     net = fits[50.0].net_
     decayed = [g for g in net.optimizer_.param_groups if g["weight_decay"] > 0]
     assert len(decayed) == 1 and decayed[0]["weight_decay"] == 50.0 / 20
@@ -122,10 +117,8 @@ def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
 def test_a_fitted_net_clones_round_trips_and_refits_the_same(
     early_stopping, monkeypatch
 ):
-    import warnings
 
     from sklearn.base import clone
-    from sklearn.exceptions import ConvergenceWarning
 
     from sk_adaprune import AdaptivePrunedMLPClassifier, _base
 
@@ -141,15 +134,13 @@ def test_a_fitted_net_clones_round_trips_and_refits_the_same(
     rng = np.random.RandomState(0)
     X = rng.normal(size=(90, 4)).astype(np.float32)
     y = np.arange(90) % 3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = AdaptivePrunedMLPClassifier(
-            lambda_=5.0,
-            max_iter=6,
-            batch_size=20,
-            early_stopping=early_stopping,
-            random_state=0,
-        ).fit(X, y)
+    clf = AdaptivePrunedMLPClassifier(
+        lambda_=5.0,
+        max_iter=6,
+        batch_size=20,
+        early_stopping=early_stopping,
+        random_state=0,
+    ).fit(X, y)
     net = clf.net_
     params = net.get_params()
     # skorch takes names ending in "_" for state: the regulariser's is not.
@@ -161,9 +152,7 @@ def test_a_fitted_net_clones_round_trips_and_refits_the_same(
     # RandomState, the same penalty, and (early stopping) the same held-out
     # set, which travels in train_split.
     order = split["train"] if early_stopping else np.arange(90)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        twin.fit(torch.from_numpy(X[order]), torch.as_tensor(y[order]))
+    twin.fit(torch.from_numpy(X[order]), torch.as_tensor(y[order]))
     twin.module_.harden()
     torch.testing.assert_close(
         twin.module_.weights, net.module_.weights, rtol=0, atol=0
@@ -179,19 +168,14 @@ def test_a_fitted_net_clones_round_trips_and_refits_the_same(
 def test_l2_gradient_uses_each_batchs_own_size_as_mlpclassifier():
     # 47 rows in batches of 20: the last batch has 7 rows, and MLPClassifier
     # divides alpha's term and its gradient by the rows of the batch at hand.
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
 
     from sk_adaprune import AdaptivePrunedMLPClassifier
 
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(47, 4)), np.arange(47) % 3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = AdaptivePrunedMLPClassifier(
-            alpha=0.3, batch_size=20, max_iter=2, random_state=0
-        ).fit(X, y)
+    clf = AdaptivePrunedMLPClassifier(
+        alpha=0.3, batch_size=20, max_iter=2, random_state=0
+    ).fit(X, y)
     net = clf.net_
     assert net.weights_group_["weight_decay"] == pytest.approx(0.3 / 7)
     groups = {id(g["params"][0]): g for g in net.optimizer_.param_groups}

@@ -1,12 +1,10 @@
 """Grid searches on several processes: loky workers and a dask cluster."""
 
 import os
-import warnings
 
 import joblib
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from sk_adaprune import AdaptivePrunedMLPClassifier
@@ -53,25 +51,23 @@ def test_dask_cluster_search_equals_the_sequential_search_on_one_thread(blobs):
 
     X, y = blobs
     threads = torch.get_num_threads()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        torch.set_num_threads(1)
-        try:
-            sequential = search(n_jobs=1).fit(X, y)
-        finally:
-            torch.set_num_threads(threads)
-        with (
-            LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            ) as cluster,
-            Client(cluster),
-        ):
-            with joblib.parallel_backend("dask"):
-                distributed = search(n_jobs=-1).fit(X, y)
+    torch.set_num_threads(1)
+    try:
+        sequential = search(n_jobs=1).fit(X, y)
+    finally:
+        torch.set_num_threads(threads)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster),
+    ):
+        with joblib.parallel_backend("dask"):
+            distributed = search(n_jobs=-1).fit(X, y)
     for key in ("mean_test_accuracy", "mean_test_sparsity", "params"):
         assert list(distributed.cv_results_[key]) == list(sequential.cv_results_[key])
     assert distributed.best_params_ == sequential.best_params_

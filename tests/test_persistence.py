@@ -1,19 +1,15 @@
 import pickle
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor, load
 
 
 def fit(estimator, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y)
+    return estimator.fit(X, y)
 
 
 @pytest.fixture(scope="module")

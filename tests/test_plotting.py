@@ -1,9 +1,6 @@
-import warnings
-
 import matplotlib
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -21,11 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 @pytest.fixture(scope="module")
 def fitted(digits_split):
     X_train, _, y_train, _ = digits_split
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return AdaptivePrunedMLPClassifier(
-            hidden_layer_sizes=(32, 16), max_iter=15, random_state=0
-        ).fit(X_train, y_train)
+    return AdaptivePrunedMLPClassifier(
+        hidden_layer_sizes=(32, 16), max_iter=15, random_state=0
+    ).fit(X_train, y_train)
 
 
 def saved_png(figure, path):
@@ -50,17 +45,15 @@ def test_history_plot_draws_each_series(fitted, tmp_path):
 
 def test_history_plot_shades_the_fine_tuning_phase(digits_split):
     X_train, _, y_train, _ = digits_split
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        # No improvement by tol after epoch 3: the phase takes epochs 4 and 5.
-        clf = AdaptivePrunedMLPClassifier(
-            hidden_layer_sizes=(32,),
-            max_iter=8,
-            finetune_fraction=0.25,
-            tol=10.0,
-            n_iter_no_change=1,
-            random_state=0,
-        ).fit(X_train, y_train)
+    # No improvement by tol after epoch 3: the phase takes epochs 4 and 5.
+    clf = AdaptivePrunedMLPClassifier(
+        hidden_layer_sizes=(32,),
+        max_iter=8,
+        finetune_fraction=0.25,
+        tol=10.0,
+        n_iter_no_change=1,
+        random_state=0,
+    ).fit(X_train, y_train)
     assert clf.n_iter_ == 5
     axes = plot_pruning_history(clf)
     for ax in axes:
@@ -87,11 +80,9 @@ def test_layer_sparsity_bars(fitted, tmp_path):
 
 def test_input_usage_as_an_image_through_a_pipeline(digits_split, tmp_path):
     X_train, _, y_train, _ = digits_split
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        pipe = make_pipeline(
-            StandardScaler(), AdaptivePrunedMLPClassifier(max_iter=15, random_state=0)
-        ).fit(X_train, y_train)
+    pipe = make_pipeline(
+        StandardScaler(), AdaptivePrunedMLPClassifier(max_iter=15, random_state=0)
+    ).fit(X_train, y_train)
     ax = plot_input_usage(pipe, image_shape=(8, 8))
     image = ax.images[0].get_array()
     expected = (pipe[-1].coefs_[0] != 0).sum(axis=1).reshape(8, 8)
