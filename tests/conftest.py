@@ -23,3 +23,21 @@ def blobs():
     y = rng.randint(0, 3, 150)
     X = centers[y] + rng.normal(size=(150, 5))
     return X, y
+
+
+@pytest.fixture
+def early_stopping_split(monkeypatch):
+    """What the estimators' early-stopping split was given and returned:
+    ``stratify``, and the ``train`` and ``valid`` rows (in their order)."""
+    from sk_adaprune import _base
+
+    split = {}
+    original = _base.train_test_split
+
+    def spy(*arrays, stratify=None, **kwargs):
+        split["stratify"] = stratify
+        split["train"], split["valid"] = original(*arrays, stratify=stratify, **kwargs)
+        return split["train"], split["valid"]
+
+    monkeypatch.setattr(_base, "train_test_split", spy)
+    return split

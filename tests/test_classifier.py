@@ -312,12 +312,10 @@ def test_verbose_two_adds_a_progress_bar_and_zero_is_silent(blobs, capsys):
     [("multiclass", True), ("binary", True), ("multilabel", False)],
 )
 def test_early_stopping_split_is_stratified_except_for_multilabel_targets(
-    blobs, monkeypatch, target, stratified
+    blobs, early_stopping_split, target, stratified
 ):
     # MLPClassifier's documented rule ("stratified, except in a multilabel
     # setting"); its code stratifies binary targets only.
-    from sk_adaprune import _base
-
     X, y = blobs
     y = y[:100]  # 100 rows: a 10-row split of classes in proportion
     Y = {
@@ -325,15 +323,7 @@ def test_early_stopping_split_is_stratified_except_for_multilabel_targets(
         "binary": (y == 0).astype(int),
         "multilabel": np.column_stack([y == 0, y == 1]).astype(int),
     }[target]
-    split = {}
-    original = _base.train_test_split
-
-    def spy(*arrays, stratify=None, **kwargs):
-        split["stratify"] = stratify
-        split["train"], split["valid"] = original(*arrays, stratify=stratify, **kwargs)
-        return split["train"], split["valid"]
-
-    monkeypatch.setattr(_base, "train_test_split", spy)
+    split = early_stopping_split
     AdaptivePrunedMLPClassifier(early_stopping=True, max_iter=2).fit(X[:100], Y)
     assert (split["stratify"] is not None) == stratified
     if target == "multiclass":  # each class in the split as in the data, +-1

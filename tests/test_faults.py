@@ -29,17 +29,22 @@ def test_divergence_in_the_first_epoch_raises_with_advice(blobs):
         AdaptivePrunedMLPClassifier(learning_rate_init=1e3, random_state=0).fit(X, y)
 
 
-def test_divergence_later_restores_the_last_good_epoch(blobs, monkeypatch):
-    X, y = blobs
+def poison_training_losses_after(monkeypatch, healthy_batches):
+    """Make every training loss after the first ``healthy_batches`` NaN."""
     calls = {"n": 0}
     original = _net.PruningNet.get_loss
 
     def poisoned(self, y_pred, y_true, X=None, training=False):
         loss = original(self, y_pred, y_true, X=X, training=training)
         calls["n"] += training
-        return loss * float("nan") if calls["n"] > 7 else loss
+        return loss * float("nan") if calls["n"] > healthy_batches else loss
 
     monkeypatch.setattr(_net.PruningNet, "get_loss", poisoned)
+
+
+def test_divergence_later_restores_the_last_good_epoch(blobs, monkeypatch):
+    X, y = blobs
+    poison_training_losses_after(monkeypatch, 7)
     clf = AdaptivePrunedMLPClassifier(batch_size=50, max_iter=10, random_state=0)
     with pytest.warns(
         ConvergenceWarning, match="diverged in epoch 3.*epoch 2 were restored"
@@ -207,15 +212,7 @@ def test_early_stopping_never_restores_a_state_the_guard_rejected(blobs, monkeyp
     # is not good (the guard keeps epoch 2), so neither may the rule load it.
     X, y = blobs
     biases = scripted_scores(monkeypatch, [0.5, 0.6, 0.9, 0.9])
-    calls = {"n": 0}
-    original = _net.PruningNet.get_loss
-
-    def poisoned(self, y_pred, y_true, X=None, training=False):
-        loss = original(self, y_pred, y_true, X=X, training=training)
-        calls["n"] += training
-        return loss * float("nan") if calls["n"] == 10 else loss
-
-    monkeypatch.setattr(_net.PruningNet, "get_loss", poisoned)
+    poison_training_losses_after(monkeypatch, 9)  # batch 10: epoch 4's first
     clf = AdaptivePrunedMLPClassifier(
         early_stopping=True,
         batch_size=50,

@@ -115,21 +115,12 @@ def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
 
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_a_fitted_net_clones_round_trips_and_refits_the_same(
-    early_stopping, monkeypatch
+    early_stopping, early_stopping_split
 ):
 
     from sklearn.base import clone
 
-    from sk_adaprune import AdaptivePrunedMLPClassifier, _base
-
-    split = {}
-    original_split = _base.train_test_split
-
-    def spy(*arrays, **kwargs):
-        split["train"], split["valid"] = original_split(*arrays, **kwargs)
-        return split["train"], split["valid"]
-
-    monkeypatch.setattr(_base, "train_test_split", spy)
+    from sk_adaprune import AdaptivePrunedMLPClassifier
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(90, 4)).astype(np.float32)
@@ -151,7 +142,7 @@ def test_a_fitted_net_clones_round_trips_and_refits_the_same(
     # The twin fits the same data the same way: same seeds, a fresh shuffling
     # RandomState, the same penalty, and (early stopping) the same held-out
     # set, which travels in train_split.
-    order = split["train"] if early_stopping else np.arange(90)
+    order = early_stopping_split["train"] if early_stopping else np.arange(90)
     twin.fit(torch.from_numpy(X[order]), torch.as_tensor(y[order]))
     twin.module_.harden()
     torch.testing.assert_close(
