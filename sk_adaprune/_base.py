@@ -403,9 +403,10 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         self.learned_ratio_ = float(module.ratio.item())
         self.temperature_ = float(module.temperature.item())
         self._compact()
-        # The pruned network is all that predictions need; Adam's moments
-        # would double what a pickle of net_ holds.
+        # The pruned network is all that predictions need; Adam's moments and
+        # the last step's gradients would each hold the weights once more.
         net.optimizer_.state.clear()
+        module.zero_grad(set_to_none=True)
 
     def _compact(self):
         self.compact_ = compact_network(

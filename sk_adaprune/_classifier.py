@@ -155,12 +155,15 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         fine-tuning phase, else 0) and, with early stopping,
         ``validation_score``.
     net_ : skorch.NeuralNet or None
-        The trained skorch net holding the hardened torch module (without
-        the optimizer's state); None after unpickling or ``load``.
+        The trained skorch net holding the hardened torch module (float32,
+        without gradients or the optimizer's state); None after unpickling or
+        ``load``.
     used_features_ : ndarray of int
         Indices of the input features that kept at least one weight.
     compact_ : CompactNetwork
-        The pruned network without dead units, which predictions run on.
+        The pruned network without dead units, which predictions run on
+        (float32; a layer that lost no unit is ``coefs_``'s own array when
+        that is float32, and layers at most 15% dense are also kept as CSR).
 
     See Also
     --------

@@ -82,7 +82,9 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
     Each removal can starve another unit, so it repeats until nothing changes.
     The output units are kept.
     """
-    coefs = [np.array(c, dtype=np.float64) for c in coefs]
+    # Only what a removal changes is copied: an untouched float32 layer is
+    # the caller's array itself. The folds compute in float64.
+    coefs = [np.asarray(c) for c in coefs]
     intercepts = [np.array(b, dtype=np.float64) for b in intercepts]
     hidden = HIDDEN_ACTIVATIONS[activation]
     changed = True
@@ -105,7 +107,7 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
                 changed = True
     # After the removals: an input feeding only removed units is unused too.
     used = np.flatnonzero(np.any(coefs[0] != 0, axis=1))
-    coefs = [c.astype(np.float32) for c in coefs]
+    coefs = [c.astype(np.float32, copy=False) for c in coefs]
     intercepts = [b.astype(np.float32) for b in intercepts]
     transposed_csr = [
         sparse.csr_matrix(c.T) if c.size and np.mean(c != 0) <= SPARSE_DENSITY else None

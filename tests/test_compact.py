@@ -103,3 +103,19 @@ def test_used_features_are_the_inputs_the_outputs_depend_on(seed):
 
     compact = compact_network(coefs, intercepts, "tanh", "identity")
     assert compact.used_features.tolist() == inputs_that_move(reference, X)
+
+
+def test_layers_without_removals_are_not_copied():
+    rng = np.random.default_rng(0)
+    coefs = [rng.normal(size=shape).astype(np.float32) for shape in [(4, 3), (3, 2)]]
+    intercepts = [np.zeros(3), np.zeros(2)]
+    compact = compact_network(coefs, intercepts, "relu", "identity")
+    # Nothing is dead: the float32 layers are the caller's arrays.
+    assert all(kept is given for kept, given in zip(compact.coefs, coefs))
+    coefs[1][0, :] = 0  # hidden unit 0 loses its outputs
+    given = [c.copy() for c in coefs]
+    compact = compact_network(coefs, intercepts, "relu", "identity")
+    assert [c.shape for c in compact.coefs] == [(4, 2), (2, 2)]
+    assert not any(np.shares_memory(c, g) for c in compact.coefs for g in coefs)
+    for after, before in zip(coefs, given):  # the caller's arrays are not written
+        np.testing.assert_array_equal(after, before)

@@ -168,3 +168,11 @@ def test_pickles_are_compact(digits_split):
     )
     dense_bytes = 4 * sum(c.size for c in model.coefs_)
     assert len(pickle.dumps(model)) < 0.5 * dense_bytes + 20_000
+
+
+def test_a_fitted_net_holds_no_gradients_or_optimizer_moments(models):
+    model, _ = models["binary"]
+    module = model.net_.module_
+    # Each would hold the weight pool once more after fit.
+    assert all(parameter.grad is None for parameter in module.parameters())
+    assert not model.net_.optimizer_.state
