@@ -1,9 +1,12 @@
 """Machinery shared by the classifier and the regressor."""
 
 import math
+import os
 import warnings
 from abc import ABCMeta, abstractmethod
+from collections.abc import Sequence
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -97,32 +100,32 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
 
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        hidden_layer_sizes: Sequence[int] | int = (100,),
+        activation: str = "relu",
         *,
-        alpha=1e-4,
-        batch_size="auto",
-        learning_rate_init=1e-3,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        r_init="auto",
-        tau_init=1e-2,
-        lambda_=10.0,
-        lr_r=1e-3,
-        lr_tau=1e-6,
-        tau_min=1e-6,
-        kde_grid_size=1024,
-        finetune_fraction=0.2,
-        device="cpu",
+        alpha: float = 1e-4,
+        batch_size: int | str = "auto",
+        learning_rate_init: float = 1e-3,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int | float = 10,
+        r_init: float | str = "auto",
+        tau_init: float = 1e-2,
+        lambda_: float = 10.0,
+        lr_r: float = 1e-3,
+        lr_tau: float = 1e-6,
+        tau_min: float = 1e-6,
+        kde_grid_size: int = 1024,
+        finetune_fraction: float = 0.2,
+        device: str = "cpu",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -429,19 +432,25 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         return self.compact_.forward(X)
 
     @property
-    def sparse_coefs_(self) -> list:
+    def sparse_coefs_(self) -> list[sparse.csr_matrix]:
         """``coefs_`` as scipy CSR matrices (only the non-zero weights)."""
         check_is_fitted(self)
         return [sparse.csr_matrix(coef) for coef in self.coefs_]
 
     def to_torch(self) -> torch.nn.Sequential:
-        """The compacted network as a plain ``torch.nn.Sequential`` (float32).
+        """Export the compacted network as a plain ``torch.nn.Sequential``.
 
         It takes all ``n_features_in_`` columns (unused ones have zero weights)
         and ends in the output activation, so its outputs are the
         probabilities of ``predict_proba`` (for a binary target, the
         probability of ``classes_[1]`` only) or the regression predictions.
         It does not depend on this package.
+
+        Returns
+        -------
+        torch.nn.Sequential
+            ``Linear`` layers (float32, on the CPU) with the hidden
+            activation between them and the output activation last.
         """
         check_is_fitted(self)
         return torch_sequential(
@@ -451,12 +460,24 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             self.out_activation_,
         )
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted estimator to ``path`` without pickle.
 
         A compressed numpy archive of the non-zero weights (float32 CSR with
         narrow indices), the parameters and the fitted attributes; read it back
-        with :func:`sk_adaprune.load`. Returns the path written.
+        with :func:`sk_adaprune.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write, as given (``.npz`` by convention; nothing is
+            appended). A ``RandomState`` instance as ``random_state`` is
+            saved as None.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
         """
         check_is_fitted(self)
         return write_archive(

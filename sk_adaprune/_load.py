@@ -1,5 +1,7 @@
 """``load``: a fitted estimator back from an archive that ``save`` wrote."""
 
+import os
+
 from ._classifier import AdaptivePrunedMLPClassifier
 from ._fitted import restore_fitted_state
 from ._persistence import read_archive
@@ -13,9 +15,13 @@ _KINDS = {
 }
 
 
-def load(path):
-    """Read an estimator written by its ``save`` method; never runs code
-    from the file.
+def load(
+    path: str | os.PathLike,
+) -> AdaptivePrunedMLPClassifier | AdaptivePrunedMLPRegressor:
+    """Read an estimator written by its ``save`` method.
+
+    The file is read with ``numpy.load(allow_pickle=False)``: no code from it
+    ever runs.
 
     Parameters
     ----------

@@ -1,41 +1,47 @@
 """AdaptivePrunedMLPRegressor."""
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseAdaptivePrunedMLP
+from ._docstrings import fill_docstring
 from ._net import HalfSquaredError, outputs_r2
 from ._sklearn_private import fit_context
 
 
+@fill_docstring
 class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
     """Multi-layer perceptron regressor that learns how much of itself to prune.
 
     A drop-in alternative to :class:`sklearn.neural_network.MLPRegressor`
-    (Adam solver, squared error). Training, parameters and pruning are those
-    of :class:`AdaptivePrunedMLPClassifier`; see its documentation for the
-    method.
+    (Adam solver, squared error).
+
+    <METHOD>
 
     Parameters
     ----------
-    hidden_layer_sizes, activation, alpha, batch_size, learning_rate_init, \
-max_iter, shuffle, random_state, tol, verbose, early_stopping, \
-validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, r_init, \
-tau_init, lambda_, lr_r, lr_tau, tau_min, kde_grid_size, finetune_fraction, \
-device
-        As in :class:`AdaptivePrunedMLPClassifier`. With early stopping the
-        held-out score is R^2.
+    <PARAMETERS_BEFORE_EARLY_STOPPING>
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the data and stop when
+        its R^2 (of the hard-masked network) stops improving. The split is
+        random, not stratified.
+    <PARAMETERS_AFTER_EARLY_STOPPING>
 
     Attributes
     ----------
-    n_features_in_, feature_names_in_, n_iter_, loss_curve_, best_loss_, \
-validation_scores_, best_validation_score_, coefs_, intercepts_, n_layers_, \
-n_outputs_, learned_sparsity_, learned_ratio_, initial_ratio_, temperature_, \
-threshold_, layer_sparsity_, pruning_history_, net_, used_features_, compact_
-        As in :class:`AdaptivePrunedMLPClassifier`.
+    <ATTRIBUTES_OF_TRAINING>
+    validation_scores_ : list of float or None
+        Held-out R^2 per epoch with early stopping, else None.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``; with a fine-tuning phase, the best of
+        the hardened epochs (the phase's and the one it started from), the
+        score of the state restored.
+    <ATTRIBUTES_OF_THE_NETWORK>
     out_activation_ : str
         Always 'identity'.
+    <ATTRIBUTES_OF_PRUNING>
 
     See Also
     --------
@@ -53,7 +59,7 @@ threshold_, layer_sparsity_, pruning_history_, net_, used_features_, compact_
     """
 
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "AdaptivePrunedMLPRegressor":
         """Fit the model to data matrix X and target(s) y, pruning as it trains.
 
         Parameters
@@ -81,7 +87,7 @@ threshold_, layer_sparsity_, pruning_history_, net_, used_features_, compact_
     def _criterion(self):
         return HalfSquaredError
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predict with the hard-masked network.
 
         Parameters

@@ -1,16 +1,31 @@
 """Choosing ``lambda_``: a sparsity scorer and a refit rule for grid searches."""
 
+from collections.abc import Callable
+
 import numpy as np
+from sklearn.base import BaseEstimator
 
 __all__ = ["sparsest_within", "sparsity_scorer"]
 
 
-def sparsity_scorer(estimator, X=None, y=None) -> float:
-    """Scorer returning ``learned_sparsity_`` of a fitted estimator.
+def sparsity_scorer(estimator: BaseEstimator, X=None, y=None) -> float:
+    """Score a fitted estimator by its ``learned_sparsity_``.
 
-    Works on the estimator or on a pipeline ending in one; ``X`` and ``y``
-    are ignored. Use it in ``scoring={"accuracy": "accuracy",
-    "sparsity": sparsity_scorer}``.
+    Use it in ``scoring={"accuracy": "accuracy", "sparsity":
+    sparsity_scorer}``.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+        A fitted AdaptivePrunedMLPClassifier or AdaptivePrunedMLPRegressor,
+        or a Pipeline ending in one.
+    X, y : object, default=None
+        Ignored; a scorer's signature.
+
+    Returns
+    -------
+    float
+        The fraction of the weights the fit pruned.
     """
     if hasattr(estimator, "steps"):
         estimator = estimator.steps[-1][1]
@@ -19,7 +34,7 @@ def sparsity_scorer(estimator, X=None, y=None) -> float:
 
 def sparsest_within(
     tolerance: float, score: str = "accuracy", sparsity: str = "sparsity"
-):
+) -> Callable[[dict], int]:
     """A ``refit`` callable picking the sparsest candidate near the best score.
 
     Among the candidates whose mean test ``score`` is within ``tolerance`` of

@@ -1,11 +1,21 @@
 """Plots of a fitted estimator's pruning (needs ``pip install sk_adaprune[plot]``).
 
-Each function draws on the Axes it is given (or on a new figure) and returns
-the Axes, as scikit-learn's ``Display.plot`` methods do.
+Each function draws on the matplotlib Axes it is given (or on a new figure)
+and returns the Axes it drew on, as ``pandas.DataFrame.plot`` does. They are
+plain functions, not scikit-learn ``Display`` objects: nothing is computed
+from data, everything comes from a fitted estimator's attributes.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_input_usage", "plot_layer_sparsity", "plot_pruning_history"]
 
@@ -39,21 +49,23 @@ def _pruned_estimator(estimator):
     return estimator
 
 
-def plot_pruning_history(estimator, axes=None):
-    """Loss, ``r``, ``tau`` and sparsity per epoch, one panel each.
+def plot_pruning_history(estimator: BaseEstimator, axes=None) -> np.ndarray:
+    """Plot the loss, ``r``, ``tau`` and sparsity per epoch, one panel each.
 
     The epochs of the fine-tuning phase, if any, are shaded.
 
     Parameters
     ----------
-    estimator : fitted AdaptivePrunedMLPClassifier or Regressor, or a Pipeline
-        ending in one.
+    estimator : estimator or Pipeline
+        A fitted AdaptivePrunedMLPClassifier or AdaptivePrunedMLPRegressor,
+        or a Pipeline ending in one.
     axes : array-like of 4 matplotlib Axes, default=None
         Where to draw; a new 2x2 figure when None.
 
     Returns
     -------
-    axes : ndarray of 4 Axes
+    ndarray of 4 matplotlib Axes
+        The panels drawn on: loss (total and task), ``r``, ``tau``, sparsity.
     """
     estimator = _pruned_estimator(estimator)
     if axes is None:
@@ -79,17 +91,21 @@ def plot_pruning_history(estimator, axes=None):
     return axes
 
 
-def plot_layer_sparsity(estimator, ax=None):
-    """Bars of the fraction of pruned weights in each layer.
+def plot_layer_sparsity(estimator: BaseEstimator, ax: Axes | None = None) -> Axes:
+    """Plot the fraction of pruned weights in each layer as bars.
 
     Parameters
     ----------
-    estimator : fitted estimator or Pipeline ending in one.
+    estimator : estimator or Pipeline
+        A fitted AdaptivePrunedMLPClassifier or AdaptivePrunedMLPRegressor,
+        or a Pipeline ending in one.
     ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
 
     Returns
     -------
-    ax : matplotlib Axes
+    matplotlib Axes
+        The Axes drawn on, titled with the overall sparsity.
     """
     estimator = _pruned_estimator(estimator)
     if ax is None:
@@ -104,8 +120,12 @@ def plot_layer_sparsity(estimator, ax=None):
     return ax
 
 
-def plot_input_usage(estimator, image_shape=None, ax=None):
-    """Heat map of how many outgoing weights each input feature kept.
+def plot_input_usage(
+    estimator: BaseEstimator,
+    image_shape: tuple[int, ...] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Plot how many outgoing weights each input feature kept, as a heat map.
 
     The first layer's hard mask, summed over its outputs: inputs at 0 were
     dropped by the network altogether (the thesis's Figure 4.15). For image
@@ -114,15 +134,20 @@ def plot_input_usage(estimator, image_shape=None, ax=None):
 
     Parameters
     ----------
-    estimator : fitted estimator or Pipeline ending in one.
+    estimator : estimator or Pipeline
+        A fitted AdaptivePrunedMLPClassifier or AdaptivePrunedMLPRegressor,
+        or a Pipeline ending in one.
     image_shape : tuple of int, default=None
         Shape to reshape the ``n_features_in_`` values to; a single row when
         None.
     ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
 
     Returns
     -------
-    ax : matplotlib Axes
+    matplotlib Axes
+        The Axes drawn on, with a colour bar, titled with the number of
+        unused inputs.
     """
     estimator = _pruned_estimator(estimator)
     kept = (estimator.coefs_[0] != 0).sum(axis=1)

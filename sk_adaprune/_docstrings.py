@@ -1,0 +1,190 @@
+"""Docstring sections the classifier and the regressor share.
+
+The two estimators take the same parameters and set the same fitted
+attributes except where the task differs (early stopping's score and split,
+the output activation, the classes); each docstring writes those itself and
+takes the rest from here through :func:`fill_docstring`, so the two cannot
+drift apart. numpydoc's validation (``tests/test_docstrings.py``) checks the result
+against the signatures.
+"""
+
+import textwrap
+
+__all__ = ["fill_docstring"]
+
+METHOD = """\
+While it trains, every weight is multiplied by a soft mask
+``sigmoid((w^2 - t^2) / tau)``, where the threshold ``t`` is the
+``r``-quantile of all weight magnitudes. The pruning ratio ``r`` and the
+temperature ``tau`` are trained with the weights, and the loss gets
+``lambda_ * (1 - r)^2``, so ``lambda_`` trades accuracy for sparsity. After
+``fit`` pruned weights are exact zeros.
+"""
+
+PARAMETERS_BEFORE_EARLY_STOPPING = """\
+hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+    The ith element is the number of neurons in the ith hidden layer.
+activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+    Activation function of the hidden layers.
+alpha : float, default=1e-4
+    Strength of the L2 penalty on the weights, as in MLPClassifier.
+batch_size : int or 'auto', default='auto'
+    Mini-batch size; 'auto' means ``min(200, n_samples)``.
+learning_rate_init : float, default=1e-3
+    Adam's learning rate for the weights and biases.
+max_iter : int, default=200
+    Maximum number of epochs.
+shuffle : bool, default=True
+    Whether to shuffle the samples in each epoch.
+random_state : int, RandomState instance or None, default=None
+    Seeds weight initialisation, shuffling and the early-stopping split.
+    With an int, two fits on CPU are bitwise identical.
+tol : float, default=1e-4
+    Tolerance of the stopping rule.
+verbose : bool or int, default=False
+    0: silent; 1: a table row per epoch (loss, task loss, ``r``, ``tau``,
+    threshold, sparsity, validation score, seconds); 2: also a progress
+    bar over each epoch's batches.
+"""
+
+PARAMETERS_AFTER_EARLY_STOPPING = """\
+validation_fraction : float, default=0.1
+    Fraction of the data held out for early stopping.
+beta_1 : float in [0, 1), default=0.9
+    Adam's decay rate of the first moment estimates, shared by all
+    parameter groups.
+beta_2 : float in [0, 1), default=0.999
+    Adam's decay rate of the second moment estimates.
+epsilon : float > 0, default=1e-8
+    Adam's value for numerical stability.
+n_iter_no_change : int, default=10
+    Epochs without ``tol`` improvement before stopping.
+r_init : float in [0, 1) or 'auto', default='auto'
+    Initial pruning ratio ``r``. 'auto' starts at 0.1 when the fit has
+    the steps for ``r`` to climb far (``max_iter * n_batches * lr_r >=
+    3``, ``n_batches`` the mini-batches per epoch): fewer of the random
+    initial weights are masked, and ``r`` rises by up to about ``lr_r``
+    per step to where ``lambda_`` puts it. With fewer steps ``r``'s climb
+    is limited by them and 'auto' starts at the thesis's 0.5. ``r`` is
+    a float32 parameter and ``floor(r * n)`` of the ``n`` weights are
+    pruned, with ``r`` rounded to float32 first: ``r_init=0.7`` prunes
+    6 of 10 weights, since float32's 0.7 is 0.69999999.
+tau_init : float > 0, default=1e-2
+    Initial temperature as a multiple of the weights' standard deviation.
+lambda_ : float >= 0, default=10.0
+    Weight of the sparsity regulariser ``lambda_ * (1 - r)^2``; larger
+    values prune more. With 0 only the task loss moves ``r``: it falls a
+    few points while that loss is high, then creeps up once it is small,
+    so a fit still prunes (for no pruning, ``r_init=0, lr_r=0``).
+lr_r : float >= 0, default=1e-3
+    Adam's learning rate for ``r``; 0 freezes it (fixed-ratio pruning).
+lr_tau : float >= 0, default=1e-6
+    Adam's learning rate for ``tau``.
+tau_min : float > 0, default=1e-6
+    Lower bound the temperature is clamped to after every step.
+kde_grid_size : int, default=1024
+    Grid points of the density estimate behind ``dt/dr``.
+finetune_fraction : float in [0, 1), default=0.2
+    Share of ``max_iter`` spent in the fine-tuning phase that ends the
+    fit: ``floor(finetune_fraction * max_iter)`` epochs in which ``r``
+    and ``tau`` are frozen, the mask is hard (pruned weights are exact
+    zeros and stay zero) and Adam trains the surviving weights and
+    biases on the task loss alone (plus ``alpha``'s L2 term), with no
+    threshold, density or soft mask. The phase is due that many epochs
+    before ``max_iter`` and starts at the first epoch end from then on
+    where ``r`` has settled: over the last epochs (at least 500 steps)
+    it moved by at most ``0.05 * lr_r`` per step on average (Adam moves
+    it by up to about ``lr_r``). An ``r`` still climbing keeps pruning,
+    so a fit with too few steps for ``r`` to settle ends as without the
+    phase. The phase also starts, earlier, when the stopping rule
+    (``tol``, ``n_iter_no_change``, or the validation score with
+    ``early_stopping``) first finds no improvement; it then lasts at most
+    that many epochs, and the same rule, applied afresh to the phase, may
+    end it sooner. With early stopping the state restored is the best
+    hardened one. 0 disables the phase: the mask stays soft until fit
+    ends.
+device : str, default='cpu'
+    Torch device to train on, e.g. 'cuda'. Predictions always run on the
+    CPU from ``coefs_``.
+"""
+
+ATTRIBUTES_OF_TRAINING = """\
+n_features_in_ : int
+    Number of features seen during fit.
+feature_names_in_ : ndarray of shape (n_features_in_,)
+    Feature names, when X has string column names.
+n_iter_ : int
+    Number of epochs run.
+loss_curve_ : list of float
+    Training loss (task loss plus penalties) per epoch.
+best_loss_ : float or None
+    Minimum of ``loss_curve_``; None with early stopping.
+"""
+
+ATTRIBUTES_OF_THE_NETWORK = """\
+coefs_ : list of ndarray of shape (n_in, n_out)
+    Hard-masked weight matrices; pruned weights are exactly 0.
+intercepts_ : list of ndarray of shape (n_out,)
+    Bias vectors (never pruned).
+sparse_coefs_ : list of scipy.sparse.csr_matrix
+    ``coefs_`` as CSR matrices of the non-zero weights (made on access).
+n_layers_ : int
+    Number of layers, input and output included.
+n_outputs_ : int
+    Number of output units.
+"""
+
+ATTRIBUTES_OF_PRUNING = """\
+learned_sparsity_ : float
+    Fraction of weights that are exactly 0 after fit.
+learned_ratio_ : float
+    Final pruning ratio ``r``.
+initial_ratio_ : float
+    The ``r`` the fit started from (``r_init``, or what 'auto' chose).
+temperature_ : float
+    Final temperature ``tau``.
+threshold_ : float
+    Final threshold ``t``; weights with ``|w| < t`` were pruned.
+layer_sparsity_ : ndarray of shape (n_layers_ - 1,)
+    Fraction of zero weights per layer.
+pruning_history_ : dict of ndarray
+    Per-epoch ``loss``, ``task_loss``, ``ratio``, ``temperature``,
+    ``threshold``, ``sparsity``, ``finetuning`` (1 for the epochs of the
+    fine-tuning phase, else 0) and, with early stopping,
+    ``validation_score``.
+net_ : skorch.NeuralNet or None
+    The trained skorch net holding the hardened torch module (float32,
+    without gradients or the optimizer's state); None after unpickling or
+    ``load``.
+used_features_ : ndarray of int
+    Indices of the input features that kept at least one weight.
+compact_ : CompactNetwork
+    The pruned network without dead units, which predictions run on
+    (float32; a layer that lost no unit is ``coefs_``'s own array when
+    that is float32, and layers at most 15% dense are also kept as CSR).
+"""
+
+
+_SECTIONS = {
+    "METHOD": METHOD,
+    "PARAMETERS_BEFORE_EARLY_STOPPING": PARAMETERS_BEFORE_EARLY_STOPPING,
+    "PARAMETERS_AFTER_EARLY_STOPPING": PARAMETERS_AFTER_EARLY_STOPPING,
+    "ATTRIBUTES_OF_TRAINING": ATTRIBUTES_OF_TRAINING,
+    "ATTRIBUTES_OF_THE_NETWORK": ATTRIBUTES_OF_THE_NETWORK,
+    "ATTRIBUTES_OF_PRUNING": ATTRIBUTES_OF_PRUNING,
+}
+
+
+def fill_docstring(cls):
+    """Class decorator: each docstring line ``<NAME>`` becomes the shared
+    section ``NAME``, indented as the line is."""
+    lines = []
+    for line in cls.__doc__.split("\n"):
+        name = line.strip()
+        if name.startswith("<") and name.endswith(">"):
+            indent = line[: len(line) - len(line.lstrip())]
+            lines.append(textwrap.indent(_SECTIONS[name[1:-1]], indent).rstrip("\n"))
+        else:
+            lines.append(line)
+    cls.__doc__ = "\n".join(lines)
+    return cls
