@@ -95,9 +95,9 @@ def test_exported_torch_model_predicts_the_same(models, case):
     network = model.to_torch()
     assert isinstance(network, torch.nn.Sequential)
     assert all(type(layer).__module__.startswith("torch.") for layer in network)
-    X = np.asarray(X, dtype=np.float32)
     with torch.no_grad():
-        outputs = network(torch.from_numpy(X)).double().numpy()
+        inputs = torch.from_numpy(np.asarray(X, dtype=np.float32))
+        outputs = network(inputs).double().numpy()
     if hasattr(model, "predict_proba"):
         expected = model.predict_proba(X)
         expected = expected[:, 1:] if case == "binary" else expected
