@@ -88,6 +88,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             Options(Real, {np.inf}),
         ],
         "r_init": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
+        "r_ramp": [tuple, None],
         "tau_init": [Interval(Real, 0, None, closed="neither")],
         "lambda_": [Interval(Real, 0, None, closed="left")],
         "lr_r": [Interval(Real, 0, None, closed="left")],
@@ -118,6 +119,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         epsilon: float = 1e-8,
         n_iter_no_change: int | float = 10,
         r_init: float | str = "auto",
+        r_ramp: tuple[float, float] | None = None,
         tau_init: float = 1e-2,
         lambda_: float = 10.0,
         lr_r: float = 1e-3,
@@ -144,6 +146,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.r_init = r_init
+        self.r_ramp = r_ramp
         self.tau_init = tau_init
         self.lambda_ = lambda_
         self.lr_r = lr_r
@@ -279,6 +282,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             # At least one epoch prunes: the fraction is below 1.
             finetune_epochs=math.floor(self.finetune_fraction * self.max_iter),
             settle_tolerance=_SETTLED_SHARE_OF_LR_R * self.lr_r,
+            ratio_ramp=self._ratio_ramp_steps(n_samples, batch_size),
             optimizer=torch.optim.Adam,
             lr=self.learning_rate_init,
             optimizer__betas=(self.beta_1, self.beta_2),
@@ -330,6 +334,23 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         if steps * self.lr_r >= _AUTO_R_INIT_CLIMBS:
             return _AUTO_R_INIT_LOW
         return _AUTO_R_INIT_HIGH
+
+    def _ratio_ramp_steps(self, n_samples, batch_size):
+        """``r_ramp`` in training steps, or None."""
+        if self.r_ramp is None:
+            return None
+        ramp = tuple(self.r_ramp)
+        if not (
+            len(ramp) == 2
+            and all(isinstance(f, Real) for f in ramp)
+            and 0 <= ramp[0] < ramp[1] <= 1
+        ):
+            raise ValueError(
+                "r_ramp must be None or (begin, end) with 0 <= begin < end <= 1, "
+                f"got {self.r_ramp!r}."
+            )
+        steps = self.max_iter * math.ceil(n_samples / batch_size)
+        return round(ramp[0] * steps), round(ramp[1] * steps)
 
     def _warn_about_training(self, guard, stopping_rule):
         if self.learned_ratio_ >= RATIO_CEILING - 1e-6:

@@ -69,6 +69,13 @@ r_init : float in [0, 1) or 'auto', default='auto'
     a float32 parameter and ``floor(r * n)`` of the ``n`` weights are
     pruned, with ``r`` rounded to float32 first: ``r_init=0.7`` prunes
     6 of 10 weights, since float32's 0.7 is 0.69999999.
+r_ramp : tuple of (float, float) or None, default=None
+    ``(begin, end)`` as fractions of the fit's steps (``max_iter`` times
+    the mini-batches per epoch): a ceiling on ``r`` that holds it at its
+    initial value until ``begin`` and rises to 1 along gradual magnitude
+    pruning's cubic schedule (Zhu & Gupta 2017) by ``end``, after which
+    ``r`` is free. ``r`` is still learned; the ceiling keeps it from
+    pruning weights before they have trained. None: no ceiling.
 tau_init : float > 0, default=1e-2
     Initial temperature as a multiple of the weights' standard deviation.
 lambda_ : float >= 0, default=10.0

@@ -167,9 +167,10 @@ class SoftMaskedMLP(nn.Module):
         return X
 
     @torch.no_grad()
-    def clamp_(self, temperature_min: float) -> None:
-        """Keep ``r`` in ``[0, 0.9999]`` and ``tau >= temperature_min``."""
-        self.ratio.clamp_(0.0, RATIO_CEILING)
+    def clamp_(self, temperature_min: float, ratio_max: float = RATIO_CEILING) -> None:
+        """Keep ``r`` in ``[0, min(ratio_max, 0.9999)]`` and ``tau >=
+        temperature_min``."""
+        self.ratio.clamp_(0.0, min(ratio_max, RATIO_CEILING))
         self.temperature.clamp_(min=temperature_min)
 
     @torch.no_grad()

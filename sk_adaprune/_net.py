@@ -119,6 +119,11 @@ class PruningNet(NeuralNet):
     settle_tolerance : float
         ``r`` counts as settled, and the scheduled phase may start, once its
         mean change per step over the last epochs is at most this.
+    ratio_ramp : tuple of (int, int) or None
+        ``(begin, end)`` training steps of the ceiling on ``r``: it stays at
+        the initial ``r`` up to step ``begin``, rises to 1 along Zhu &
+        Gupta's cubic ``1 - (1 - p)^3`` until step ``end`` and is gone
+        after (:meth:`ratio_ceiling`). None: no ceiling.
     shuffle_seed : int
         Seed of the training batches' order. Each fit starts a new
         ``RandomState`` from it (``shuffle_rng_``), so a clone of a fitted
@@ -146,6 +151,7 @@ class PruningNet(NeuralNet):
         tau_min=1e-6,
         finetune_epochs=0,
         settle_tolerance=0.0,
+        ratio_ramp=None,
         shuffle_seed=0,
         **kwargs,
     ):
@@ -157,12 +163,34 @@ class PruningNet(NeuralNet):
         self.tau_min = tau_min
         self.finetune_epochs = finetune_epochs
         self.settle_tolerance = settle_tolerance
+        self.ratio_ramp = ratio_ramp
         self.shuffle_seed = shuffle_seed
 
     def initialize(self):
         super().initialize()
         self.shuffle_rng_ = np.random.RandomState(self.shuffle_seed)
+        self.train_steps_ = 0
+        self.initial_ratio_ = self.module_.ratio.item()
         return self
+
+    def ratio_ceiling(self, step: int) -> float:
+        """The most ``r`` may be after training step ``step`` (1-based).
+
+        Notes
+        -----
+        With ``ratio_ramp = (b, e)`` and ``r_0`` the initial ratio, the
+        ceiling is ``r_0 + (1 - r_0) (1 - (1 - p)^3)``, ``p = clip((step - b)
+        / (e - b), 0, 1)``: the schedule gradual magnitude pruning (Zhu &
+        Gupta 2017) prunes along, used as a bound. ``r`` is still learned
+        and settles where ``sparsity_penalty`` puts it; the bound only keeps
+        it from pruning weights before they have trained.
+        """
+        if self.ratio_ramp is None:
+            return 1.0
+        begin, end = self.ratio_ramp
+        progress = min(1.0, max(0.0, (step - begin) / max(1, end - begin)))
+        start = self.initial_ratio_
+        return start + (1.0 - start) * (1.0 - (1.0 - progress) ** 3)
 
     def get_params_for_optimizer(self, prefix, named_parameters):
         _, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
@@ -221,10 +249,12 @@ class PruningNet(NeuralNet):
             # A step with a finite loss left NaN or infinite weights; the
             # divergence guard sees it in this batch's loss.
             return {"loss": torch.tensor(math.nan), "y_pred": None}
+        self.train_steps_ += 1
         if self.module_.hardened:
             self.module_.zero_pruned_()
         else:
-            self.module_.clamp_(self.tau_min)
+            ceiling = self.ratio_ceiling(self.train_steps_)
+            self.module_.clamp_(self.tau_min, ratio_max=ceiling)
         return step
 
     def validation_step(self, batch, **fit_params):

@@ -88,8 +88,9 @@ def read_archive(path) -> tuple[str, dict, dict]:
     if "format" not in arrays or text("format") != FORMAT:
         raise ValueError(f"{path} is not an archive written by save() ({FORMAT}).")
     kind, params, values = text("kind"), text("params"), text("values")
-    if isinstance(params["hidden_layer_sizes"], list):
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    for name, value in params.items():
+        if isinstance(value, list):  # JSON has no tuples: the parameters' type
+            params[name] = tuple(value)
     return kind, params, {**arrays, **values}
 
 

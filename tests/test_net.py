@@ -175,3 +175,33 @@ def test_l2_gradient_uses_each_batchs_own_size_as_mlpclassifier():
     assert groups[id(net.module_.temperature)]["lr"] == clf.lr_tau
     biases = groups[id(net.module_.biases[0])]
     assert biases["weight_decay"] == 0 and biases["lr"] == clf.learning_rate_init
+
+
+def cubic_ceiling(step, begin, end, start):
+    progress = min(1.0, max(0.0, (step - begin) / (end - begin)))
+    return start + (1 - start) * (1 - (1 - progress) ** 3)
+
+
+def test_the_ramp_holds_r_under_the_cubic_schedule_then_lets_it_go():
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(100, 4)), np.arange(100) % 3
+    # A strong regulariser and a fast r: unbounded, r would rise at once.
+    params = dict(
+        lambda_=1000.0, lr_r=0.1, r_init=0.1, batch_size=20, max_iter=10,
+        finetune_fraction=0, random_state=0,
+    )  # fmt: skip
+    free = AdaptivePrunedMLPClassifier(**params).fit(X, y)
+    ramped = AdaptivePrunedMLPClassifier(r_ramp=(0.2, 0.8), **params).fit(X, y)
+    # 5 steps an epoch, 50 in all: the ceiling holds r at r_init to step 10,
+    # rises to 1 by step 40; epoch k ends at step 5k.
+    start = float(np.float32(0.1))
+    ceilings = [cubic_ceiling(5 * k, 10, 40, start) for k in range(1, 11)]
+    ratios = ramped.pruning_history_["ratio"]
+    assert free.pruning_history_["ratio"][0] > 0.5
+    np.testing.assert_allclose(ratios[:2], start, rtol=1e-6)
+    # r rides the ceiling while it binds, and is free once it has reached 1.
+    np.testing.assert_allclose(ratios[2:6], ceilings[2:6], rtol=1e-6)
+    assert ramped.net_.ratio_ceiling(40) == 1.0
+    assert ramped.learned_ratio_ == pytest.approx(free.learned_ratio_, abs=0.02)

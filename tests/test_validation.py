@@ -88,7 +88,17 @@ PARAMETER_CASES = [
     ("beta_1", 1.0, "'beta_1' parameter"),
     ("n_iter_no_change", 0, "'n_iter_no_change' parameter"),
     ("device", 3, "'device' parameter"),
+    ("r_ramp", [0.1, 0.7], "'r_ramp' parameter .* 'tuple' or None"),
 ]
+
+
+@pytest.mark.parametrize(
+    "ramp", [(0.5, 0.5), (0.6, 0.2), (-0.1, 0.5), (0.1, 1.5), (0.1,)]
+)
+def test_a_ramp_out_of_order_or_range_is_refused(ramp):
+    estimator = AdaptivePrunedMLPClassifier(r_ramp=ramp, max_iter=1)
+    with pytest.raises(ValueError, match=r"r_ramp must be None or \(begin, end\)"):
+        estimator.fit(X, y)
 
 
 @pytest.mark.parametrize("name,value,message", PARAMETER_CASES)
