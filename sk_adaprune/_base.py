@@ -56,6 +56,8 @@ _SETTLED_SHARE_OF_LR_R = 0.05
 # has the steps for r to climb from 0 to 1 this many times over at lr_r;
 # start at the thesis's 0.5 when r's climb is limited by the step count.
 _AUTO_R_INIT_LOW, _AUTO_R_INIT_HIGH, _AUTO_R_INIT_CLIMBS = 0.1, 0.5, 3.0
+# r_ramp='auto' on such fits: gradual magnitude pruning's span of the steps.
+_AUTO_R_RAMP = (0.1, 0.75)
 
 
 class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
@@ -88,7 +90,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             Options(Real, {np.inf}),
         ],
         "r_init": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
-        "r_ramp": [tuple, None],
+        "r_ramp": [StrOptions({"auto"}), tuple, None],
         "tau_init": [Interval(Real, 0, None, closed="neither")],
         "lambda_": [Interval(Real, 0, None, closed="left")],
         "lr_r": [Interval(Real, 0, None, closed="left")],
@@ -119,7 +121,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         epsilon: float = 1e-8,
         n_iter_no_change: int | float = 10,
         r_init: float | str = "auto",
-        r_ramp: tuple[float, float] | None = None,
+        r_ramp: tuple[float, float] | str | None = None,
         tau_init: float = 1e-2,
         lambda_: float = 10.0,
         lr_r: float = 1e-3,
@@ -321,7 +323,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 f"learning_rate_init (now {self.learning_rate_init}) or standardise "
                 "X, e.g. make_pipeline(StandardScaler(), estimator)."
             )
-        self._set_fitted_attributes(net, early_stopping=held_out is not None)
+        self._set_fitted_attributes(
+            net, early_stopping=held_out is not None, dtype=X.dtype
+        )
         self.initial_ratio_ = initial_ratio
         self._warn_about_training(guard, stopping_rule)
         return self
@@ -337,9 +341,15 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _ratio_ramp_steps(self, n_samples, batch_size):
         """``r_ramp`` in training steps, or None."""
-        if self.r_ramp is None:
+        steps = self.max_iter * math.ceil(n_samples / batch_size)
+        ramp = self.r_ramp
+        if ramp == "auto":
+            # Only where r could outrun the weights: see _initial_ratio.
+            climbs = steps * self.lr_r >= _AUTO_R_INIT_CLIMBS
+            ramp = _AUTO_R_RAMP if climbs else None
+        if ramp is None:
             return None
-        ramp = tuple(self.r_ramp)
+        ramp = tuple(ramp)
         if not (
             len(ramp) == 2
             and all(isinstance(f, Real) for f in ramp)
@@ -349,7 +359,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 "r_ramp must be None or (begin, end) with 0 <= begin < end <= 1, "
                 f"got {self.r_ramp!r}."
             )
-        steps = self.max_iter * math.ceil(n_samples / batch_size)
         return round(ramp[0] * steps), round(ramp[1] * steps)
 
     def _warn_about_training(self, guard, stopping_rule):
@@ -382,7 +391,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 stacklevel=4,
             )
 
-    def _set_fitted_attributes(self, net, early_stopping):
+    def _set_fitted_attributes(self, net, early_stopping, dtype):
         module = net.module_
         self.threshold_ = float(module.harden())
         self.net_ = net
@@ -412,12 +421,13 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
+        # In X's dtype, as MLPClassifier's; the float32 values are exact in both.
         self.coefs_ = [
-            weight.detach().cpu().double().numpy().T.copy()
+            weight.detach().cpu().numpy().T.astype(dtype, order="C")
             for weight in module.weight_matrices()
         ]
         self.intercepts_ = [
-            bias.detach().cpu().double().numpy().copy() for bias in module.biases
+            bias.detach().cpu().numpy().astype(dtype) for bias in module.biases
         ]
         self.n_layers_ = len(self.coefs_) + 1
         zeros = np.array([np.count_nonzero(c == 0) for c in self.coefs_])
@@ -450,7 +460,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             dtype=(np.float64, np.float32),
             reset=False,
         )
-        return self.compact_.forward(X)
+        # As MLPClassifier: float32 weights and X give float32 outputs.
+        return self.compact_.forward(X, np.result_type(X.dtype, self.coefs_[0].dtype))
 
     @property
     def sparse_coefs_(self) -> list[sparse.csr_matrix]:

@@ -62,7 +62,8 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
     with the FFT. Training runs in float32, and so do predictions: without
     a DataLoader, on the compacted network (dead inputs and units removed,
     sparse layers also as CSR for small batches), with the output activation
-    in float64. ``save``/``sk_adaprune.load`` store only the non-zero
+    in the dtype of X and ``coefs_`` (float32 only when both are, as in
+    MLPClassifier). ``save``/``sk_adaprune.load`` store only the non-zero
     weights; ``to_torch`` exports a plain ``torch.nn.Sequential``.
 
     Examples
@@ -98,11 +99,6 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         binarizer = LabelBinarizer().fit(y)
-        if binarizer.classes_.shape[0] < 2:
-            raise ValueError(
-                "The classifier needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {binarizer.classes_[0]!r}."
-            )
         self._label_binarizer = binarizer
         self.classes_ = binarizer.classes_
         indicator = binarizer.transform(y)

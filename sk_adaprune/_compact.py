@@ -37,7 +37,8 @@ class CompactNetwork:
     ``transposed_csr[i]`` is ``coefs[i].T`` as CSR for sparse layers, else None.
     The hidden layers compute in float32, the precision the network was
     trained in (twice as fast as float64); the output layer's activation runs
-    in float64, so probabilities sum to 1 to float64 precision.
+    in the dtype asked for (the predictions' dtype), so that float64
+    probabilities sum to 1 to float64 precision.
     """
 
     used_features: np.ndarray
@@ -47,8 +48,9 @@ class CompactNetwork:
     activation: str
     out_activation: str
 
-    def forward(self, X) -> np.ndarray:
-        """Output-layer activations for ``X`` with all ``n_features_in_`` columns."""
+    def forward(self, X, dtype=np.float64) -> np.ndarray:
+        """Output-layer activations for ``X`` with all ``n_features_in_``
+        columns; the output activation runs in ``dtype``."""
         activations = X.astype(np.float32)
         small = activations.shape[0] <= SMALL_BATCH and not sparse.issparse(activations)
         hidden = HIDDEN_ACTIVATIONS[self.activation]
@@ -62,7 +64,7 @@ class CompactNetwork:
                 activations = safe_sparse_dot(activations, coef) + intercept
             if i < last:
                 activations = hidden(activations)
-        return OUTPUT_ACTIVATIONS[self.out_activation](activations.astype(np.float64))
+        return OUTPUT_ACTIVATIONS[self.out_activation](activations.astype(dtype))
 
     @property
     def layer_sizes(self) -> list[int]:

@@ -69,13 +69,16 @@ r_init : float in [0, 1) or 'auto', default='auto'
     a float32 parameter and ``floor(r * n)`` of the ``n`` weights are
     pruned, with ``r`` rounded to float32 first: ``r_init=0.7`` prunes
     6 of 10 weights, since float32's 0.7 is 0.69999999.
-r_ramp : tuple of (float, float) or None, default=None
+r_ramp : (float, float), 'auto' or None, default=None
     ``(begin, end)`` as fractions of the fit's steps (``max_iter`` times
     the mini-batches per epoch): a ceiling on ``r`` that holds it at its
     initial value until ``begin`` and rises to 1 along gradual magnitude
     pruning's cubic schedule (Zhu & Gupta 2017) by ``end``, after which
     ``r`` is free. ``r`` is still learned; the ceiling keeps it from
-    pruning weights before they have trained. None: no ceiling.
+    pruning weights before they have trained. 'auto' is ``(0.1, 0.75)``
+    on the fits where ``r_init='auto'`` starts low (``r`` could climb
+    faster than the weights train) and None on the others. None: no
+    ceiling.
 tau_init : float > 0, default=1e-2
     Initial temperature as a multiple of the weights' standard deviation.
 lambda_ : float >= 0, default=10.0
@@ -130,9 +133,11 @@ best_loss_ : float or None
 
 ATTRIBUTES_OF_THE_NETWORK = """\
 coefs_ : list of ndarray of shape (n_in, n_out)
-    Hard-masked weight matrices; pruned weights are exactly 0.
+    Hard-masked weight matrices; pruned weights are exactly 0. In the dtype
+    of X at fit (float32 or float64), as MLPClassifier's; the values are
+    the float32 weights training computed with.
 intercepts_ : list of ndarray of shape (n_out,)
-    Bias vectors (never pruned).
+    Bias vectors (never pruned), in ``coefs_``' dtype.
 sparse_coefs_ : list of scipy.sparse.csr_matrix
     ``coefs_`` as CSR matrices of the non-zero weights (made on access).
 n_layers_ : int

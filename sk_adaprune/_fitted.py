@@ -3,7 +3,8 @@
 :func:`fitted_state` and :func:`restore_fitted_state` are the one pair that
 pickles (``__getstate__`` / ``__setstate__``), :meth:`save` and :func:`load`
 go through. The weights travel as float32 CSR (they were trained in float32,
-so nothing is lost), the intercepts as float32; the training state
+so nothing is lost) and come back in the dtype they had (X's at fit), the
+intercepts likewise; the training state
 (``net_``) and the derived prediction network (``compact_``) do not travel:
 the network is rebuilt from the weights.
 """
@@ -41,6 +42,7 @@ def fitted_state(estimator) -> dict:
     """The fitted attributes of ``estimator`` as a flat dict of arrays and
     plain values (the schema of pickles and archives)."""
     state = {name: getattr(estimator, name) for name in FITTED_VALUES}
+    state["weights_dtype"] = estimator.coefs_[0].dtype.name
     for i, (coef, intercept) in enumerate(zip(estimator.coefs_, estimator.intercepts_)):
         csr = sparse.csr_matrix(coef.astype(np.float32))
         state[f"coef{i}_data"] = csr.data
@@ -66,6 +68,8 @@ def restore_fitted_state(estimator, state: dict):
     for name in FITTED_VALUES:
         setattr(estimator, name, state[name])
     n_layers = estimator.n_layers_ - 1
+    # Written before weights followed X's dtype: float64.
+    dtype = np.dtype(state.get("weights_dtype", "float64"))
     estimator.coefs_ = [
         sparse.csr_matrix(
             (
@@ -76,11 +80,11 @@ def restore_fitted_state(estimator, state: dict):
             shape=tuple(state[f"coef{i}_shape"]),
         )
         .toarray()
-        .astype(np.float64)
+        .astype(dtype)
         for i in range(n_layers)
     ]
     estimator.intercepts_ = [
-        np.asarray(state[f"intercept{i}"], dtype=np.float64) for i in range(n_layers)
+        np.asarray(state[f"intercept{i}"], dtype=dtype) for i in range(n_layers)
     ]
     estimator.pruning_history_ = {
         name[len("history_") :]: values

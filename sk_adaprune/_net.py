@@ -2,12 +2,14 @@
 
 import copy
 import math
+import os
+import sys
 
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, r2_score
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 from torch import nn
 
 from ._threshold import NonFiniteWeightsError
@@ -90,6 +92,22 @@ def _rows(X, rows) -> torch.Tensor:
     return torch.from_numpy(X[rows].toarray())
 
 
+class EpochLog(PrintLog):
+    """skorch's table of an epoch per row, with its colour codes only on a
+    terminal: not when stdout is a file or a pipe, nor with ``NO_COLOR``
+    set (https://no-color.org)."""
+
+    def initialize(self):
+        super().initialize()
+        self.colour_ = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        return self
+
+    def format_row(self, row, key, color):
+        if not self.colour_:  # skorch colours a value when its "_best" is set
+            row = {name: value for name, value in row.items() if name != key + "_best"}
+        return super().format_row(row, key, color)
+
+
 class PruningNet(NeuralNet):
     """skorch net training a :class:`SoftMaskedMLP` with learned-ratio pruning.
 
@@ -165,6 +183,13 @@ class PruningNet(NeuralNet):
         self.settle_tolerance = settle_tolerance
         self.ratio_ramp = ratio_ramp
         self.shuffle_seed = shuffle_seed
+
+    @property
+    def _default_callbacks(self):
+        return [
+            (name, EpochLog() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
 
     def initialize(self):
         super().initialize()

@@ -1,4 +1,7 @@
+import pickle
+
 import numpy as np
+import pytest
 import torch
 
 from sk_adaprune._base import _as_tensor
@@ -20,3 +23,41 @@ def test_other_arrays_are_converted_copies():
         assert tensor.dtype == torch.float32
         assert tensor.data_ptr() != source.ctypes.data
         np.testing.assert_array_equal(tensor.numpy(), source.astype(np.float32))
+
+
+PAIRS = {
+    "classifier": ("AdaptivePrunedMLPClassifier", "MLPClassifier", "predict_proba"),
+    "regressor": ("AdaptivePrunedMLPRegressor", "MLPRegressor", "predict"),
+}
+
+
+@pytest.mark.parametrize("pair", sorted(PAIRS))
+@pytest.mark.parametrize("fit_dtype", [np.float32, np.float64])
+def test_weights_and_outputs_take_the_dtype_mlpclassifier_gives(
+    pair, fit_dtype, tmp_path
+):
+    import sklearn.neural_network
+
+    import sk_adaprune
+
+    ours_name, theirs_name, method = PAIRS[pair]
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    params = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    ours = getattr(sk_adaprune, ours_name)(**params).fit(X.astype(fit_dtype), y)
+    theirs = getattr(sklearn.neural_network, theirs_name)(**params)
+    theirs.fit(X.astype(fit_dtype), y)
+    for name in ("coefs_", "intercepts_"):
+        assert [a.dtype for a in getattr(ours, name)] == [
+            a.dtype for a in getattr(theirs, name)
+        ]
+    restored = sk_adaprune.load(ours.save(tmp_path / "model.npz"))
+    twin = pickle.loads(pickle.dumps(ours))
+    for predict_dtype in (np.float32, np.float64):
+        X_new = X.astype(predict_dtype)
+        expected = getattr(theirs, method)(X_new).dtype
+        for model in (ours, restored, twin):
+            assert getattr(model, method)(X_new).dtype == expected
+    for restored_coef, coef in zip(restored.coefs_, ours.coefs_):
+        assert restored_coef.dtype == coef.dtype
+        np.testing.assert_array_equal(restored_coef, coef)

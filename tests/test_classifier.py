@@ -1,3 +1,4 @@
+import sys
 import warnings
 
 import numpy as np
@@ -270,10 +271,20 @@ def test_bad_hidden_layer_sizes_are_refused(blobs, sizes):
         AdaptivePrunedMLPClassifier(hidden_layer_sizes=sizes).fit(X, y)
 
 
-def test_single_class_is_refused(blobs):
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_single_class_is_fitted_and_predicted_as_mlpclassifier(blobs, early_stopping):
+    # A cross-validation fold may hold one class: MLPClassifier fits it.
     X, _ = blobs
-    with pytest.raises(ValueError, match="at least 2 classes"):
-        AdaptivePrunedMLPClassifier().fit(X, np.ones(len(X)))
+    y = np.full(len(X), "only")
+    params = dict(max_iter=5, early_stopping=early_stopping, random_state=0)
+    ours = AdaptivePrunedMLPClassifier(**params).fit(X, y)
+    theirs = MLPClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    assert ours.predict_proba(X).shape == theirs.predict_proba(X).shape == (150, 2)
+    assert (ours.n_outputs_, ours.out_activation_) == (1, "logistic")
+    if early_stopping:
+        assert ours.best_validation_score_ == theirs.best_validation_score_ == 1.0
 
 
 def test_verbose_prints_a_line_per_epoch(blobs, capsys):
@@ -283,6 +294,22 @@ def test_verbose_prints_a_line_per_epoch(blobs, capsys):
     for column in ("train_loss", "ratio", "temperature", "sparsity"):
         assert column in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 3
+
+
+@pytest.mark.parametrize(
+    "terminal, no_color, coloured",
+    [(False, "", False), (True, "", True), (True, "1", False)],
+)
+def test_verbose_colours_only_a_terminal_without_no_color(
+    blobs, capsys, monkeypatch, terminal, no_color, coloured
+):
+    X, y = blobs
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
+    monkeypatch.setenv("NO_COLOR", no_color)
+    AdaptivePrunedMLPClassifier(max_iter=3, verbose=1, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert ("\x1b[" in out) == coloured
+    assert "train_loss" in out and "sparsity" in out
 
 
 @pytest.mark.parametrize("target", ["binary", "multilabel"])

@@ -205,3 +205,18 @@ def test_the_ramp_holds_r_under_the_cubic_schedule_then_lets_it_go():
     np.testing.assert_allclose(ratios[2:6], ceilings[2:6], rtol=1e-6)
     assert ramped.net_.ratio_ceiling(40) == 1.0
     assert ramped.learned_ratio_ == pytest.approx(free.learned_ratio_, abs=0.02)
+
+
+@pytest.mark.parametrize("lr_r, expected", [(0.1, (5, 38)), (1e-3, None)])
+def test_auto_ramp_only_where_r_could_outrun_the_weights(lr_r, expected):
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(100, 4)), np.arange(100) % 3
+    # 50 steps: lr_r=0.1 lets r climb 5 times over (r_init='auto' starts low,
+    # the ramp spans steps 5..38); lr_r=1e-3 cannot climb far, and no ramp.
+    clf = AdaptivePrunedMLPClassifier(
+        r_ramp="auto", lr_r=lr_r, batch_size=20, max_iter=10, random_state=0
+    ).fit(X, y)
+    assert clf.net_.ratio_ramp == expected
+    assert clf.initial_ratio_ == (0.1 if expected else 0.5)

@@ -53,11 +53,6 @@ def test_bad_data_is_refused_with_a_message_naming_it(case):
         estimator.fit(data, target)
 
 
-def test_single_class_is_refused():
-    with pytest.raises(ValueError, match="at least 2 classes.*only one class"):
-        AdaptivePrunedMLPClassifier().fit(X, np.zeros(40))
-
-
 def test_continuous_target_for_classifier_is_refused():
     with pytest.raises(ValueError, match="Unknown label type"):
         AdaptivePrunedMLPClassifier().fit(X, y_reg)

@@ -1,0 +1,104 @@
+"""Choosing ``r_ramp``: does a cubic ceiling on ``r`` close the gap to gradual
+magnitude pruning on Fashion-MNIST?
+
+For each seed and network: ours without a ceiling (``r_ramp=None``), ours
+with ``r_ramp=(0.1, 0.75)`` from ``r_init='auto'`` (0.1 here) and from
+``r_init=0`` (dense until 10% of the steps), and gradual magnitude pruning
+(Zhu & Gupta's cubic schedule over 10%..75% of the steps, the quality
+benchmark's) told each of ours' sparsities, side by side in one run.
+``lambda_`` and every other parameter at their defaults
+(``finetune_fraction=0.2``). Writes ``results/choose_ramp.md`` / ``.json``.
+Run: ``python benchmarks/choose_ramp.py [--quick]`` (``--quick``: one seed,
+LeNet-300-100 only, 3 epochs, 10,000 rows).
+"""
+
+import argparse
+import time
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+
+from _common import summarise, write_results
+from _data import load_fashion_mnist_or_stand_in
+from accuracy_vs_sparsity import accuracy_of, gradual_pruning
+from sk_adaprune import AdaptivePrunedMLPClassifier
+
+BATCH = 128
+# method -> (r_ramp, r_init); r_init='auto' starts at 0.1 on these fits.
+VARIANTS = {
+    "ours, no ceiling": (None, "auto"),
+    "ours, r_ramp=(0.1, 0.75)": ((0.1, 0.75), "auto"),
+    "ours, r_ramp=(0.1, 0.75), r_init=0": ((0.1, 0.75), 0.0),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    X, y, X_test, y_test, name = load_fashion_mnist_or_stand_in()
+    if args.quick:
+        X, y = X[:10_000], y[:10_000]
+        seeds, networks = (0,), {(300, 100): 3}
+    else:
+        seeds, networks = (0, 1, 2), {(512, 512): 15, (300, 100): 10}
+    data = (X, y, X_test, y_test)
+    rows = []
+    for hidden, epochs in networks.items():
+        network = "-".join(map(str, (784, *hidden, 10)))
+        for seed in seeds:
+            for method, (ramp, r_init) in VARIANTS.items():
+                start = time.perf_counter()
+                model = AdaptivePrunedMLPClassifier(
+                    hidden_layer_sizes=hidden,
+                    batch_size=BATCH,
+                    max_iter=epochs,
+                    n_iter_no_change=epochs + 1,
+                    r_ramp=ramp,
+                    r_init=r_init,
+                    random_state=seed,
+                ).fit(X, y)
+                rows.append(
+                    {
+                        "network": network,
+                        "method": method,
+                        "seed": seed,
+                        "accuracy": model.score(X_test, y_test),
+                        "sparsity": model.learned_sparsity_,
+                        "fit_s": time.perf_counter() - start,
+                    }
+                )
+                print(rows[-1], flush=True)
+                start = time.perf_counter()
+                target = model.learned_sparsity_
+                gradual = gradual_pruning(data, epochs, BATCH, seed, target, hidden)
+                rows.append(
+                    {
+                        "network": network,
+                        "method": f"gradual magnitude, told {method}'s sparsity",
+                        "seed": seed,
+                        "accuracy": accuracy_of(gradual, X_test, y_test),
+                        "sparsity": target,
+                        "fit_s": time.perf_counter() - start,
+                    }
+                )
+                print(rows[-1], flush=True)
+    summary = summarise(rows, ("network", "method"), ("accuracy", "sparsity", "fit_s"))
+    write_results(
+        "choose_ramp_quick" if args.quick else "choose_ramp",
+        "Choosing r_ramp on Fashion-MNIST",
+        summary,
+        notes=(
+            f"Data: {name}, {len(X)} training / {len(X_test)} test rows, batch "
+            f"{BATCH}; networks and epochs {networks}; seeds {list(seeds)}; means "
+            "and population std over seeds; lambda_ and the other parameters at "
+            "their defaults. Gradual magnitude pruning is told the sparsity the "
+            "row above it learned, per seed. fit_s: wall time of one fit, one at a "
+            "time."
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
