@@ -23,6 +23,7 @@ from skorch.helper import predefined_split
 from ._compact import compact_network
 from ._export import torch_sequential
 from ._fitted import fitted_state, restore_fitted_state
+from ._fork import threads_for_this_process
 from ._module import RATIO_CEILING, SoftMaskedMLP
 from ._net import (
     BatchIterator,
@@ -204,6 +205,10 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         return device
 
     def _fit(self, X, y):
+        with threads_for_this_process():
+            return self._fit_on_this_process(X, y)
+
+    def _fit_on_this_process(self, X, y):
         hidden_sizes = self._hidden_sizes()
         device = self._torch_device()
         X, y = validate_data(
@@ -258,7 +263,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 warnings.warn(
                     "Got `batch_size` less than 1 or larger than sample size. "
                     "It is going to be clipped",
-                    stacklevel=3,
+                    stacklevel=5,
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
@@ -368,7 +373,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 f"{self.learned_sparsity_:.2%} of the weights were pruned. Lower "
                 f"lambda_ (now {self.lambda_}) or lr_r (now {self.lr_r}).",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=6,
             )
         if guard.diverged_ is not None:
             epoch, loss = guard.diverged_
@@ -377,18 +382,18 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 f"of epoch {guard.healthy_epochs_} were restored. Lower "
                 f"learning_rate_init (now {self.learning_rate_init}) or standardise X.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=6,
             )
         elif stopping_rule.stopped_:
             return
         elif self.n_iter_ < self.max_iter:
-            warnings.warn("Training interrupted by user.", stacklevel=4)
+            warnings.warn("Training interrupted by user.", stacklevel=6)
         else:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=6,
             )
 
     def _set_fitted_attributes(self, net, early_stopping, dtype):
@@ -554,7 +559,7 @@ def _advise_on_scale(X):
             "poorly on unscaled features. Standardise them, e.g. "
             "make_pipeline(StandardScaler(), estimator).",
             UserWarning,
-            stacklevel=4,
+            stacklevel=6,
         )
 
 

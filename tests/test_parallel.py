@@ -76,3 +76,33 @@ def test_dask_cluster_search_equals_the_sequential_search_on_one_thread(blobs):
     np.testing.assert_array_equal(
         distributed.best_estimator_.coefs_[0], sequential.best_estimator_.coefs_[0]
     )
+
+
+def _fit_in_child(X, y, results):
+    import torch
+
+    model = AdaptivePrunedMLPClassifier(max_iter=3, random_state=0).fit(X, y)
+    results.put((model.learned_sparsity_, torch.get_num_threads()))
+
+
+def test_a_fit_in_a_fork_started_child_finishes(blobs):
+    import multiprocessing
+
+    import torch
+
+    X, y = blobs
+    threads = torch.get_num_threads()
+    # The parent computes on torch's threads first: that is what hung.
+    AdaptivePrunedMLPClassifier(max_iter=3, random_state=0).fit(X, y)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_fit_in_child, args=(X, y, results))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the fit in the forked child hung")
+    sparsity, child_threads = results.get(timeout=5)
+    assert child.exitcode == 0 and 0 < sparsity < 1
+    assert child_threads == threads  # put back after the fit
+    assert torch.get_num_threads() == threads  # the parent's untouched
