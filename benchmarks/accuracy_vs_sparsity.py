@@ -4,8 +4,9 @@
 same epochs and batch size for every method, several seeds:
 
 1. MLPClassifier; 2. the same MLP trained densely in plain torch;
-3. ours at default parameters, without the fine-tuning phase, with the
-   previous defaults (r_init=0.5, no phase), and over a lambda_ sweep;
+3. ours at default parameters, without the fine-tuning phase, without the
+   ramp on r (r_ramp=None), with the previous defaults (r_init=0.5, no
+   phase, no ramp), and over a lambda_ sweep;
 4. fixed-ratio soft-mask pruning (r frozen at our learned sparsity: PDP, as
    published, without a fine-tuning phase);
 5. one-shot global L1 magnitude pruning (torch.nn.utils.prune) to our learned
@@ -20,7 +21,7 @@ make_friedman1, with the previous and the current defaults.
 
 Writes ``results/accuracy_vs_sparsity[_quick].md``/``.json`` and PNG plots.
 Run: ``python benchmarks/accuracy_vs_sparsity.py [--quick]`` (``--quick``: a
-10k-sample subset, 3 epochs, 1 seed; minutes instead of about an hour).
+10k-sample subset, 3 epochs, 1 seed; minutes instead of about two hours).
 """
 
 import argparse
@@ -122,9 +123,10 @@ def gradual_pruning(data, epochs, batch_size, seed, target, hidden=HIDDEN):
     return model
 
 
-# r_init=0.5 and no fine-tuning phase: the defaults before the phase existed.
-PREVIOUS_DEFAULTS = dict(r_init=0.5, finetune_fraction=0.0)
+# r_init=0.5, no fine-tuning phase, no ramp: the defaults before either existed.
+PREVIOUS_DEFAULTS = dict(r_init=0.5, finetune_fraction=0.0, r_ramp=None)
 NO_PHASE = dict(finetune_fraction=0.0)
+NO_RAMP = dict(r_ramp=None)
 
 
 def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=True):
@@ -204,6 +206,7 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
         histories[seed] = default
         if full:
             ours("ours, no fine-tuning phase", seed, **NO_PHASE)
+            ours("ours, no r_ramp", seed, **NO_RAMP)
             ours("ours, previous defaults", seed, **PREVIOUS_DEFAULTS)
         gradual(
             "gradual magnitude (Zhu & Gupta), told our sparsity",
@@ -346,6 +349,7 @@ _STYLE = {  # method -> (colour, marker) for the points outside the sweeps
     "MLPClassifier": ("tab:gray", "s"),
     "dense (torch)": ("black", "D"),
     "ours, no fine-tuning phase": ("tab:cyan", "^"),
+    "ours, no r_ramp": ("tab:pink", "<"),
     "ours, previous defaults": ("tab:purple", "v"),
     "fixed-ratio soft mask (PDP)": ("tab:brown", "P"),
     "one-shot magnitude + fine-tune": ("tab:olive", "X"),
@@ -444,7 +448,11 @@ def _targets(summary, lenet, curves):
         f"{100 * (accuracy - theirs):+.2f} points); vs dense {dense:.4f} "
         f"({_verdict(accuracy >= dense)}, {100 * (accuracy - dense):+.2f} points).",
     ]
-    for method in ("ours, no fine-tuning phase", "ours, previous defaults"):
+    for method in (
+        "ours, no fine-tuning phase",
+        "ours, no r_ramp",
+        "ours, previous defaults",
+    ):
         other = _row(summary, method)
         lines.append(
             f"- {method}: {other['accuracy_mean']:.4f} at "
@@ -576,8 +584,9 @@ def main() -> None:
         f"784-512-512-10 for {epochs} epochs and 784-300-100-10 (LeNet-300-100) for "
         f"{lenet_epochs} epochs, batch {batch_size}, seeds {list(seeds)}; means and "
         "population std over seeds; fit_s is the wall time of one fit, one at a time. "
-        f"Defaults: r_init={defaults['r_init']}, finetune_fraction="
-        f"{defaults['finetune_fraction']}, lambda_={defaults['lambda_']}; previous "
+        f"Defaults: r_init={defaults['r_init']}, r_ramp={defaults['r_ramp']}, "
+        f"finetune_fraction={defaults['finetune_fraction']}, "
+        f"lambda_={defaults['lambda_']}; previous "
         f"defaults: {PREVIOUS_DEFAULTS}.\n\nTargets:\n"
         + "\n".join(_targets(summary, lenet, curves))
         + "\n\nLeNet-300-100:\n\n"

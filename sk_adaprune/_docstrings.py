@@ -69,7 +69,7 @@ r_init : float in [0, 1) or 'auto', default='auto'
     a float32 parameter and ``floor(r * n)`` of the ``n`` weights are
     pruned, with ``r`` rounded to float32 first: ``r_init=0.7`` prunes
     6 of 10 weights, since float32's 0.7 is 0.69999999.
-r_ramp : (float, float), 'auto' or None, default=None
+r_ramp : (float, float), 'auto' or None, default='auto'
     ``(begin, end)`` as fractions of the fit's steps (``max_iter`` times
     the mini-batches per epoch): a ceiling on ``r`` that holds it at its
     initial value until ``begin`` and rises to 1 along gradual magnitude

@@ -192,7 +192,7 @@ def test_the_ramp_holds_r_under_the_cubic_schedule_then_lets_it_go():
         lambda_=1000.0, lr_r=0.1, r_init=0.1, batch_size=20, max_iter=10,
         finetune_fraction=0, random_state=0,
     )  # fmt: skip
-    free = AdaptivePrunedMLPClassifier(**params).fit(X, y)
+    free = AdaptivePrunedMLPClassifier(r_ramp=None, **params).fit(X, y)
     ramped = AdaptivePrunedMLPClassifier(r_ramp=(0.2, 0.8), **params).fit(X, y)
     # 5 steps an epoch, 50 in all: the ceiling holds r at r_init to step 10,
     # rises to 1 by step 40; epoch k ends at step 5k.
