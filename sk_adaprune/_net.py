@@ -465,11 +465,7 @@ class StoppingRule(Callback):
         self.valid_outputs_ = []
         self.stopped_ = False
         self.finetune_start_ = None
-        self.initial_ratio_ = None
         return self
-
-    def on_train_begin(self, net, **kwargs):
-        self.initial_ratio_ = net.module_.ratio.item()
 
     def on_epoch_begin(self, net, **kwargs):
         if self.finetune_start_ == len(net.history) - 1 and net.verbose:
@@ -514,7 +510,7 @@ class StoppingRule(Callback):
             raise KeyboardInterrupt
 
     def _settled(self, net) -> bool:
-        ratios = [self.initial_ratio_, *net.history[:, "ratio"]]
+        ratios = [net.initial_ratio_, *net.history[:, "ratio"]]
         steps_per_epoch = len(net.history[-1, "batches"])
         window = min(len(ratios) - 1, math.ceil(SETTLE_STEPS / steps_per_epoch))
         change = abs(ratios[-1] - ratios[-1 - window])
