@@ -1,10 +1,13 @@
-"""Fashion-MNIST from the Debian package, or a synthetic stand-in of its shape."""
+"""Fashion-MNIST from the Debian package (or a synthetic stand-in of its shape),
+and the small regression sets the benchmarks share."""
 
 import gzip
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import make_classification
+from sklearn.datasets import load_diabetes, make_classification, make_friedman1
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -48,3 +51,25 @@ def load_fashion_mnist_or_stand_in(random_state: int = 0):
     )
     X = ((X - X.min(0)) / (X.max(0) - X.min(0))).astype(np.float32)
     return X[:60_000], y[:60_000], X[60_000:], y[60_000:], "synthetic stand-in"
+
+
+def regression_splits():
+    """``name -> (X_train, X_test, y_train, y_test)`` for load_diabetes and
+    make_friedman1 (2,000 rows, noise 0.5): 75/25 splits (random_state=0),
+    X and y standardised on the training rows."""
+    friedman = make_friedman1(n_samples=2000, noise=0.5, random_state=0)
+    splits = {}
+    for name, (X, y) in (
+        ("load_diabetes", load_diabetes(return_X_y=True)),
+        ("make_friedman1", friedman),
+    ):
+        X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+        x_scale = StandardScaler().fit(X_train)
+        y_scale = StandardScaler().fit(y_train[:, None])
+        splits[name] = (
+            x_scale.transform(X_train),
+            x_scale.transform(X_test),
+            y_scale.transform(y_train[:, None]).ravel(),
+            y_scale.transform(y_test[:, None]).ravel(),
+        )
+    return splits

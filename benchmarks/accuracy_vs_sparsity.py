@@ -36,11 +36,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from sklearn.datasets import load_diabetes, load_digits, make_friedman1  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
@@ -52,7 +51,7 @@ from _common import (  # noqa: E402
     summarise,
     write_results,
 )
-from _data import load_fashion_mnist_or_stand_in  # noqa: E402
+from _data import load_fashion_mnist_or_stand_in, regression_splits  # noqa: E402
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor  # noqa: E402
 from sk_adaprune.plotting import plot_pruning_history  # noqa: E402
 
@@ -275,17 +274,7 @@ def run_r_init(data, epochs, batch_size, seed):
 
 def run_regression(seeds, epochs):
     rows = []
-    diabetes = load_diabetes(return_X_y=True)
-    friedman = make_friedman1(n_samples=2000, noise=0.5, random_state=0)
-    for name, (X, y) in (("load_diabetes", diabetes), ("make_friedman1", friedman)):
-        X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-        x_scale, y_scale = (
-            StandardScaler().fit(X_train),
-            StandardScaler().fit(y_train[:, None]),
-        )
-        X_train, X_test = x_scale.transform(X_train), x_scale.transform(X_test)
-        y_train = y_scale.transform(y_train[:, None]).ravel()
-        y_test = y_scale.transform(y_test[:, None]).ravel()
+    for name, (X_train, X_test, y_train, y_test) in regression_splits().items():
         for seed in seeds:
             for method, model in (
                 ("MLPRegressor", MLPRegressor(random_state=seed, max_iter=epochs)),

@@ -38,14 +38,13 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_diabetes, load_digits, make_friedman1
+from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
 from _common import summarise, write_results
-from _data import load_fashion_mnist_or_stand_in
+from _data import load_fashion_mnist_or_stand_in, regression_splits
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 from sk_adaprune._net import PruningNet
 
@@ -151,24 +150,8 @@ def _small_data_sets():
         AdaptivePrunedMLPClassifier,
         train_test_split(X / 16, y, test_size=0.25, stratify=y, random_state=0),
     )
-    friedman = make_friedman1(n_samples=2000, noise=0.5, random_state=0)
-    for name, (X, y) in (
-        ("load_diabetes", load_diabetes(return_X_y=True)),
-        ("make_friedman1", friedman),
-    ):
-        X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-        x_scale = StandardScaler().fit(X_train)
-        y_scale = StandardScaler().fit(y_train[:, None])
-        yield (
-            name,
-            AdaptivePrunedMLPRegressor,
-            (
-                x_scale.transform(X_train),
-                x_scale.transform(X_test),
-                y_scale.transform(y_train[:, None]).ravel(),
-                y_scale.transform(y_test[:, None]).ravel(),
-            ),
-        )
+    for name, split in regression_splits().items():
+        yield name, AdaptivePrunedMLPRegressor, split
 
 
 def run_small() -> None:

@@ -38,6 +38,7 @@ from ._sklearn_private import Interval, Options, StrOptions
 _HISTORY_KEYS = {
     "loss": "train_loss",
     "task_loss": "task_loss",
+    "pruning_loss": "pruning_loss",
     "ratio": "ratio",
     "temperature": "temperature",
     "threshold": "threshold",
@@ -307,6 +308,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             train_split=None if held_out is None else predefined_split(held_out),
             callbacks=[
                 ("task_loss", PassthroughScoring(name="task_loss", on_train=True)),
+                ("mlp_loss", PassthroughScoring(name="mlp_loss", on_train=True)),
+                (
+                    "pruning_loss",
+                    PassthroughScoring(name="pruning_loss", on_train=True),
+                ),
                 ("pruning", PruningMonitor()),
                 ("divergence", guard),
                 ("stopping", stopping_rule),
@@ -405,11 +411,15 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             # An interrupt inside an epoch leaves its record unfinished.
             history.pop()
         self.n_iter_ = len(history)
-        self.loss_curve_ = [float(loss) for loss in history[:, "train_loss"]]
+        # MLPClassifier's loss (task and alpha's terms); the total, which
+        # Adam minimises, and the pruning term are in pruning_history_.
+        self.loss_curve_ = [float(loss) for loss in history[:, "mlp_loss"]]
+        self.loss_ = self.loss_curve_[-1]
         self.pruning_history_ = {
             name: np.asarray(history[:, key], dtype=float)
             for name, key in _HISTORY_KEYS.items()
         }
+
         if early_stopping:
             self.validation_scores_ = [float(s) for s in history[:, "valid_score"]]
             # The restored state's score: with a fine-tuning phase, the best

@@ -126,7 +126,12 @@ feature_names_in_ : ndarray of shape (n_features_in_,)
 n_iter_ : int
     Number of epochs run.
 loss_curve_ : list of float
-    Training loss (task loss plus penalties) per epoch.
+    MLPClassifier's training loss per epoch: the task loss plus ``alpha``'s
+    L2 term, without the pruning term (both are in ``pruning_history_``).
+    Without early stopping the stopping rule watches the total,
+    ``pruning_history_["loss"]``.
+loss_ : float
+    The last epoch's value of ``loss_curve_``.
 best_loss_ : float or None
     Minimum of ``loss_curve_``; None with early stopping.
 """
@@ -160,10 +165,11 @@ threshold_ : float
 layer_sparsity_ : ndarray of shape (n_layers_ - 1,)
     Fraction of zero weights per layer.
 pruning_history_ : dict of ndarray
-    Per-epoch ``loss``, ``task_loss``, ``ratio``, ``temperature``,
-    ``threshold``, ``sparsity``, ``finetuning`` (1 for the epochs of the
-    fine-tuning phase, else 0) and, with early stopping,
-    ``validation_score``.
+    Per-epoch ``loss`` (the total Adam minimises: task, pruning and L2
+    terms), ``task_loss``, ``pruning_loss`` (``lambda_ * (1 - r)^2``, 0 in
+    the fine-tuning phase), ``ratio``, ``temperature``, ``threshold``,
+    ``sparsity``, ``finetuning`` (1 for the epochs of the fine-tuning
+    phase, else 0) and, with early stopping, ``validation_score``.
 net_ : skorch.NeuralNet or None
     The trained skorch net holding the hardened torch module (float32,
     without gradients or the optimizer's state); None after unpickling or

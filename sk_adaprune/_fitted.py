@@ -22,6 +22,7 @@ FITTED_VALUES = (
     "n_layers_",
     "n_outputs_",
     "out_activation_",
+    "loss_",
     "best_loss_",
     "best_validation_score_",
     "learned_sparsity_",

@@ -154,7 +154,9 @@ class PruningNet(NeuralNet):
     -----
     The training loss is ``L_task + sparsity_penalty (1 - r)^2 + alpha/2
     ||W||^2 / B``.
-    The task part alone is recorded per batch as ``task_loss``. In the
+    The task part alone is recorded per batch as ``task_loss``, with the L2
+    term (MLPClassifier's loss) as ``mlp_loss``, and the pruning term as
+    ``pruning_loss``. In the
     fine-tuning phase ``r`` is frozen and the regulariser, a constant, is
     left out: the loss is ``L_task + alpha/2 ||W||^2 / B``.
     """
@@ -250,13 +252,22 @@ class PruningNet(NeuralNet):
         task_loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if not training:
             return task_loss
-        self.history.record_batch("task_loss", task_loss.item())
+        task = task_loss.item()
+        self.history.record_batch("task_loss", task)
         module = self.module_
         loss = task_loss
+        pruning = 0.0
         if not module.hardened:
-            loss = loss + self.sparsity_penalty * (1.0 - module.ratio) ** 2
+            term = self.sparsity_penalty * (1.0 - module.ratio) ** 2
+            loss = loss + term
+            pruning = term.item()
+        self.history.record_batch("pruning_loss", pruning)
         if self.alpha:
-            loss = loss + self._l2_term(y_pred.shape[0])
+            l2 = self._l2_term(y_pred.shape[0])
+            loss = loss + l2
+            task += l2.item()
+        # MLPClassifier's loss: the task's plus alpha's, without the pruning term.
+        self.history.record_batch("mlp_loss", task)
         return loss
 
     def _l2_term(self, batch_size: int) -> torch.Tensor:
@@ -421,8 +432,10 @@ class StoppingRule(Callback):
     """MLPClassifier's stopping rule, with early stopping on a held-out set,
     and the switch to the fine-tuning phase.
 
-    Without validation data, training stops once the training loss has not
-    improved by ``tol`` for more than ``n_iter_no_change`` epochs. With it
+    Without validation data, training stops once the epoch's ``monitor``
+    (default: the total loss, ``train_loss``; benchmarks/
+    choose_stopping_loss.py measured MLPClassifier's ``mlp_loss`` instead)
+    has not improved by ``tol`` for more than ``n_iter_no_change`` epochs. With it
     (the net's ``dataset_valid``), the same rule applies to
     ``scoring(outputs, y_valid)`` of the hard-masked network's outputs on the
     held-out set, which skorch's validation pass has just computed (one
@@ -450,10 +463,11 @@ class StoppingRule(Callback):
     None.
     """
 
-    def __init__(self, tol, n_iter_no_change, scoring=None):
+    def __init__(self, tol, n_iter_no_change, scoring=None, monitor="train_loss"):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.scoring = scoring
+        self.monitor = monitor
 
     def initialize(self):
         self.best_loss_ = math.inf
@@ -483,7 +497,7 @@ class StoppingRule(Callback):
     def on_epoch_end(self, net, dataset_valid=None, **kwargs):
         outputs, self.valid_outputs_ = self.valid_outputs_, []
         if dataset_valid is None:
-            loss = net.history[-1, "train_loss"]
+            loss = net.history[-1, self.monitor]
             improved = loss <= self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, loss)
         else:

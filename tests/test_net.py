@@ -220,3 +220,37 @@ def test_auto_ramp_only_where_r_could_outrun_the_weights(lr_r, expected):
     ).fit(X, y)
     assert clf.net_.ratio_ramp == expected
     assert clf.initial_ratio_ == (0.1 if expected else 0.5)
+
+
+def test_loss_curve_is_mlpclassifiers_loss_and_the_pruning_term_is_kept_apart(
+    digits_split,
+):
+    from sklearn.neural_network import MLPClassifier
+
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+
+    X, _, y, _ = digits_split
+    params = dict(max_iter=10, random_state=0)
+    # A huge tol: the rule starts the phase after epoch 4 (epochs 5-7 in it).
+    clf = AdaptivePrunedMLPClassifier(
+        finetune_fraction=0.3, tol=10.0, n_iter_no_change=2, **params
+    ).fit(X, y)
+    mlp = MLPClassifier(**params).fit(X, y)
+    history = clf.pruning_history_
+    # Same quantity as MLPClassifier's (task + L2): the first epochs agree to
+    # the spread of two initialisations; the total with lambda_ (1-r)^2 = 10
+    # (1-0.5)^2 on top would be about 2.5 higher.
+    assert abs(clf.loss_curve_[0] - mlp.loss_curve_[0]) < 0.3
+    assert clf.loss_ == clf.loss_curve_[-1] and clf.best_loss_ == min(clf.loss_curve_)
+    # The total is the sum, to float32 round-off (it is summed in float32).
+    np.testing.assert_allclose(
+        history["loss"], np.asarray(clf.loss_curve_) + history["pruning_loss"], 1e-6
+    )
+    pruning = history["finetuning"] == 0
+    assert pruning.sum() == 4 and (~pruning).sum() == 3
+    ratio = np.concatenate([[clf.initial_ratio_], history["ratio"]])
+    # Each pruning epoch's term lies between lambda_ (1 - r)^2 at its ends.
+    ends = 10.0 * (1 - ratio) ** 2
+    assert np.all(history["pruning_loss"][pruning] <= ends[:-1][pruning] + 1e-6)
+    assert np.all(history["pruning_loss"][pruning] >= ends[1:][pruning] - 1e-6)
+    assert np.all(history["pruning_loss"][~pruning] == 0)
