@@ -94,8 +94,9 @@ def main() -> None:
             f"{BATCH}; networks and epochs {networks}; seeds {list(seeds)}; means "
             "and population std over seeds; lambda_ and the other parameters at "
             "their defaults. Gradual magnitude pruning is told the sparsity the "
-            "row above it learned, per seed. fit_s: wall time of one fit, one at a "
-            "time."
+            "row above it learned, per seed. fit_s: wall time of one fit, for "
+            "orientation only: this is not a speed benchmark, and other work may "
+            "have run beside it."
         ),
     )
 
