@@ -95,12 +95,17 @@ def _rows(X, rows) -> torch.Tensor:
 class EpochLog(PrintLog):
     """skorch's table of an epoch per row, with its colour codes only on a
     terminal: not when stdout is a file or a pipe, nor with ``NO_COLOR``
-    set (https://no-color.org)."""
+    set (https://no-color.org); not formatted at all when nothing prints."""
 
     def initialize(self):
         super().initialize()
         self.colour_ = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         return self
+
+    def on_epoch_end(self, net, **kwargs):
+        # skorch formats the table even when nothing is printed: 1 ms an epoch.
+        if net.verbose or self.sink is not print:
+            super().on_epoch_end(net, **kwargs)
 
     def format_row(self, row, key, color):
         if not self.colour_:  # skorch colours a value when its "_best" is set
