@@ -66,6 +66,12 @@ def restore_fitted_state(estimator, state: dict):
     """Set the fitted attributes of an unfitted ``estimator`` from
     :func:`fitted_state`'s dict; returns the estimator, ready to predict
     (``net_`` is None)."""
+    missing = [name for name in FITTED_VALUES if name not in state]
+    if missing:
+        raise ValueError(
+            f"The saved state lacks {missing}: it was written by another version "
+            "of sk_adaprune. Load it with that version, or refit."
+        )
     for name in FITTED_VALUES:
         setattr(estimator, name, state[name])
     n_layers = estimator.n_layers_ - 1

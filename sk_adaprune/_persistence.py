@@ -13,7 +13,9 @@ import numpy as np
 
 __all__ = ["FORMAT", "read_archive", "write_archive"]
 
-FORMAT = "sk_adaprune/2"  # 2: one schema with pickles (values as JSON)
+# 2: one schema with pickles (values as JSON); 3: loss_curve_ is MLPClassifier's
+# loss, loss_ and the weights' dtype are recorded.
+FORMAT = "sk_adaprune/3"
 
 
 def _text(value) -> np.ndarray:
@@ -85,8 +87,14 @@ def read_archive(path) -> tuple[str, dict, dict]:
     def text(name):
         return json.loads(arrays.pop(name).tobytes().decode())
 
-    if "format" not in arrays or text("format") != FORMAT:
+    if "format" not in arrays:
         raise ValueError(f"{path} is not an archive written by save() ({FORMAT}).")
+    written = text("format")
+    if written != FORMAT:
+        raise ValueError(
+            f"{path} was written in format {written!r}; this version of sk_adaprune "
+            f"reads {FORMAT!r}. Load it with the version that saved it, or refit."
+        )
     kind, params, values = text("kind"), text("params"), text("values")
     for name, value in params.items():
         if isinstance(value, list):  # JSON has no tuples: the parameters' type

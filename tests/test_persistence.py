@@ -157,6 +157,24 @@ def test_foreign_archives_are_refused(tmp_path):
         load(path)
 
 
+def test_archives_and_pickles_of_another_version_are_refused_by_name(models, tmp_path):
+    from sk_adaprune._persistence import FORMAT
+
+    model, X = models["binary"]
+    path = model.save(tmp_path / "model.npz")
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    arrays["format"] = np.frombuffer(b'"sk_adaprune/2"', dtype=np.uint8)
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(ValueError, match=f"format 'sk_adaprune/2'.*reads '{FORMAT}'"):
+        load(path)
+    state = model.__getstate__()
+    del state["_fitted_state"]["loss_"]  # as an older version pickled it
+    twin = AdaptivePrunedMLPClassifier()
+    with pytest.raises(ValueError, match=r"lacks \['loss_'\].*another version"):
+        twin.__setstate__(state)
+
+
 def test_pickles_are_compact(digits_split):
     X_train, _, y_train, _ = digits_split
     model = fit(
