@@ -99,7 +99,9 @@ class EpochLog(PrintLog):
 
     def initialize(self):
         super().initialize()
-        self.colour_ = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        # sys.stdout may be None (pythonw) or lack isatty (some wrappers).
+        terminal = getattr(sys.stdout, "isatty", lambda: False)()
+        self.colour_ = terminal and not os.environ.get("NO_COLOR")
         return self
 
     def on_epoch_end(self, net, **kwargs):
