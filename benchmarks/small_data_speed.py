@@ -1,0 +1,273 @@
+"""Fit time on scikit-learn-sized data: ours against MLPClassifier / MLPRegressor.
+
+Default estimators (hidden (100,), batch 'auto', Adam) on both sides, the same
+``max_iter`` and ``tol=0, n_iter_no_change=inf`` so that both run every epoch,
+the same float64 input, the same threads, in one process, rounds interleaved
+(ours, theirs, ours, ...). Per data set: median fit seconds of each, the median
+of the per-round ratios, and the cost per training step. Also: the first fit
+in a fresh process against a later one (a 1-epoch fit on load_digits, import
+excluded), the import times of ``sk_adaprune`` and of ``sklearn.neural_network``
+with ``torch``, a 5-fold ``GridSearchCV`` over 4 values of ``lambda_`` against
+the same search over 4 values of ``alpha`` with MLPClassifier, and a profile
+of one of our load_digits fits (the functions with the most own time).
+Writes ``results/small_data_speed.md`` / ``.json``.
+Run: ``python benchmarks/small_data_speed.py [--rounds N]`` (nothing else
+running: it is a timing).
+"""
+
+import argparse
+import cProfile
+import json
+import math
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_wine,
+    make_classification,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+from _common import RESULTS, machine_info, markdown_table
+from _data import regression_splits
+from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
+
+ALL_EPOCHS = dict(tol=0.0, n_iter_no_change=np.inf)
+
+
+def data_sets():
+    """``name -> (X, y, is_classification, max_iter)``."""
+    X, y = load_digits(return_X_y=True)
+    sets = {"load_digits": (X / 16, y, True, 200)}
+    for name, loader in (
+        ("load_breast_cancer", load_breast_cancer),
+        ("load_wine", load_wine),
+    ):
+        X, y = loader(return_X_y=True)
+        sets[name] = (StandardScaler().fit_transform(X), y, True, 200)
+    X_train, _, y_train, _ = regression_splits()["load_diabetes"]
+    sets["load_diabetes"] = (X_train, y_train, False, 200)
+    X, y = make_classification(
+        n_samples=20_000, n_features=40, n_informative=20, random_state=0
+    )
+    sets["make_classification 20000x40"] = (
+        StandardScaler().fit_transform(X),
+        y,
+        True,
+        50,
+    )
+    return sets
+
+
+def timed_fit(estimator, X, y):
+    start = time.perf_counter()
+    estimator.fit(X, y)
+    return time.perf_counter() - start, estimator
+
+
+def compare(rounds):
+    rows = []
+    for name, (X, y, classify, max_iter) in data_sets().items():
+        ours_kind = (
+            AdaptivePrunedMLPClassifier if classify else AdaptivePrunedMLPRegressor
+        )
+        theirs_kind = MLPClassifier if classify else MLPRegressor
+        ours_s, theirs_s, ratios = [], [], []
+        for round_ in range(rounds):
+            params = dict(max_iter=max_iter, random_state=round_, **ALL_EPOCHS)
+            seconds, ours = timed_fit(ours_kind(**params), X, y)
+            ours_s.append(seconds)
+            seconds, theirs = timed_fit(theirs_kind(**params), X, y)
+            theirs_s.append(seconds)
+            ratios.append(ours_s[-1] / theirs_s[-1])
+            assert ours.n_iter_ == theirs.n_iter_ == max_iter
+        steps = max_iter * math.ceil(len(X) / min(200, len(X)))
+        rows.append(
+            {
+                "data": name,
+                "rows": len(X),
+                "epochs": max_iter,
+                "steps": steps,
+                "ours_fit_s": statistics.median(ours_s),
+                "mlp_fit_s": statistics.median(theirs_s),
+                "ratio": statistics.median(ratios),
+                "ours_ms_per_step": 1e3 * statistics.median(ours_s) / steps,
+                "mlp_ms_per_step": 1e3 * statistics.median(theirs_s) / steps,
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+_FIRST_FIT = """
+import time, warnings
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from {module} import {name} as Estimator
+warnings.simplefilter("ignore", ConvergenceWarning)
+X, y = load_digits(return_X_y=True)
+X = X / 16
+times = []
+for _ in range(2):
+    start = time.perf_counter()
+    Estimator(max_iter=1, random_state=0).fit(X, y)
+    times.append(time.perf_counter() - start)
+print(times[0], times[1])
+"""
+
+_IMPORT = (
+    "import time; t = time.perf_counter(); {imports}; print(time.perf_counter() - t)"
+)
+
+
+def run_python(code):
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
+def fixed_costs(rounds):
+    rows = []
+    for label, module, name in (
+        ("ours", "sk_adaprune", "AdaptivePrunedMLPClassifier"),
+        ("MLPClassifier", "sklearn.neural_network", "MLPClassifier"),
+    ):
+        firsts, laters = [], []
+        for _ in range(rounds):
+            first, later = map(
+                float, run_python(_FIRST_FIT.format(module=module, name=name))
+            )
+            firsts.append(first)
+            laters.append(later)
+        rows.append(
+            {
+                "what": f"{label}: first 1-epoch fit in a process",
+                "seconds": statistics.median(firsts),
+            }
+        )
+        rows.append(
+            {
+                "what": f"{label}: the next 1-epoch fit",
+                "seconds": statistics.median(laters),
+            }
+        )
+    for label, imports in (
+        ("import sk_adaprune", "import sk_adaprune"),
+        (
+            "import sklearn.neural_network, torch",
+            "import sklearn.neural_network; import torch",
+        ),
+    ):
+        times = [
+            float(run_python(_IMPORT.format(imports=imports))[0]) for _ in range(rounds)
+        ]
+        rows.append({"what": label, "seconds": statistics.median(times)})
+    for row in rows:
+        print(row, flush=True)
+    return rows
+
+
+def grid_searches():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    rows = []
+    for label, estimator, grid in (
+        (
+            "ours, lambda_ in (1, 3, 10, 30)",
+            AdaptivePrunedMLPClassifier(random_state=0),
+            {"lambda_": [1.0, 3.0, 10.0, 30.0]},
+        ),
+        (
+            "MLPClassifier, alpha in (1e-5, 1e-4, 1e-3, 1e-2)",
+            MLPClassifier(random_state=0),
+            {"alpha": [1e-5, 1e-4, 1e-3, 1e-2]},
+        ),
+    ):
+        seconds, _ = timed_fit(GridSearchCV(estimator, grid, cv=5), X, y)
+        rows.append({"search": label, "fits": 21, "seconds": seconds})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def profile():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    AdaptivePrunedMLPClassifier(max_iter=1).fit(X, y)  # the first fit's imports
+    profiler = cProfile.Profile()
+    profiler.enable()
+    AdaptivePrunedMLPClassifier(max_iter=100, random_state=0, **ALL_EPOCHS).fit(X, y)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt
+    entries = sorted(stats.stats.items(), key=lambda item: -item[1][2])[:12]
+    return [
+        {
+            "function": f"{path.split('site-packages/')[-1]}:{line}({function})",
+            "own_s": own,
+            "share": own / total,
+        }
+        for (path, line, function), (_, _, own, _, _) in entries
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    comparison = compare(args.rounds)
+    fixed = fixed_costs(args.rounds)
+    searches = grid_searches()
+    hot = profile()
+    info = machine_info()
+    machine = ", ".join(f"{k}: {v}" for k, v in info.items())
+    text = (
+        "# Fit time on scikit-learn-sized data\n\n"
+        f"Default estimators on both sides, float64 X, tol=0 and n_iter_no_change=inf "
+        f"(every epoch runs), {args.rounds} interleaved rounds (random_state = round); "
+        "medians. ratio: median of the per-round ours / MLP ratios. Steps: epochs x "
+        "mini-batches of min(200, rows).\n\n"
+        + markdown_table(comparison)
+        + "\n\nFixed costs (fresh processes; the first fit includes what is imported "
+        "or built on first use):\n\n"
+        + markdown_table(fixed)
+        + "\n\n5-fold GridSearchCV on load_digits (X / 16), 4 candidates and the "
+        "refit, sequential:\n\n"
+        + markdown_table(searches)
+        + "\n\nWhere our step's time goes: cProfile of one load_digits fit (100 "
+        "epochs, after a first fit), the 12 functions with the most own time "
+        "(profiling slows Python-level code more than the kernels):\n\n"
+        + markdown_table(hot)
+        + f"\n\nMachine: {machine}\n"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "small_data_speed.md").write_text(text)
+    (RESULTS / "small_data_speed.json").write_text(
+        json.dumps(
+            {
+                "machine": info,
+                "comparison": comparison,
+                "fixed_costs": fixed,
+                "grid_searches": searches,
+                "profile": hot,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
