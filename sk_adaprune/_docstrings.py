@@ -42,9 +42,11 @@ random_state : int, RandomState instance or None, default=None
 tol : float, default=1e-4
     Tolerance of the stopping rule.
 verbose : bool or int, default=False
-    0: silent; 1: a table row per epoch (loss, task loss, ``r``, ``tau``,
-    threshold, sparsity, validation score, seconds); 2: also a progress
-    bar over each epoch's batches.
+    0: silent; 1: a table row per epoch (the total loss, the task loss,
+    MLPClassifier's loss, the pruning term, ``r``, ``tau``, threshold,
+    sparsity, validation score, seconds; coloured only on a terminal
+    without ``NO_COLOR``); 2: also a progress bar over each epoch's
+    batches.
 """
 
 PARAMETERS_AFTER_EARLY_STOPPING = """\
