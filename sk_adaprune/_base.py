@@ -307,12 +307,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             iterator_valid__batch_size=-1,
             train_split=None if held_out is None else predefined_split(held_out),
             callbacks=[
-                ("task_loss", PassthroughScoring(name="task_loss", on_train=True)),
-                ("mlp_loss", PassthroughScoring(name="mlp_loss", on_train=True)),
-                (
-                    "pruning_loss",
-                    PassthroughScoring(name="pruning_loss", on_train=True),
-                ),
+                # Epoch means of the loss's parts that get_loss records per batch.
+                *[
+                    (name, PassthroughScoring(name=name, on_train=True))
+                    for name in ("task_loss", "mlp_loss", "pruning_loss")
+                ],
                 ("pruning", PruningMonitor()),
                 ("divergence", guard),
                 ("stopping", stopping_rule),
@@ -341,22 +340,30 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         self._warn_about_training(guard, stopping_rule)
         return self
 
+    def _steps(self, n_samples, batch_size) -> int:
+        """Training steps of a fit that runs all ``max_iter`` epochs."""
+        return self.max_iter * math.ceil(n_samples / batch_size)
+
+    def _r_can_climb_far(self, n_samples, batch_size) -> bool:
+        """Whether the fit has the steps for ``r`` to climb from 0 to 1
+        ``_AUTO_R_INIT_CLIMBS`` times over at ``lr_r`` (what the 'auto'
+        settings of ``r_init`` and ``r_ramp`` go by)."""
+        return self._steps(n_samples, batch_size) * self.lr_r >= _AUTO_R_INIT_CLIMBS
+
     def _initial_ratio(self, n_samples, batch_size) -> float:
         """``r_init``, or the ratio ``r_init='auto'`` stands for."""
         if self.r_init != "auto":
             return float(self.r_init)
-        steps = self.max_iter * math.ceil(n_samples / batch_size)
-        if steps * self.lr_r >= _AUTO_R_INIT_CLIMBS:
+        if self._r_can_climb_far(n_samples, batch_size):
             return _AUTO_R_INIT_LOW
         return _AUTO_R_INIT_HIGH
 
     def _ratio_ramp_steps(self, n_samples, batch_size):
         """``r_ramp`` in training steps, or None."""
-        steps = self.max_iter * math.ceil(n_samples / batch_size)
         ramp = self.r_ramp
         if ramp == "auto":
-            # Only where r could outrun the weights: see _initial_ratio.
-            climbs = steps * self.lr_r >= _AUTO_R_INIT_CLIMBS
+            # Only where r could outrun the weights, as r_init='auto' starts low.
+            climbs = self._r_can_climb_far(n_samples, batch_size)
             ramp = _AUTO_R_RAMP if climbs else None
         if ramp is None:
             return None
@@ -370,6 +377,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 "r_ramp must be None or (begin, end) with 0 <= begin < end <= 1, "
                 f"got {self.r_ramp!r}."
             )
+        steps = self._steps(n_samples, batch_size)
         return round(ramp[0] * steps), round(ramp[1] * steps)
 
     def _warn_about_training(self, guard, stopping_rule):

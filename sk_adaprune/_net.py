@@ -269,12 +269,13 @@ class PruningNet(NeuralNet):
             loss = loss + term
             pruning = term.item()
         self.history.record_batch("pruning_loss", pruning)
+        # MLPClassifier's loss: the task's plus alpha's, without the pruning term.
+        mlp_loss = task
         if self.alpha:
             l2 = self._l2_term(y_pred.shape[0])
             loss = loss + l2
-            task += l2.item()
-        # MLPClassifier's loss: the task's plus alpha's, without the pruning term.
-        self.history.record_batch("mlp_loss", task)
+            mlp_loss += l2.item()
+        self.history.record_batch("mlp_loss", mlp_loss)
         return loss
 
     def _l2_term(self, batch_size: int) -> torch.Tensor:
