@@ -64,6 +64,18 @@ def write_results(name: str, title: str, rows: list[dict], notes: str = "") -> N
     print(text)
 
 
+def fixed_epochs(hidden, batch_size: int, epochs: int) -> dict:
+    """Estimator parameters for a network of ``hidden`` units trained for
+    exactly ``epochs`` epochs (the stopping rule never fires), the setting
+    the Fashion-MNIST benchmarks compare methods in."""
+    return dict(
+        hidden_layer_sizes=hidden,
+        batch_size=batch_size,
+        max_iter=epochs,
+        n_iter_no_change=epochs + 1,
+    )
+
+
 def dense_mlp(n_in: int, n_out: int, seed: int, hidden=HIDDEN):
     """The benchmarks' network without a mask: Linear-ReLU layers (``hidden``
     units), torch's default initialisation from ``torch.manual_seed(seed)``,

@@ -1,11 +1,18 @@
 """Fashion-MNIST from the Debian package (or a synthetic stand-in of its shape),
-and the small regression sets the benchmarks share."""
+and the small classification and regression sets the benchmarks share."""
 
 import gzip
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_diabetes, make_classification, make_friedman1
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_digits,
+    load_wine,
+    make_classification,
+    make_friedman1,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -51,6 +58,30 @@ def load_fashion_mnist_or_stand_in(random_state: int = 0):
     )
     X = ((X - X.min(0)) / (X.max(0) - X.min(0))).astype(np.float32)
     return X[:60_000], y[:60_000], X[60_000:], y[60_000:], "synthetic stand-in"
+
+
+def classification_splits():
+    """``name -> (X_train, X_test, y_train, y_test)`` for load_digits,
+    load_breast_cancer and load_wine: stratified 75/25 splits
+    (random_state=0); X / 16 for load_digits (the demo's), else X
+    standardised on the training rows."""
+    splits = {}
+    for name, loader in (
+        ("load_digits", load_digits),
+        ("load_breast_cancer", load_breast_cancer),
+        ("load_wine", load_wine),
+    ):
+        X, y = loader(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.25, stratify=y, random_state=0
+        )
+        if name == "load_digits":
+            X_train, X_test = X_train / 16, X_test / 16
+        else:
+            scale = StandardScaler().fit(X_train)
+            X_train, X_test = scale.transform(X_train), scale.transform(X_test)
+        splits[name] = (X_train, X_test, y_train, y_test)
+    return splits
 
 
 def regression_splits():

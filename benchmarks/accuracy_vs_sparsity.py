@@ -47,6 +47,7 @@ from _common import (  # noqa: E402
     HIDDEN,
     RESULTS,
     dense_mlp,
+    fixed_epochs,
     markdown_table,
     summarise,
     write_results,
@@ -175,12 +176,7 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
         model = gradual_pruning(data, epochs, batch_size, seed, target, hidden)
         record_torch(method, seed, model, start, **tags)
 
-    common = dict(
-        hidden_layer_sizes=hidden,
-        batch_size=batch_size,
-        max_iter=epochs,
-        n_iter_no_change=epochs + 1,
-    )
+    common = fixed_epochs(hidden, batch_size, epochs)
     default_lambda = AdaptivePrunedMLPClassifier().lambda_
     for seed in seeds:
         if full:
@@ -256,13 +252,10 @@ def run_r_init(data, epochs, batch_size, seed):
     for lam in (10.0, 0.0):
         for r_init in (0.1, 0.3, 0.5, 0.7, 0.9):
             model = AdaptivePrunedMLPClassifier(
-                hidden_layer_sizes=HIDDEN,
-                batch_size=batch_size,
-                max_iter=epochs,
-                n_iter_no_change=epochs + 1,
                 r_init=r_init,
                 lambda_=lam,
                 random_state=seed,
+                **fixed_epochs(HIDDEN, batch_size, epochs),
             ).fit(X, y)
             curves[(lam, r_init)] = (
                 model.pruning_history_["sparsity"],

@@ -43,7 +43,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from skorch.callbacks import Callback
 
-from _common import summarise, write_results
+from _common import fixed_epochs, summarise, write_results
 from _data import load_fashion_mnist_or_stand_in, regression_splits
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 from sk_adaprune._net import PruningNet
@@ -110,12 +110,7 @@ def _variant(name):
 def fit_once(data, hidden, epochs, seed, variant="hard phase", **params):
     X, y, X_test, y_test = data
     model = AdaptivePrunedMLPClassifier(
-        hidden_layer_sizes=hidden,
-        batch_size=128,
-        max_iter=epochs,
-        n_iter_no_change=epochs + 1,
-        random_state=seed,
-        **params,
+        random_state=seed, **fixed_epochs(hidden, 128, epochs), **params
     )
     start = time.perf_counter()
     with _variant(variant):

@@ -18,7 +18,7 @@ import warnings
 
 from sklearn.exceptions import ConvergenceWarning
 
-from _common import summarise, write_results
+from _common import fixed_epochs, summarise, write_results
 from _data import load_fashion_mnist_or_stand_in
 from accuracy_vs_sparsity import accuracy_of, gradual_pruning
 from sk_adaprune import AdaptivePrunedMLPClassifier
@@ -51,13 +51,10 @@ def main() -> None:
             for method, (ramp, r_init) in VARIANTS.items():
                 start = time.perf_counter()
                 model = AdaptivePrunedMLPClassifier(
-                    hidden_layer_sizes=hidden,
-                    batch_size=BATCH,
-                    max_iter=epochs,
-                    n_iter_no_change=epochs + 1,
                     r_ramp=ramp,
                     r_init=r_init,
                     random_state=seed,
+                    **fixed_epochs(hidden, BATCH, epochs),
                 ).fit(X, y)
                 rows.append(
                     {

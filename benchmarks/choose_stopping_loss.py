@@ -15,14 +15,11 @@ Run: ``python benchmarks/choose_stopping_loss.py``.
 import functools
 import warnings
 
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.preprocessing import StandardScaler
 
 from _common import summarise, write_results
-from _data import regression_splits
+from _data import classification_splits, regression_splits
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor, _base
 
 SEEDS = (0, 1, 2)
@@ -30,24 +27,8 @@ MONITORS = ("train_loss", "mlp_loss")
 
 
 def data_sets():
-    """``name -> (X_train, X_test, y_train, y_test, is_classification)``,
-    X standardised (digits: X / 16), regression targets standardised."""
-    sets = {}
-    for name, loader in (
-        ("load_digits", load_digits),
-        ("load_breast_cancer", load_breast_cancer),
-        ("load_wine", load_wine),
-    ):
-        X, y = loader(return_X_y=True)
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=0.25, stratify=y, random_state=0
-        )
-        if name == "load_digits":
-            X_train, X_test = X_train / 16, X_test / 16
-        else:
-            scale = StandardScaler().fit(X_train)
-            X_train, X_test = scale.transform(X_train), scale.transform(X_test)
-        sets[name] = (X_train, X_test, y_train, y_test, True)
+    """``name -> (X_train, X_test, y_train, y_test, is_classification)``."""
+    sets = {name: (*split, True) for name, split in classification_splits().items()}
     for name, split in regression_splits().items():
         sets[name] = (*split, False)
     return sets

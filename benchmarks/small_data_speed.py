@@ -28,9 +28,7 @@ import warnings
 
 import numpy as np
 from sklearn.datasets import (
-    load_breast_cancer,
     load_digits,
-    load_wine,
     make_classification,
 )
 from sklearn.exceptions import ConvergenceWarning
@@ -39,22 +37,19 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from _common import RESULTS, machine_info, markdown_table
-from _data import regression_splits
+from _data import classification_splits, regression_splits
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 
 ALL_EPOCHS = dict(tol=0.0, n_iter_no_change=np.inf)
 
 
 def data_sets():
-    """``name -> (X, y, is_classification, max_iter)``."""
-    X, y = load_digits(return_X_y=True)
-    sets = {"load_digits": (X / 16, y, True, 200)}
-    for name, loader in (
-        ("load_breast_cancer", load_breast_cancer),
-        ("load_wine", load_wine),
-    ):
-        X, y = loader(return_X_y=True)
-        sets[name] = (StandardScaler().fit_transform(X), y, True, 200)
+    """``name -> (X, y, is_classification, max_iter)``: the training rows of
+    the benchmarks' shared splits, and a larger synthetic set."""
+    sets = {
+        name: (X_train, y_train, True, 200)
+        for name, (X_train, _, y_train, _) in classification_splits().items()
+    }
     X_train, _, y_train, _ = regression_splits()["load_diabetes"]
     sets["load_diabetes"] = (X_train, y_train, False, 200)
     X, y = make_classification(
