@@ -4,9 +4,9 @@
 pickles (``__getstate__`` / ``__setstate__``), :meth:`save` and :func:`load`
 go through. The weights travel as float32 CSR (they were trained in float32,
 so nothing is lost) and come back in the dtype they had (X's at fit), the
-intercepts likewise; the training state
-(``net_``) and the derived prediction network (``compact_``) do not travel:
-the network is rebuilt from the weights.
+intercepts likewise; the training state (``net_``) and the derived
+prediction network (``compact_``) do not travel: the network is rebuilt from
+the weights.
 """
 
 import numpy as np
@@ -66,7 +66,7 @@ def restore_fitted_state(estimator, state: dict):
     """Set the fitted attributes of an unfitted ``estimator`` from
     :func:`fitted_state`'s dict; returns the estimator, ready to predict
     (``net_`` is None)."""
-    missing = [name for name in FITTED_VALUES if name not in state]
+    missing = [name for name in (*FITTED_VALUES, "weights_dtype") if name not in state]
     if missing:
         raise ValueError(
             f"The saved state lacks {missing}: it was written by another version "
@@ -75,8 +75,7 @@ def restore_fitted_state(estimator, state: dict):
     for name in FITTED_VALUES:
         setattr(estimator, name, state[name])
     n_layers = estimator.n_layers_ - 1
-    # Written before weights followed X's dtype: float64.
-    dtype = np.dtype(state.get("weights_dtype", "float64"))
+    dtype = np.dtype(state["weights_dtype"])
     estimator.coefs_ = [
         sparse.csr_matrix(
             (
