@@ -26,6 +26,17 @@ def blobs():
 
 
 @pytest.fixture
+def three_classes():
+    """``rows(n)``: ``n`` rows of 4 standard-normal features (RandomState(0))
+    and the labels 0, 1, 2 in turn."""
+
+    def rows(n):
+        return np.random.RandomState(0).normal(size=(n, 4)), np.arange(n) % 3
+
+    return rows
+
+
+@pytest.fixture
 def early_stopping_split(monkeypatch):
     """What the estimators' early-stopping split was given and returned:
     ``stratify``, and the ``train`` and ``valid`` rows (in their order)."""

@@ -34,15 +34,14 @@ PAIRS = {
 @pytest.mark.parametrize("pair", sorted(PAIRS))
 @pytest.mark.parametrize("fit_dtype", [np.float32, np.float64])
 def test_weights_and_outputs_take_the_dtype_mlpclassifier_gives(
-    pair, fit_dtype, tmp_path
+    pair, fit_dtype, tmp_path, three_classes
 ):
     import sklearn.neural_network
 
     import sk_adaprune
 
     ours_name, theirs_name, method = PAIRS[pair]
-    rng = np.random.RandomState(0)
-    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    X, y = three_classes(60)
     params = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
     ours = getattr(sk_adaprune, ours_name)(**params).fit(X.astype(fit_dtype), y)
     theirs = getattr(sklearn.neural_network, theirs_name)(**params)

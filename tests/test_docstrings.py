@@ -3,7 +3,6 @@ and the estimators' documented attributes against the fitted ones."""
 
 import inspect
 
-import numpy as np
 import pytest
 from numpydoc.docscrape import ClassDoc
 from numpydoc.validate import validate
@@ -61,9 +60,10 @@ def test_the_public_methods_are_all_validated():
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_documented_attributes_are_the_fitted_ones(estimator, early_stopping):
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+def test_documented_attributes_are_the_fitted_ones(
+    estimator, early_stopping, three_classes
+):
+    X, y = three_classes(60)
     model = estimator(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
     model.set_params(early_stopping=early_stopping).fit(X, y)
     params = model.get_params()

@@ -60,12 +60,13 @@ def test_validation_scores():
         assert np.isnan(score(values * np.nan, np.ones(3)))
 
 
-def test_alpha_is_weight_decay_on_weights_only_and_in_the_reported_loss():
+def test_alpha_is_weight_decay_on_weights_only_and_in_the_reported_loss(
+    three_classes,
+):
 
     from sk_adaprune import AdaptivePrunedMLPClassifier
 
-    rng = np.random.RandomState(0)
-    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    X, y = three_classes(60)
     fits = {
         alpha: AdaptivePrunedMLPClassifier(
             alpha=alpha, batch_size=20, max_iter=30, random_state=0
@@ -115,16 +116,15 @@ def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
 
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_a_fitted_net_clones_round_trips_and_refits_the_same(
-    early_stopping, early_stopping_split
+    early_stopping, early_stopping_split, three_classes
 ):
 
     from sklearn.base import clone
 
     from sk_adaprune import AdaptivePrunedMLPClassifier
 
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(90, 4)).astype(np.float32)
-    y = np.arange(90) % 3
+    X, y = three_classes(90)
+    X = X.astype(np.float32)
     clf = AdaptivePrunedMLPClassifier(
         lambda_=5.0,
         max_iter=6,
@@ -156,14 +156,13 @@ def test_a_fitted_net_clones_round_trips_and_refits_the_same(
     assert twin.get_params()["sparsity_penalty"] == 5.0
 
 
-def test_l2_gradient_uses_each_batchs_own_size_as_mlpclassifier():
+def test_l2_gradient_uses_each_batchs_own_size_as_mlpclassifier(three_classes):
     # 47 rows in batches of 20: the last batch has 7 rows, and MLPClassifier
     # divides alpha's term and its gradient by the rows of the batch at hand.
 
     from sk_adaprune import AdaptivePrunedMLPClassifier
 
-    rng = np.random.RandomState(0)
-    X, y = rng.normal(size=(47, 4)), np.arange(47) % 3
+    X, y = three_classes(47)
     clf = AdaptivePrunedMLPClassifier(
         alpha=0.3, batch_size=20, max_iter=2, random_state=0
     ).fit(X, y)
@@ -182,11 +181,10 @@ def cubic_ceiling(step, begin, end, start):
     return start + (1 - start) * (1 - (1 - progress) ** 3)
 
 
-def test_the_ramp_holds_r_under_the_cubic_schedule_then_lets_it_go():
+def test_the_ramp_holds_r_under_the_cubic_schedule_then_lets_it_go(three_classes):
     from sk_adaprune import AdaptivePrunedMLPClassifier
 
-    rng = np.random.RandomState(0)
-    X, y = rng.normal(size=(100, 4)), np.arange(100) % 3
+    X, y = three_classes(100)
     # A strong regulariser and a fast r: unbounded, r would rise at once.
     params = dict(
         lambda_=1000.0, lr_r=0.1, r_init=0.1, batch_size=20, max_iter=10,
@@ -208,11 +206,10 @@ def test_the_ramp_holds_r_under_the_cubic_schedule_then_lets_it_go():
 
 
 @pytest.mark.parametrize("lr_r, expected", [(0.1, (5, 38)), (1e-3, None)])
-def test_auto_ramp_only_where_r_could_outrun_the_weights(lr_r, expected):
+def test_auto_ramp_only_where_r_could_outrun_the_weights(lr_r, expected, three_classes):
     from sk_adaprune import AdaptivePrunedMLPClassifier
 
-    rng = np.random.RandomState(0)
-    X, y = rng.normal(size=(100, 4)), np.arange(100) % 3
+    X, y = three_classes(100)
     # 50 steps: lr_r=0.1 lets r climb 5 times over (r_init='auto' starts low,
     # the ramp spans steps 5..38); lr_r=1e-3 cannot climb far, and no ramp.
     clf = AdaptivePrunedMLPClassifier(
