@@ -5,8 +5,9 @@ same epochs and batch size for every method, several seeds:
 
 1. MLPClassifier; 2. the same MLP trained densely in plain torch;
 3. ours at default parameters, without the fine-tuning phase, without the
-   ramp on r (r_ramp=None), with the previous defaults (r_init=0.5, no
-   phase, no ramp), and over a lambda_ sweep;
+   ramp on r (r_ramp=None), with the thesis's weight gradient
+   (weight_gradient='full'), with the previous defaults (r_init=0.5, no
+   phase, no ramp, the thesis's gradient), and over a lambda_ sweep;
 4. fixed-ratio soft-mask pruning (r frozen at our learned sparsity: PDP, as
    published, without a fine-tuning phase);
 5. one-shot global L1 magnitude pruning (torch.nn.utils.prune) to our learned
@@ -14,7 +15,7 @@ same epochs and batch size for every method, several seeds:
 6. gradual magnitude pruning (Zhu & Gupta 2017 cubic schedule) to our learned
    sparsity, and to the sparsity of every run of the lambda_ sweep.
 Also: LeNet-300-100 (784-300-100-10, 10 epochs) dense and over lambda_; final
-sparsity from r_init in {0.1, ..., 0.9} with and without lambda_; load_digits
+sparsity from r_init in {0, 0.1, ..., 0.9} with and without lambda_; load_digits
 (MLPClassifier, ours with the previous and the current defaults); and
 AdaptivePrunedMLPRegressor vs MLPRegressor on load_diabetes and
 make_friedman1, with the previous and the current defaults.
@@ -123,10 +124,15 @@ def gradual_pruning(data, epochs, batch_size, seed, target, hidden=HIDDEN):
     return model
 
 
-# r_init=0.5, no fine-tuning phase, no ramp: the defaults before either existed.
-PREVIOUS_DEFAULTS = dict(r_init=0.5, finetune_fraction=0.0, r_ramp=None)
+# r_init=0.5, no fine-tuning phase, no ramp, the thesis's weight gradient:
+# the defaults before any of them existed.
+PREVIOUS_DEFAULTS = dict(
+    r_init=0.5, finetune_fraction=0.0, r_ramp=None, weight_gradient="full"
+)
 NO_PHASE = dict(finetune_fraction=0.0)
 NO_RAMP = dict(r_ramp=None)
+THESIS_GRADIENT = dict(weight_gradient="full")
+R_INITS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
 
 
 def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=True):
@@ -202,6 +208,7 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
         if full:
             ours("ours, no fine-tuning phase", seed, **NO_PHASE)
             ours("ours, no r_ramp", seed, **NO_RAMP)
+            ours("ours, thesis's weight gradient", seed, **THESIS_GRADIENT)
             ours("ours, previous defaults", seed, **PREVIOUS_DEFAULTS)
         gradual(
             "gradual magnitude (Zhu & Gupta), told our sparsity",
@@ -250,7 +257,7 @@ def run_r_init(data, epochs, batch_size, seed):
     X, y, X_test, y_test = data
     curves = {}
     for lam in (10.0, 0.0):
-        for r_init in (0.1, 0.3, 0.5, 0.7, 0.9):
+        for r_init in R_INITS:
             model = AdaptivePrunedMLPClassifier(
                 r_init=r_init,
                 lambda_=lam,
@@ -332,6 +339,7 @@ _STYLE = {  # method -> (colour, marker) for the points outside the sweeps
     "dense (torch)": ("black", "D"),
     "ours, no fine-tuning phase": ("tab:cyan", "^"),
     "ours, no r_ramp": ("tab:pink", "<"),
+    "ours, thesis's weight gradient": ("tab:orange", ">"),
     "ours, previous defaults": ("tab:purple", "v"),
     "fixed-ratio soft mask (PDP)": ("tab:brown", "P"),
     "one-shot magnitude + fine-tune": ("tab:olive", "X"),
@@ -433,6 +441,7 @@ def _targets(summary, lenet, curves):
     for method in (
         "ours, no fine-tuning phase",
         "ours, no r_ramp",
+        "ours, thesis's weight gradient",
         "ours, previous defaults",
     ):
         other = _row(summary, method)
@@ -489,13 +498,12 @@ def _targets(summary, lenet, curves):
             f"{best['sparsity_mean']:.3f} vs dense {lenet_dense:.4f} "
             f"({_verdict(best['accuracy_mean'] >= lenet_dense - 0.01)})."
         )
-    r_inits = (0.1, 0.3, 0.5, 0.7, 0.9)
-    spread = [curves[(10.0, r)][0][-1] for r in r_inits]
-    collapse = [curves[(0.0, r)][0][-1] for r in r_inits]
+    spread = [curves[(10.0, r)][0][-1] for r in R_INITS]
+    collapse = [curves[(0.0, r)][0][-1] for r in R_INITS]
     lines += [
-        f"- lambda_=10, final sparsity from r_init 0.1..0.9: "
+        f"- lambda_=10, final sparsity from r_init {R_INITS}: "
         f"{np.round(spread, 3).tolist()}, spread {max(spread) - min(spread):.3f}.",
-        f"- lambda_=0, final sparsity from r_init 0.1..0.9: "
+        f"- lambda_=0, final sparsity from r_init {R_INITS}: "
         f"{np.round(collapse, 3).tolist()}.",
     ]
     return lines
@@ -565,9 +573,12 @@ def main() -> None:
         f"Data: {data_name}, {len(X)} training / {len(X_test)} test samples, "
         f"784-512-512-10 for {epochs} epochs and 784-300-100-10 (LeNet-300-100) for "
         f"{lenet_epochs} epochs, batch {batch_size}, seeds {list(seeds)}; means and "
-        "population std over seeds; fit_s is the wall time of one fit, one at a time. "
+        "population std over seeds; fit_s is the wall time of one fit, for "
+        "orientation only: not a speed benchmark, and other work may have run "
+        "beside it. "
         f"Defaults: r_init={defaults['r_init']}, r_ramp={defaults['r_ramp']}, "
         f"finetune_fraction={defaults['finetune_fraction']}, "
+        f"weight_gradient={defaults['weight_gradient']}, "
         f"lambda_={defaults['lambda_']}; previous "
         f"defaults: {PREVIOUS_DEFAULTS}.\n\nTargets:\n"
         + "\n".join(_targets(summary, lenet, curves))
@@ -597,7 +608,7 @@ def main() -> None:
         1, 2, figsize=(9, 3.5), layout="constrained", sharey=True
     )
     for ax, lam in zip(axes, (10.0, 0.0)):
-        for r_init in (0.1, 0.3, 0.5, 0.7, 0.9):
+        for r_init in R_INITS:
             sparsity, _ = curves[(lam, r_init)]
             ax.plot(
                 np.arange(1, len(sparsity) + 1),

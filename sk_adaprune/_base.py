@@ -5,6 +5,7 @@ import os
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
+from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ._compact import compact_network
 from ._export import torch_sequential
 from ._fitted import fitted_state, restore_fitted_state
 from ._fork import threads_for_this_process
+from ._mask import WEIGHT_GRADIENTS
 from ._module import RATIO_CEILING, SoftMaskedMLP
 from ._net import (
     BatchIterator,
@@ -33,7 +35,8 @@ from ._net import (
     StoppingRule,
 )
 from ._persistence import write_archive
-from ._sklearn_private import Interval, Options, StrOptions
+from ._sklearn_private import Interval, Options, StrOptions, check_sample_weight
+from ._warm_start import FittedNetwork, continue_records, load_into
 
 _HISTORY_KEYS = {
     "loss": "train_loss",
@@ -54,12 +57,34 @@ _LARGE_INPUT = 1e3
 # scheduled fine-tuning phase may start) once it moves less than this share
 # of that on average; r still climbing keeps its pruning epochs.
 _SETTLED_SHARE_OF_LR_R = 0.05
-# r_init='auto': start low (fewer random initial weights masked) when the fit
+# r_init='auto': start dense (no random initial weight masked) when the fit
 # has the steps for r to climb from 0 to 1 this many times over at lr_r;
 # start at the thesis's 0.5 when r's climb is limited by the step count.
-_AUTO_R_INIT_LOW, _AUTO_R_INIT_HIGH, _AUTO_R_INIT_CLIMBS = 0.1, 0.5, 3.0
+_AUTO_R_INIT_LOW, _AUTO_R_INIT_HIGH, _AUTO_R_INIT_CLIMBS = 0.0, 0.5, 3.0
 # r_ramp='auto' on such fits: gradual magnitude pruning's span of the steps.
 _AUTO_R_RAMP = (0.1, 0.75)
+
+
+def _rows_with_weight(X, y, sample_weight):
+    """``sample_weight`` checked (one finite, non-negative weight per row,
+    not all zero), and the rows of weight zero dropped: a zero weight is
+    exactly a row left out, in the batches and in the early-stopping split."""
+    sample_weight = check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    kept = sample_weight > 0
+    if not kept.any():
+        raise ValueError(
+            "sample_weight is zero for every sample; at least one must be positive."
+        )
+    if kept.all():
+        return X, y, sample_weight
+    if kept.sum() < 2:
+        raise ValueError(
+            "sample_weight is positive for only one sample; fitting needs at "
+            "least 2 samples of positive weight."
+        )
+    return X[kept], y[kept], sample_weight[kept]
 
 
 class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
@@ -99,7 +124,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         "lr_tau": [Interval(Real, 0, None, closed="left")],
         "tau_min": [Interval(Real, 0, None, closed="neither")],
         "kde_grid_size": [Interval(Integral, 16, None, closed="left")],
+        "weight_gradient": [StrOptions({"auto", *WEIGHT_GRADIENTS})],
         "finetune_fraction": [Interval(Real, 0, 1, closed="left")],
+        "warm_start": ["boolean"],
         "device": [str],
     }
 
@@ -116,6 +143,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
         verbose: bool | int = False,
+        warm_start: bool = False,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         beta_1: float = 0.9,
@@ -130,6 +158,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         lr_tau: float = 1e-6,
         tau_min: float = 1e-6,
         kde_grid_size: int = 1024,
+        weight_gradient: str = "auto",
         finetune_fraction: float = 0.2,
         device: str = "cpu",
     ):
@@ -143,6 +172,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         self.random_state = random_state
         self.tol = tol
         self.verbose = verbose
+        self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.beta_1 = beta_1
@@ -157,6 +187,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         self.lr_tau = lr_tau
         self.tau_min = tau_min
         self.kde_grid_size = kde_grid_size
+        self.weight_gradient = weight_gradient
         self.finetune_fraction = finetune_fraction
         self.device = device
 
@@ -205,13 +236,15 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             )
         return device
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight=None):
         with threads_for_this_process():
-            return self._fit_on_this_process(X, y)
+            return self._fit_on_this_process(X, y, sample_weight)
 
-    def _fit_on_this_process(self, X, y):
+    def _fit_on_this_process(self, X, y, sample_weight):
         hidden_sizes = self._hidden_sizes()
         device = self._torch_device()
+        warm = self.warm_start and hasattr(self, "coefs_")
+        fitted = FittedNetwork.of(self) if warm else None
         X, y = validate_data(
             self,
             X,
@@ -222,14 +255,20 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             dtype=(np.float64, np.float32),
             # One sample has no spread to learn from (and no class balance).
             ensure_min_samples=2,
+            # A warm start checks X against the fitted features.
+            reset=not warm,
         )
+        if sample_weight is not None:
+            X, y, sample_weight = _rows_with_weight(X, y, sample_weight)
+        if warm:  # before _encode_targets sets the target attributes anew
+            fitted.check(hidden_sizes, y, classifier=is_classifier(self))
         y_train, y_score, scoring = self._encode_targets(y)
         _advise_on_scale(X)
         rng = check_random_state(self.random_state)
         init_seed, shuffle_seed, split_seed = rng.randint(_SEED_BOUND, size=3)
 
         n_samples = X.shape[0]
-        held_out = None
+        held_out = valid_weight = None
         if self.early_stopping:
             # Stratified except for multilabel targets, as MLPClassifier's
             # documentation says (its code tests n_outputs_ == 1 after one-hot
@@ -255,6 +294,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 _as_tensor(X[valid_rows], dense=True), y_score[valid_rows]
             )
             X, y_train = X[train_rows], y_train[train_rows]
+            if sample_weight is not None:
+                valid_weight = sample_weight[valid_rows]
+                sample_weight = sample_weight[train_rows]
             n_samples = X.shape[0]
 
         if self.batch_size == "auto":
@@ -268,9 +310,15 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        initial_ratio = self._initial_ratio(n_samples, batch_size)
+        if warm:  # r goes on from the fitted one, with no ramp to hold it
+            initial_ratio, ratio_ramp = fitted.ratio, None
+        else:
+            initial_ratio = self._initial_ratio(n_samples, batch_size)
+            ratio_ramp = self._ratio_ramp_steps(n_samples, batch_size)
         guard = DivergenceGuard()
-        stopping_rule = StoppingRule(self.tol, self.n_iter_no_change, scoring)
+        stopping_rule = StoppingRule(
+            self.tol, self.n_iter_no_change, scoring, sample_weight=valid_weight
+        )
         net = PruningNet(
             SoftMaskedMLP,
             self._criterion(),
@@ -281,6 +329,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             module__ratio_init=initial_ratio,
             module__temperature_scale=self.tau_init,
             module__grid_size=self.kde_grid_size,
+            module__weight_gradient=self._weight_gradient(n_samples, batch_size),
             module__seed=int(init_seed),
             sparsity_penalty=self.lambda_,
             alpha=self.alpha,
@@ -290,7 +339,13 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             # At least one epoch prunes: the fraction is below 1.
             finetune_epochs=math.floor(self.finetune_fraction * self.max_iter),
             settle_tolerance=_SETTLED_SHARE_OF_LR_R * self.lr_r,
-            ratio_ramp=self._ratio_ramp_steps(n_samples, batch_size),
+            ratio_ramp=ratio_ramp,
+            start_from=None if fitted is None else partial(load_into, fitted=fitted),
+            sample_weight=(
+                None
+                if sample_weight is None
+                else torch.as_tensor(sample_weight, dtype=torch.float32)
+            ),
             optimizer=torch.optim.Adam,
             lr=self.learning_rate_init,
             optimizer__betas=(self.beta_1, self.beta_2),
@@ -326,6 +381,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         else:
             X_train = _as_tensor(X)
         net.fit(X_train, torch.as_tensor(y_train))
+        # The fitted net keeps neither the data's weights nor the start.
+        net.sample_weight = net.start_from = None
         if guard.diverged_ is not None and guard.healthy_epochs_ == 0:
             epoch, loss = guard.diverged_
             raise ValueError(
@@ -337,6 +394,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             net, early_stopping=held_out is not None, dtype=X.dtype
         )
         self.initial_ratio_ = initial_ratio
+        if warm:
+            continue_records(self, fitted)
         self._warn_about_training(guard, stopping_rule)
         return self
 
@@ -347,7 +406,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     def _r_can_climb_far(self, n_samples, batch_size) -> bool:
         """Whether the fit has the steps for ``r`` to climb from 0 to 1
         ``_AUTO_R_INIT_CLIMBS`` times over at ``lr_r`` (what the 'auto'
-        settings of ``r_init`` and ``r_ramp`` go by)."""
+        settings of ``r_init``, ``r_ramp`` and ``weight_gradient`` go by)."""
         return self._steps(n_samples, batch_size) * self.lr_r >= _AUTO_R_INIT_CLIMBS
 
     def _initial_ratio(self, n_samples, batch_size) -> float:
@@ -357,6 +416,14 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         if self._r_can_climb_far(n_samples, batch_size):
             return _AUTO_R_INIT_LOW
         return _AUTO_R_INIT_HIGH
+
+    def _weight_gradient(self, n_samples, batch_size) -> str:
+        """``weight_gradient``, or the one 'auto' stands for."""
+        if self.weight_gradient != "auto":
+            return self.weight_gradient
+        # As r_init and r_ramp: the long fits start like gradual magnitude
+        # pruning, the short ones keep the thesis's method.
+        return "masked" if self._r_can_climb_far(n_samples, batch_size) else "full"
 
     def _ratio_ramp_steps(self, n_samples, batch_size):
         """``r_ramp`` in training steps, or None."""

@@ -6,11 +6,10 @@ from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
-from torch import nn
 
 from ._base import BaseAdaptivePrunedMLP
 from ._docstrings import fill_docstring
-from ._net import BinaryLogLoss, argmax_accuracy, sign_accuracy
+from ._net import BinaryLogLoss, SoftmaxLogLoss, argmax_accuracy, sign_accuracy
 from ._sklearn_private import fit_context
 
 
@@ -77,7 +76,9 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
     """
 
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: ArrayLike, y: ArrayLike) -> "AdaptivePrunedMLPClassifier":
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> "AdaptivePrunedMLPClassifier":
         """Fit the model to data matrix X and target(s) y, pruning as it trains.
 
         Parameters
@@ -87,12 +88,20 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels, or a label indicator matrix for multilabel targets.
 
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, as in MLPClassifier: each batch's task loss is
+            its rows' weighted mean and ``alpha``'s term is divided by the
+            batch's sum of weights; with early stopping the held-out score
+            is weighted too. Weights must be finite and non-negative; rows of
+            weight 0 are left out, exactly as if they were not in ``X``.
+            None: all rows weigh 1 (the same fit, bit for bit).
+
         Returns
         -------
         self : object
             The fitted, hard-masked estimator.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
     def _encode_targets(self, y):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -112,7 +121,7 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
 
     def _criterion(self):
         if self.out_activation_ == "softmax":
-            return nn.CrossEntropyLoss
+            return SoftmaxLogLoss
         return BinaryLogLoss
 
     def predict(self, X: ArrayLike) -> np.ndarray:

@@ -47,6 +47,16 @@ verbose : bool or int, default=False
     sparsity, validation score, seconds; coloured only on a terminal
     without ``NO_COLOR``); 2: also a progress bar over each epoch's
     batches.
+warm_start : bool, default=False
+    Whether ``fit`` continues the fitted network, as MLPClassifier's does:
+    the weights, biases, ``r`` and ``tau`` go on from the fitted values
+    (the mask is soft again until the fit hardens it; pruned weights start
+    as zeros), ``loss_curve_``, ``validation_scores_`` and
+    ``pruning_history_`` go on growing, ``n_iter_`` counts this call's
+    epochs, and Adam's moments start afresh. ``r_init`` and ``r_ramp`` do
+    not apply. A loaded model continues as well. A different
+    ``hidden_layer_sizes``, number of features, class set or number of
+    outputs raises a ``ValueError``.
 """
 
 PARAMETERS_AFTER_EARLY_STOPPING = """\
@@ -62,12 +72,13 @@ epsilon : float > 0, default=1e-8
 n_iter_no_change : int, default=10
     Epochs without ``tol`` improvement before stopping.
 r_init : float in [0, 1) or 'auto', default='auto'
-    Initial pruning ratio ``r``. 'auto' starts at 0.1 when the fit has
-    the steps for ``r`` to climb far (``max_iter * n_batches * lr_r >=
-    3``, ``n_batches`` the mini-batches per epoch): fewer of the random
-    initial weights are masked, and ``r`` rises by up to about ``lr_r``
-    per step to where ``lambda_`` puts it. With fewer steps ``r``'s climb
-    is limited by them and 'auto' starts at the thesis's 0.5. ``r`` is
+    Initial pruning ratio ``r``. 'auto' starts at 0 (dense) when the fit
+    has the steps for ``r`` to climb far (``max_iter * n_batches * lr_r
+    >= 3``, ``n_batches`` the mini-batches per epoch): none of the random
+    initial weights is masked, and ``r`` rises by up to about ``lr_r``
+    per step to where ``lambda_`` puts it (within ``r_ramp``'s ceiling).
+    With fewer steps ``r``'s climb is limited by them and 'auto' starts
+    at the thesis's 0.5. ``r`` is
     a float32 parameter and ``floor(r * n)`` of the ``n`` weights are
     pruned, with ``r`` rounded to float32 first: ``r_init=0.7`` prunes
     6 of 10 weights, since float32's 0.7 is 0.69999999.
@@ -96,6 +107,15 @@ tau_min : float > 0, default=1e-6
     Lower bound the temperature is clamped to after every step.
 kde_grid_size : int, default=1024
     Grid points of the density estimate behind ``dt/dr``.
+weight_gradient : {'auto', 'masked', 'full'}, default='auto'
+    The weights' gradient through the soft mask ``m``, with ``g`` the
+    loss's gradient with respect to the masked weight ``w * m``:
+    'masked' is ``m * g``, the mask held constant in ``w`` as a
+    magnitude-pruning mask is; 'full' is the thesis's eq. 2.3, ``m * g +
+    (2 w^2 / tau) m (1 - m) g``, whose second term pushes the weights
+    near the threshold. ``r`` and ``tau`` get the thesis's gradients
+    either way. 'auto' is 'masked' on the fits where ``r_init='auto'``
+    starts low and 'full' on the others (README, "Why these defaults").
 finetune_fraction : float in [0, 1), default=0.2
     Share of ``max_iter`` spent in the fine-tuning phase that ends the
     fit: ``floor(finetune_fraction * max_iter)`` epochs in which ``r``

@@ -4,7 +4,12 @@ import torch
 
 from ._scratch import Scratch
 
-__all__ = ["masked_weight", "soft_mask"]
+__all__ = ["WEIGHT_GRADIENTS", "masked_weight", "soft_mask"]
+
+# What the weights' gradient holds: "full", the thesis's eq. 2.3 (the mask's
+# own slope included), or "masked", ``m g`` alone (the mask acts on the
+# weights' gradient as a constant, as a magnitude-pruning mask does).
+WEIGHT_GRADIENTS = ("masked", "full")
 
 
 def soft_mask(
@@ -21,7 +26,7 @@ def soft_mask(
 
 class _MaskedWeight(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, weight, threshold, temperature, scratch, name):
+    def forward(ctx, weight, threshold, temperature, scratch, name, weight_gradient):
         inverse_temperature = 1.0 / temperature
         if scratch is None:
             logits, mask = torch.empty_like(weight), torch.empty_like(weight)
@@ -31,6 +36,7 @@ class _MaskedWeight(torch.autograd.Function):
             # A second forward before this backward would overwrite them.
             ctx.generation = scratch.bump(name)
         ctx.scratch, ctx.name = scratch, name
+        ctx.full = weight_gradient == "full"
         # (w^2 - t^2) / tau in one pass: -t^2/tau + (1/tau) w w.
         offset = -threshold * threshold * inverse_temperature
         scale = inverse_temperature.item()
@@ -65,8 +71,9 @@ class _MaskedWeight(torch.autograd.Function):
         grad_temperature = (
             -torch.dot(slope.view(-1), logits.view(-1)) * inverse_temperature
         )
-        grad_weight.addcmul_(slope, weight, value=2.0 * ctx.scale)
-        return grad_weight, grad_threshold, grad_temperature, None, None
+        if ctx.full:
+            grad_weight.addcmul_(slope, weight, value=2.0 * ctx.scale)
+        return grad_weight, grad_threshold, grad_temperature, None, None, None
 
 
 def masked_weight(
@@ -75,6 +82,7 @@ def masked_weight(
     temperature: torch.Tensor,
     scratch: Scratch | None = None,
     name: str = "mask",
+    weight_gradient: str = "full",
 ) -> torch.Tensor:
     """``w * soft_mask(w, t, tau)`` with its gradients in one fused pass each.
 
@@ -84,7 +92,9 @@ def masked_weight(
     pass returns the thesis's closed forms, computed from one shared
     ``w g m (1 - m)``:
 
-    - eq. 2.3: ``dL/dw = m g + (2 w^2 / tau) m (1 - m) g``
+    - eq. 2.3: ``dL/dw = m g + (2 w^2 / tau) m (1 - m) g``; with
+      ``weight_gradient="masked"`` only ``m g``, the gradient of ``w * m``
+      with the mask held constant in ``w`` (``t`` and ``tau`` keep theirs)
     - eq. 2.10: ``dL/dtau = -sum w (w^2 - t^2) / tau^2 m (1 - m) g``
     - ``dL/dt = sum w (-2 t / tau) m (1 - m) g``, which the threshold's own
       backward turns into eq. 2.11 for ``r``.
@@ -98,4 +108,11 @@ def masked_weight(
     second forward, or a second backward) raises instead of returning wrong
     gradients.
     """
-    return _MaskedWeight.apply(weight, threshold, temperature, scratch, name)
+    if weight_gradient not in WEIGHT_GRADIENTS:
+        raise ValueError(
+            f"weight_gradient must be one of {WEIGHT_GRADIENTS}, "
+            f"got {weight_gradient!r}."
+        )
+    return _MaskedWeight.apply(
+        weight, threshold, temperature, scratch, name, weight_gradient
+    )

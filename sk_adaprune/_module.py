@@ -60,6 +60,9 @@ class SoftMaskedMLP(nn.Module):
         The initial temperature is ``temperature_scale * std(all weights)``.
     grid_size : int
         Grid points of the density estimate behind ``dt/dr``.
+    weight_gradient : {'masked', 'full'}
+        The weights' gradient through the soft mask: ``m g`` (the mask held
+        constant in ``w``) or the thesis's eq. 2.3 (:func:`masked_weight`).
     seed : int
         Seed of the weight initialisation; the global torch RNG is untouched.
     """
@@ -73,6 +76,7 @@ class SoftMaskedMLP(nn.Module):
         ratio_init: float = 0.5,
         temperature_scale: float = 1e-2,
         grid_size: int = 1024,
+        weight_gradient: str = "masked",
         seed: int = 0,
     ):
         super().__init__()
@@ -99,6 +103,7 @@ class SoftMaskedMLP(nn.Module):
         self.activation = activation
         self.hidden_activation = ACTIVATIONS[activation]()
         self.grid_size = grid_size
+        self.weight_gradient = weight_gradient
         weight_std = self.weights.detach().std().item()
         self.ratio = nn.Parameter(torch.tensor(float(ratio_init)))
         self.temperature = nn.Parameter(torch.tensor(temperature_scale * weight_std))
@@ -153,7 +158,13 @@ class SoftMaskedMLP(nn.Module):
             return weights
         if self.training:
             threshold = self.threshold()
-            return masked_weight(weights, threshold, self.temperature, self.scratch)
+            return masked_weight(
+                weights,
+                threshold,
+                self.temperature,
+                self.scratch,
+                weight_gradient=self.weight_gradient,
+            )
         return weights * self._kept(weights.detach(), self.hard_threshold())
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ import torch
 from sklearn.metrics import accuracy_score, r2_score
 from skorch import NeuralNet
 from skorch.callbacks import Callback, PrintLog
+from skorch.utils import to_tensor
 from torch import nn
 
 from ._threshold import NonFiniteWeightsError
@@ -21,6 +22,7 @@ __all__ = [
     "HalfSquaredError",
     "PruningMonitor",
     "PruningNet",
+    "SoftmaxLogLoss",
     "StoppingRule",
     "argmax_accuracy",
     "outputs_r2",
@@ -28,25 +30,59 @@ __all__ = [
 ]
 
 
-class HalfSquaredError(nn.Module):
-    """``mean((y - y_pred)^2) / 2``, MLPRegressor's training loss."""
+def _weighted_mean(per_sample: torch.Tensor, sample_weight: torch.Tensor):
+    """``sum_i w_i l_i / sum_i w_i``: scikit-learn's weighted losses
+    (``np.average`` over the batch's rows)."""
+    return torch.dot(per_sample, sample_weight) / sample_weight.sum()
 
-    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-        return 0.5 * torch.mean((y_pred - y_true) ** 2)
+
+class HalfSquaredError(nn.Module):
+    """``mean((y - y_pred)^2) / 2``, MLPRegressor's training loss; with
+    ``sample_weight``, the weighted mean over rows of the mean over outputs."""
+
+    def forward(
+        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight=None
+    ) -> torch.Tensor:
+        if sample_weight is None:
+            return 0.5 * torch.mean((y_pred - y_true) ** 2)
+        per_row = torch.mean((y_pred - y_true) ** 2, dim=1)
+        return 0.5 * _weighted_mean(per_row, sample_weight)
+
+
+class SoftmaxLogLoss(nn.Module):
+    """Cross-entropy of softmax logits, MLPClassifier's multiclass loss;
+    with ``sample_weight``, the weighted mean over rows."""
+
+    def forward(
+        self, logits: torch.Tensor, y_true: torch.Tensor, sample_weight=None
+    ) -> torch.Tensor:
+        if sample_weight is None:
+            return nn.functional.cross_entropy(logits, y_true)
+        per_row = nn.functional.cross_entropy(logits, y_true, reduction="none")
+        return _weighted_mean(per_row, sample_weight)
 
 
 class BinaryLogLoss(nn.Module):
-    """Logistic log loss summed over outputs, averaged over samples.
+    """Logistic log loss summed over outputs, averaged over samples (with
+    ``sample_weight``: their weighted mean).
 
     MLPClassifier's loss for binary and multilabel targets, on logits.
     """
 
-    def forward(self, logits: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, y_true: torch.Tensor, sample_weight=None
+    ) -> torch.Tensor:
         # Held-out targets keep their integer indicators; training's are float.
-        loss = nn.functional.binary_cross_entropy_with_logits(
-            logits, y_true.to(logits.dtype), reduction="sum"
+        y_true = y_true.to(logits.dtype)
+        if sample_weight is None:
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                logits, y_true, reduction="sum"
+            )
+            return loss / logits.shape[0]
+        per_entry = nn.functional.binary_cross_entropy_with_logits(
+            logits, y_true, reduction="none"
         )
-        return loss / logits.shape[0]
+        return _weighted_mean(per_entry.sum(dim=1), sample_weight)
 
 
 class BatchIterator:
@@ -57,17 +93,25 @@ class BatchIterator:
     ``X`` is densified one batch at a time. ``random_state`` is a
     ``numpy.random.RandomState`` shared across epochs (:class:`PruningNet`
     hands its own to every training iterator), so every epoch draws a new
-    permutation and two fits with the same seed draw the same ones.
+    permutation and two fits with the same seed draw the same ones. With
+    ``sample_weight`` (a tensor, one weight per row; the net sets it on
+    training iterators) every batch is ``(X_rows, (y_rows, weight_rows))``.
     """
 
     def __init__(
-        self, dataset, batch_size: int, shuffle: bool = False, random_state=None
+        self,
+        dataset,
+        batch_size: int,
+        shuffle: bool = False,
+        random_state=None,
+        sample_weight=None,
     ):
         self.X = dataset.X
         self.y = dataset.y
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.sample_weight = sample_weight
 
     def __len__(self) -> int:
         return math.ceil(self.X.shape[0] / self.batch_size)
@@ -81,7 +125,10 @@ class BatchIterator:
                 rows = order[start : start + self.batch_size]
             else:
                 rows = slice(start, start + self.batch_size)
-            yield _rows(self.X, rows), self.y[rows]
+            if self.sample_weight is None:
+                yield _rows(self.X, rows), self.y[rows]
+            else:
+                yield _rows(self.X, rows), (self.y[rows], self.sample_weight[rows])
 
 
 def _rows(X, rows) -> torch.Tensor:
@@ -149,6 +196,15 @@ class PruningNet(NeuralNet):
         the initial ``r`` up to step ``begin``, rises to 1 along Zhu &
         Gupta's cubic ``1 - (1 - p)^3`` until step ``end`` and is gone
         after (:meth:`ratio_ceiling`). None: no ceiling.
+    sample_weight : torch.Tensor or None
+        One weight per training row (positive), or None. The task loss of a
+        batch is then its rows' weighted mean and the L2 term is divided by
+        the batch's sum of weights instead of its rows, as in
+        MLPClassifier.
+    start_from : callable or None
+        ``start_from(module)`` sets the parameters of the module a fit
+        initialises (a warm start), before the initial ``r`` is read; None:
+        the module's own initialisation.
     shuffle_seed : int
         Seed of the training batches' order. Each fit starts a new
         ``RandomState`` from it (``shuffle_rng_``), so a clone of a fitted
@@ -179,6 +235,8 @@ class PruningNet(NeuralNet):
         finetune_epochs=0,
         settle_tolerance=0.0,
         ratio_ramp=None,
+        sample_weight=None,
+        start_from=None,
         shuffle_seed=0,
         **kwargs,
     ):
@@ -191,6 +249,8 @@ class PruningNet(NeuralNet):
         self.finetune_epochs = finetune_epochs
         self.settle_tolerance = settle_tolerance
         self.ratio_ramp = ratio_ramp
+        self.sample_weight = sample_weight
+        self.start_from = start_from
         self.shuffle_seed = shuffle_seed
 
     @property
@@ -202,6 +262,8 @@ class PruningNet(NeuralNet):
 
     def initialize(self):
         super().initialize()
+        if self.start_from is not None:
+            self.start_from(self.module_)
         self.shuffle_rng_ = np.random.RandomState(self.shuffle_seed)
         self.train_steps_ = 0
         self.initial_ratio_ = self.module_.ratio.item()
@@ -253,10 +315,23 @@ class PruningNet(NeuralNet):
         iterator = super().get_iterator(dataset, training=training)
         if training:
             iterator.random_state = self.shuffle_rng_
+            iterator.sample_weight = self.sample_weight
         return iterator
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        task_loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        sample_weight = None
+        if isinstance(y_true, tuple):  # a weighted training batch
+            y_true, sample_weight = y_true
+        if sample_weight is None:
+            task_loss = super().get_loss(y_pred, y_true, X=X, training=training)
+            rows = y_pred.shape[0]
+        else:
+            task_loss = self.criterion_(
+                y_pred,
+                to_tensor(y_true, device=self.device),
+                sample_weight=to_tensor(sample_weight, device=self.device),
+            )
+            rows = sample_weight.sum().item()  # MLPClassifier's sw_sum
         if not training:
             return task_loss
         task = task_loss.item()
@@ -272,15 +347,16 @@ class PruningNet(NeuralNet):
         # MLPClassifier's loss: the task's plus alpha's, without the pruning term.
         mlp_loss = task
         if self.alpha:
-            l2 = self._l2_term(y_pred.shape[0])
+            l2 = self._l2_term(rows)
             loss = loss + l2
             mlp_loss += l2.item()
         self.history.record_batch("mlp_loss", mlp_loss)
         return loss
 
-    def _l2_term(self, batch_size: int) -> torch.Tensor:
+    def _l2_term(self, batch_size: float) -> torch.Tensor:
         """``alpha/2 ||W||^2 / B`` for the loss, and its gradient ``alpha W /
-        B`` as the weights' weight decay for this batch's step."""
+        B`` as the weights' weight decay for this batch's step (``B``: the
+        batch's rows, or its sum of sample weights)."""
         self.weights_group_["weight_decay"] = self.alpha / batch_size
         weights = self.module_.weights
         with torch.no_grad():  # the gradient comes as weight decay
@@ -354,26 +430,31 @@ def _as_finite_numpy(outputs: torch.Tensor):
     return values if np.isfinite(values).all() else None
 
 
-def argmax_accuracy(outputs: torch.Tensor, y_true: np.ndarray) -> float:
+def argmax_accuracy(outputs: torch.Tensor, y_true: np.ndarray, sample_weight=None):
     """Accuracy of the largest logit's class (softmax outputs); NaN for
     outputs that are not finite."""
     values = _as_finite_numpy(outputs)
-    return math.nan if values is None else accuracy_score(y_true, values.argmax(1))
+    if values is None:
+        return math.nan
+    return accuracy_score(y_true, values.argmax(1), sample_weight=sample_weight)
 
 
-def sign_accuracy(outputs: torch.Tensor, y_true: np.ndarray) -> float:
+def sign_accuracy(outputs: torch.Tensor, y_true: np.ndarray, sample_weight=None):
     """Accuracy of the logits thresholded at 0 (logistic outputs: binary or
     multilabel indicators); NaN for outputs that are not finite."""
     values = _as_finite_numpy(outputs)
     if values is None:
         return math.nan
-    return accuracy_score(y_true, (values > 0).astype(y_true.dtype))
+    predicted = (values > 0).astype(y_true.dtype)
+    return accuracy_score(y_true, predicted, sample_weight=sample_weight)
 
 
-def outputs_r2(outputs: torch.Tensor, y_true: np.ndarray) -> float:
+def outputs_r2(outputs: torch.Tensor, y_true: np.ndarray, sample_weight=None):
     """R^2 of regression outputs; NaN for outputs that are not finite."""
     values = _as_finite_numpy(outputs)
-    return math.nan if values is None else r2_score(y_true, values)
+    if values is None:
+        return math.nan
+    return r2_score(y_true, values, sample_weight=sample_weight)
 
 
 class DivergenceGuard(Callback):
@@ -450,7 +531,7 @@ class StoppingRule(Callback):
     batch: ``iterator_valid__batch_size=-1``; this callback keeps them as
     ``valid_outputs_``); the score is recorded as ``valid_score``, the best
     state is restored when training ends, and ``restored_score_`` is its
-    score. The
+    score; ``sample_weight`` holds the held-out rows' weights, or None. The
     restored state is one the :class:`DivergenceGuard` accepted: the guard,
     a callback before this one, ends a diverged fit by cutting the history
     back to its accepted epochs, and a best state from an epoch past them
@@ -471,11 +552,19 @@ class StoppingRule(Callback):
     None.
     """
 
-    def __init__(self, tol, n_iter_no_change, scoring=None, monitor="train_loss"):
+    def __init__(
+        self,
+        tol,
+        n_iter_no_change,
+        scoring=None,
+        monitor="train_loss",
+        sample_weight=None,
+    ):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.scoring = scoring
         self.monitor = monitor
+        self.sample_weight = sample_weight
 
     def initialize(self):
         self.best_loss_ = math.inf
@@ -509,7 +598,12 @@ class StoppingRule(Callback):
             improved = loss <= self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, loss)
         else:
-            score = self.scoring(torch.cat(outputs), dataset_valid.y)
+            weighted = (
+                {}
+                if self.sample_weight is None
+                else {"sample_weight": self.sample_weight}
+            )
+            score = self.scoring(torch.cat(outputs), dataset_valid.y, **weighted)
             net.history.record("valid_score", score)
             improved = score >= self.best_score_ + self.tol
             if score > self.best_score_:

@@ -30,6 +30,7 @@ def closed_form_gradients(
     threshold: float,
     temperature: float,
     threshold_per_ratio: float,
+    weight_gradient: str = "full",
 ) -> tuple[np.ndarray, float, float]:
     """Gradients of a loss with respect to ``w``, ``tau`` and ``r``.
 
@@ -43,6 +44,9 @@ def closed_form_gradients(
         ``t`` and ``tau``.
     threshold_per_ratio : float
         ``dt/dr``.
+    weight_gradient : {'full', 'masked'}
+        'full': eq. 2.3 below; 'masked': ``dL/dw = m g``, the mask held
+        constant in ``w``.
 
     Returns
     -------
@@ -59,7 +63,9 @@ def closed_form_gradients(
     w, g, t, tau = weight, upstream, threshold, temperature
     m = 0.5 * (1.0 + np.tanh(0.5 * (w**2 - t**2) / tau))
     slope = m * (1.0 - m)
-    grad_weight = m * g + (2.0 * w**2 / tau) * slope * g
+    grad_weight = m * g
+    if weight_gradient == "full":
+        grad_weight = grad_weight + (2.0 * w**2 / tau) * slope * g
     grad_temperature = -np.sum(w * (w**2 - t**2) / tau**2 * slope * g)
     grad_ratio = threshold_per_ratio * np.sum(w * (-2.0 * t / tau) * slope * g)
     return grad_weight, float(grad_temperature), float(grad_ratio)

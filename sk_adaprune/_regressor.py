@@ -59,7 +59,9 @@ class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
     """
 
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: ArrayLike, y: ArrayLike) -> "AdaptivePrunedMLPRegressor":
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> "AdaptivePrunedMLPRegressor":
         """Fit the model to data matrix X and target(s) y, pruning as it trains.
 
         Parameters
@@ -69,12 +71,20 @@ class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values.
 
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, as in MLPClassifier: each batch's task loss is
+            its rows' weighted mean and ``alpha``'s term is divided by the
+            batch's sum of weights; with early stopping the held-out score
+            is weighted too. Weights must be finite and non-negative; rows of
+            weight 0 are left out, exactly as if they were not in ``X``.
+            None: all rows weigh 1 (the same fit, bit for bit).
+
         Returns
         -------
         self : object
             The fitted, hard-masked estimator.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
     def _encode_targets(self, y):
         if y.ndim == 2 and y.shape[1] == 1:

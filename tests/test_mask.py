@@ -38,6 +38,38 @@ def test_fused_mask_equals_autograd_of_the_definition(seed):
         torch.testing.assert_close(fused, expected, rtol=1e-12, atol=1e-12)
 
 
+def masked_reference(weight, threshold, temperature):
+    """``w * m`` with the mask held constant in ``w`` (not in ``t``, ``tau``)."""
+    return weight * soft_mask(weight.detach(), threshold, temperature)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_masked_weight_gradient_drops_the_masks_slope_in_w_only(seed):
+    inputs = float64_inputs(seed)
+    upstream = torch.randn(inputs[0].shape, dtype=torch.float64)
+
+    def fused(*args):
+        return masked_weight(*args, weight_gradient="masked")
+
+    value, (grad_w, grad_t, grad_tau) = gradients(fused, inputs, upstream)
+    expected_value, expected = gradients(masked_reference, inputs, upstream)
+    _, full = gradients(reference, inputs, upstream)
+    torch.testing.assert_close(value, expected_value, rtol=0, atol=1e-15)
+    # dL/dw = m g; t and tau keep the thesis's gradients.
+    mask = soft_mask(*inputs).detach()
+    torch.testing.assert_close(grad_w, mask * upstream, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad_w, expected[0], rtol=1e-12, atol=1e-12)
+    for got, thesis in ((grad_t, full[1]), (grad_tau, full[2])):
+        torch.testing.assert_close(got, thesis, rtol=1e-12, atol=1e-12)
+    # The inputs put weights near the threshold: the two modes differ there.
+    assert (grad_w - full[0]).abs().max() > 1e-3
+
+
+def test_unknown_weight_gradient_is_refused():
+    with pytest.raises(ValueError, match="weight_gradient must be one of"):
+        masked_weight(*float64_inputs(), weight_gradient="straight")
+
+
 def test_fused_mask_passes_gradcheck_and_gradgradless_use():
     inputs = float64_inputs(shape=(6, 5))
     with torch.no_grad():

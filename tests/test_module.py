@@ -30,10 +30,15 @@ def test_autograd_matches_closed_form_gradients_on_a_pool():
     assert abs(ratio.grad.item() - grad_r) <= 1e-8 * max(1, abs(grad_r))
 
 
+@pytest.mark.parametrize("weight_gradient", ["masked", "full"])
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-def test_module_gradients_match_closed_forms_through_the_network(activation):
+def test_module_gradients_match_closed_forms_through_the_network(
+    activation, weight_gradient
+):
     torch.manual_seed(0)
-    module = SoftMaskedMLP(6, [9, 7], 3, activation=activation, seed=3).double()
+    module = SoftMaskedMLP(
+        6, [9, 7], 3, activation=activation, weight_gradient=weight_gradient, seed=3
+    ).double()
     module.train()
     X = torch.randn(11, 6, dtype=torch.float64)
     upstream = torch.randn(11, 3, dtype=torch.float64)
@@ -60,7 +65,12 @@ def test_module_gradients_match_closed_forms_through_the_network(activation):
     flat_w = module.weights.detach().numpy()
     flat_g = np.concatenate([w.grad.numpy().ravel() for w in effective])
     grad_w, grad_tau, grad_r = closed_form_gradients(
-        flat_w, flat_g, threshold.item(), module.temperature.item(), dt_dr
+        flat_w,
+        flat_g,
+        threshold.item(),
+        module.temperature.item(),
+        dt_dr,
+        weight_gradient,
     )
     autograd_w = module.weights.grad.numpy()
     np.testing.assert_allclose(autograd_w, grad_w, rtol=0, atol=1e-8)

@@ -216,7 +216,26 @@ def test_auto_ramp_only_where_r_could_outrun_the_weights(lr_r, expected, three_c
         r_ramp="auto", lr_r=lr_r, batch_size=20, max_iter=10, random_state=0
     ).fit(X, y)
     assert clf.net_.ratio_ramp == expected
-    assert clf.initial_ratio_ == (0.1 if expected else 0.5)
+    assert clf.initial_ratio_ == (0.0 if expected else 0.5)
+    # weight_gradient='auto' goes by the same rule.
+    assert clf.net_.module_.weight_gradient == ("masked" if expected else "full")
+
+
+def test_weight_gradient_reaches_the_module_and_changes_the_fit(three_classes):
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+
+    X, y = three_classes(100)
+    params = dict(lr_r=0.1, batch_size=20, max_iter=10, tol=0, random_state=0)
+    fits = {
+        gradient: AdaptivePrunedMLPClassifier(weight_gradient=gradient, **params).fit(
+            X, y
+        )
+        for gradient in ("auto", "masked", "full")
+    }
+    for gradient in ("masked", "full"):
+        assert fits[gradient].net_.module_.weight_gradient == gradient
+    assert fits["auto"].loss_curve_ == fits["masked"].loss_curve_
+    assert fits["masked"].loss_curve_ != fits["full"].loss_curve_
 
 
 def test_loss_curve_is_mlpclassifiers_loss_and_the_pruning_term_is_kept_apart(

@@ -84,6 +84,7 @@ PARAMETER_CASES = [
     ("n_iter_no_change", 0, "'n_iter_no_change' parameter"),
     ("device", 3, "'device' parameter"),
     ("r_ramp", [0.1, 0.7], "'r_ramp' parameter .* 'tuple' or None"),
+    ("weight_gradient", "thesis", "'weight_gradient' parameter .*'full'"),
 ]
 
 
