@@ -65,7 +65,7 @@ _AUTO_R_INIT_LOW, _AUTO_R_INIT_HIGH, _AUTO_R_INIT_CLIMBS = 0.0, 0.5, 3.0
 _AUTO_R_RAMP = (0.1, 0.75)
 
 
-def _rows_with_weight(X, y, sample_weight):
+def _rows_with_weight(X, y, sample_weight, at_least=2):
     """``sample_weight`` checked (one finite, non-negative weight per row,
     not all zero), and the rows of weight zero dropped: a zero weight is
     exactly a row left out, in the batches and in the early-stopping split."""
@@ -79,10 +79,10 @@ def _rows_with_weight(X, y, sample_weight):
         )
     if kept.all():
         return X, y, sample_weight
-    if kept.sum() < 2:
+    if kept.sum() < at_least:
         raise ValueError(
             "sample_weight is positive for only one sample; fitting needs at "
-            "least 2 samples of positive weight."
+            f"least {at_least} samples of positive weight."
         )
     return X[kept], y[kept], sample_weight[kept]
 
@@ -194,10 +194,12 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     # -- what the subclasses define ------------------------------------------
 
     @abstractmethod
-    def _encode_targets(self, y):
+    def _encode_targets(self, y, classes=None):
         """Validate ``y`` for the task; set target attributes; return
         ``(y_for_training, y_for_scoring, scoring)``, ``scoring(outputs,
-        y_for_scoring)`` the held-out score of early stopping."""
+        y_for_scoring)`` the held-out score of early stopping. ``classes``
+        (classifier, partial_fit): all the classes, of which ``y`` may hold
+        some."""
 
     @abstractmethod
     def _criterion(self):
@@ -299,59 +301,196 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 sample_weight = sample_weight[train_rows]
             n_samples = X.shape[0]
 
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. "
-                    "It is going to be clipped",
-                    stacklevel=5,
-                )
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
-
+        batch_size = self._batch_size(n_samples)
         if warm:  # r goes on from the fitted one, with no ramp to hold it
             initial_ratio, ratio_ramp = fitted.ratio, None
         else:
             initial_ratio = self._initial_ratio(n_samples, batch_size)
             ratio_ramp = self._ratio_ramp_steps(n_samples, batch_size)
-        guard = DivergenceGuard()
-        stopping_rule = StoppingRule(
-            self.tol, self.n_iter_no_change, scoring, sample_weight=valid_weight
+        net = self._build_net(
+            n_features=X.shape[1],
+            hidden_sizes=hidden_sizes,
+            device=device,
+            seeds=(init_seed, shuffle_seed),
+            batch_size=batch_size,
+            initial_ratio=initial_ratio,
+            ratio_ramp=ratio_ramp,
+            weight_gradient=self._weight_gradient(n_samples, batch_size),
+            start_from=fitted,
+            max_epochs=self.max_iter,
+            # At least one epoch prunes: the fraction is below 1.
+            finetune_epochs=math.floor(self.finetune_fraction * self.max_iter),
+            stopping_rule=StoppingRule(
+                self.tol, self.n_iter_no_change, scoring, sample_weight=valid_weight
+            ),
+            held_out=held_out,
         )
-        net = PruningNet(
+        self._train(net, X, y_train, sample_weight, net.fit)
+        self._partial_stream_ = None
+        self._set_fitted_attributes(
+            net, early_stopping=held_out is not None, dtype=X.dtype
+        )
+        self.initial_ratio_ = initial_ratio
+        if warm:
+            continue_records(self, fitted)
+        self._warn_about_training(net)
+        return self
+
+    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+        with threads_for_this_process():
+            return self._partial_fit_on_this_process(X, y, sample_weight, classes)
+
+    def _partial_fit_on_this_process(self, X, y, sample_weight, classes):
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        # (net, the fitted network it went on from or None) of the calls so
+        # far; fit, pickles and archives end it (a later call goes on from
+        # the fitted attributes, with a new Adam).
+        stream = getattr(self, "_partial_stream_", None)
+        fitted = FittedNetwork.of(self) if hasattr(self, "coefs_") else None
+        if (
+            stream is None
+            and fitted is None
+            and is_classifier(self)
+            and classes is None
+        ):
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=not is_classifier(self),
+            dtype=(np.float64, np.float32),
+            ensure_min_samples=1,
+            reset=fitted is None,
+        )
+        if sample_weight is not None:
+            X, y, sample_weight = _rows_with_weight(X, y, sample_weight, at_least=1)
+        if fitted is not None:
+            self._check_partial_classes(classes)
+            fitted.check(
+                self._hidden_sizes(), y, classifier=is_classifier(self), subset=True
+            )
+        y_train, _, _ = self._encode_targets(
+            y, classes=classes if fitted is None else fitted.classes
+        )
+        n_samples = X.shape[0]
+        if stream is None:
+            # A new network, or the fitted one going on (soft again, Adam new).
+            rng = check_random_state(self.random_state)
+            init_seed, shuffle_seed, _ = rng.randint(_SEED_BOUND, size=3)
+            net = self._build_net(
+                n_features=X.shape[1],
+                hidden_sizes=self._hidden_sizes(),
+                device=self._torch_device(),
+                seeds=(init_seed, shuffle_seed),
+                batch_size=self._batch_size(n_samples),
+                # The steps to come are unknown: the thesis's start, no ramp.
+                initial_ratio=(
+                    fitted.ratio
+                    if fitted is not None
+                    else _AUTO_R_INIT_HIGH
+                    if self.r_init == "auto"
+                    else float(self.r_init)
+                ),
+                ratio_ramp=None,
+                weight_gradient=(
+                    "full" if self.weight_gradient == "auto" else self.weight_gradient
+                ),
+                start_from=fitted,
+                max_epochs=1,
+                finetune_epochs=0,
+                stopping_rule=StoppingRule(np.inf, np.inf),
+                held_out=None,
+            )
+            net.initialize()
+            stream = self._partial_stream_ = (net, fitted)
+            self.initial_ratio_ = net.initial_ratio_
+        net, start = stream
+        net.set_params(batch_size=self._batch_size(n_samples))
+        self._train(net, X, y_train, sample_weight, net.partial_fit)
+        self._set_fitted_attributes(
+            net, early_stopping=False, dtype=X.dtype, harden=False
+        )
+        self.n_iter_ = 1  # as MLPClassifier's partial_fit: the call's epochs
+        if start is not None:
+            continue_records(self, start)
+        self._warn_about_training(net, reached_max_iter=False)
+        return self
+
+    def _check_partial_classes(self, classes):
+        """MLPClassifier's rule: ``classes`` of a later call must be the
+        fitted ones."""
+        if classes is None or not is_classifier(self):
+            return
+        if not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"`classes={list(classes)}` is not the same as on last call to "
+                f"partial_fit, was: {self.classes_}"
+            )
+
+    def _batch_size(self, n_samples) -> int:
+        """``batch_size``, or ``min(200, n_samples)`` for 'auto', clipped."""
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. "
+                "It is going to be clipped",
+                stacklevel=6,
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _build_net(
+        self,
+        *,
+        n_features,
+        hidden_sizes,
+        device,
+        seeds,
+        batch_size,
+        initial_ratio,
+        ratio_ramp,
+        weight_gradient,
+        start_from,
+        max_epochs,
+        finetune_epochs,
+        stopping_rule,
+        held_out,
+    ) -> PruningNet:
+        """The skorch net a fit trains, with this estimator's parameters."""
+        init_seed, shuffle_seed = seeds
+        return PruningNet(
             SoftMaskedMLP,
             self._criterion(),
-            module__n_features=X.shape[1],
+            module__n_features=n_features,
             module__hidden_layer_sizes=hidden_sizes,
             module__n_outputs=self.n_outputs_,
             module__activation=self.activation,
             module__ratio_init=initial_ratio,
             module__temperature_scale=self.tau_init,
             module__grid_size=self.kde_grid_size,
-            module__weight_gradient=self._weight_gradient(n_samples, batch_size),
+            module__weight_gradient=weight_gradient,
             module__seed=int(init_seed),
             sparsity_penalty=self.lambda_,
             alpha=self.alpha,
             lr_ratio=self.lr_r,
             lr_temperature=self.lr_tau,
             tau_min=self.tau_min,
-            # At least one epoch prunes: the fraction is below 1.
-            finetune_epochs=math.floor(self.finetune_fraction * self.max_iter),
+            finetune_epochs=finetune_epochs,
             settle_tolerance=_SETTLED_SHARE_OF_LR_R * self.lr_r,
             ratio_ramp=ratio_ramp,
-            start_from=None if fitted is None else partial(load_into, fitted=fitted),
-            sample_weight=(
-                None
-                if sample_weight is None
-                else torch.as_tensor(sample_weight, dtype=torch.float32)
+            start_from=(
+                None if start_from is None else partial(load_into, fitted=start_from)
             ),
             optimizer=torch.optim.Adam,
             lr=self.learning_rate_init,
             optimizer__betas=(self.beta_1, self.beta_2),
             optimizer__eps=self.epsilon,
             optimizer__fused=_FUSED_ADAM,
-            max_epochs=self.max_iter,
+            max_epochs=max_epochs,
             batch_size=batch_size,
             iterator_train=BatchIterator,
             iterator_train__shuffle=self.shuffle,
@@ -368,21 +507,28 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                     for name in ("task_loss", "mlp_loss", "pruning_loss")
                 ],
                 ("pruning", PruningMonitor()),
-                ("divergence", guard),
+                ("divergence", DivergenceGuard()),
                 ("stopping", stopping_rule),
             ]
             + ([("progress", ProgressBar())] if self.verbose >= 2 else []),
             device=device,
             verbose=self.verbose,
         )
+
+    def _train(self, net, X, y_train, sample_weight, train) -> None:
+        """``train(X, y)`` (the net's ``fit`` or ``partial_fit``) on float32
+        data, with the rows' weights for this call only."""
         if sparse.issparse(X):
             # Batches are densified one at a time, by rows.
             X_train = X.tocsr().astype(np.float32)
         else:
             X_train = _as_tensor(X)
-        net.fit(X_train, torch.as_tensor(y_train))
+        if sample_weight is not None:
+            net.sample_weight = torch.as_tensor(sample_weight, dtype=torch.float32)
+        train(X_train, torch.as_tensor(y_train))
         # The fitted net keeps neither the data's weights nor the start.
         net.sample_weight = net.start_from = None
+        guard = dict(net.callbacks_)["divergence"]
         if guard.diverged_ is not None and guard.healthy_epochs_ == 0:
             epoch, loss = guard.diverged_
             raise ValueError(
@@ -390,14 +536,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 f"learning_rate_init (now {self.learning_rate_init}) or standardise "
                 "X, e.g. make_pipeline(StandardScaler(), estimator)."
             )
-        self._set_fitted_attributes(
-            net, early_stopping=held_out is not None, dtype=X.dtype
-        )
-        self.initial_ratio_ = initial_ratio
-        if warm:
-            continue_records(self, fitted)
-        self._warn_about_training(guard, stopping_rule)
-        return self
 
     def _steps(self, n_samples, batch_size) -> int:
         """Training steps of a fit that runs all ``max_iter`` epochs."""
@@ -447,7 +585,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         steps = self._steps(n_samples, batch_size)
         return round(ramp[0] * steps), round(ramp[1] * steps)
 
-    def _warn_about_training(self, guard, stopping_rule):
+    def _warn_about_training(self, net, reached_max_iter=True):
+        callbacks = dict(net.callbacks_)
+        guard, stopping_rule = callbacks["divergence"], callbacks["stopping"]
         if self.learned_ratio_ >= RATIO_CEILING - 1e-6:
             warnings.warn(
                 f"The pruning ratio r reached its ceiling ({RATIO_CEILING}): "
@@ -465,7 +605,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 ConvergenceWarning,
                 stacklevel=6,
             )
-        elif stopping_rule.stopped_:
+        elif stopping_rule.stopped_ or not reached_max_iter:
             return
         elif self.n_iter_ < self.max_iter:
             warnings.warn("Training interrupted by user.", stacklevel=6)
@@ -477,9 +617,20 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 stacklevel=6,
             )
 
-    def _set_fitted_attributes(self, net, early_stopping, dtype):
+    def _set_fitted_attributes(self, net, early_stopping, dtype, harden=True):
+        """The fitted attributes of the trained ``net``. ``harden=False``
+        (partial_fit): they describe the hard mask at the current ``r``
+        while the module stays soft, with its gradients and Adam's moments,
+        for the next call."""
         module = net.module_
-        self.threshold_ = float(module.harden())
+        if harden:
+            self.threshold_ = float(module.harden())
+            weights = module.weights
+        else:
+            self.threshold_ = float(module.hard_threshold())
+            weights = module.weights.detach() * module._kept(
+                module.weights.detach(), self.threshold_
+            )
         self.net_ = net
         history = net.history
         if history and "sparsity" not in history[-1]:
@@ -514,7 +665,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         # In X's dtype, as MLPClassifier's; the float32 values are exact in both.
         self.coefs_ = [
             weight.detach().cpu().numpy().T.astype(dtype, order="C")
-            for weight in module.weight_matrices()
+            for weight in module.weight_matrices(weights)
         ]
         self.intercepts_ = [
             bias.detach().cpu().numpy().astype(dtype) for bias in module.biases
@@ -527,10 +678,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         self.learned_ratio_ = float(module.ratio.item())
         self.temperature_ = float(module.temperature.item())
         self._compact()
-        # The pruned network is all that predictions need; Adam's moments and
-        # the last step's gradients would each hold the weights once more.
-        net.optimizer_.state.clear()
-        module.zero_grad(set_to_none=True)
+        if harden:
+            # The pruned network is all that predictions need; Adam's moments
+            # and the last step's gradients would each hold the weights again.
+            net.optimizer_.state.clear()
+            module.zero_grad(set_to_none=True)
 
     def _compact(self):
         self.compact_ = compact_network(

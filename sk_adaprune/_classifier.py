@@ -4,7 +4,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseAdaptivePrunedMLP
@@ -103,11 +103,62 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         """
         return self._fit(X, y, sample_weight)
 
-    def _encode_targets(self, y):
+    @fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        classes: ArrayLike | None = None,
+    ) -> "AdaptivePrunedMLPClassifier":
+        """Update the model with one epoch over the given data.
+
+        One epoch over ``X`` in mini-batches of ``batch_size``, as
+        MLPClassifier's ``partial_fit``, for data that arrive in chunks or do
+        not fit in memory. The network, ``r``, ``tau`` and Adam's moments go
+        on from the previous call; the mask stays soft for training, and
+        after every call the fitted attributes and predictions are those of
+        the hard mask at the current ``r`` (``|w| >= t``: pruned weights
+        are zeros in ``coefs_``). There is no ramp and no fine-tuning phase
+        (the number of steps to come is unknown): ``r_init='auto'`` starts
+        at the thesis's 0.5 and ``weight_gradient='auto'`` is 'full'. After
+        ``fit``, a load or unpickling, the next call goes on from the fitted
+        attributes with a new Adam. ``n_iter_`` is 1 (the call's epochs),
+        ``loss_curve_`` grows by one per call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, as in ``fit``.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes of the stream; required on the first call, which
+            fixes them (a chunk may hold only some of them).
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._partial_fit(X, y, sample_weight, classes)
+
+    def _encode_targets(self, y, classes=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        binarizer = LabelBinarizer().fit(y)
+        if classes is None:
+            binarizer = LabelBinarizer().fit(y)
+        else:
+            binarizer = LabelBinarizer().fit(classes)
+            unknown = np.setdiff1d(unique_labels(y), binarizer.classes_)
+            if unknown.size:
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{binarizer.classes_}. 'y' has {unique_labels(y)}."
+                )
         self._label_binarizer = binarizer
         self.classes_ = binarizer.classes_
         indicator = binarizer.transform(y)

@@ -86,7 +86,45 @@ class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
         """
         return self._fit(X, y, sample_weight)
 
-    def _encode_targets(self, y):
+    @fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+    ) -> "AdaptivePrunedMLPRegressor":
+        """Update the model with one epoch over the given data.
+
+        One epoch over ``X`` in mini-batches of ``batch_size``, as
+        MLPClassifier's ``partial_fit``, for data that arrive in chunks or do
+        not fit in memory. The network, ``r``, ``tau`` and Adam's moments go
+        on from the previous call; the mask stays soft for training, and
+        after every call the fitted attributes and predictions are those of
+        the hard mask at the current ``r`` (``|w| >= t``: pruned weights
+        are zeros in ``coefs_``). There is no ramp and no fine-tuning phase
+        (the number of steps to come is unknown): ``r_init='auto'`` starts
+        at the thesis's 0.5 and ``weight_gradient='auto'`` is 'full'. After
+        ``fit``, a load or unpickling, the next call goes on from the fitted
+        attributes with a new Adam. ``n_iter_`` is 1 (the call's epochs),
+        ``loss_curve_`` grows by one per call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, as in ``fit``.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._partial_fit(X, y, sample_weight)
+
+    def _encode_targets(self, y, classes=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         targets = y.reshape(y.shape[0], -1)

@@ -44,9 +44,10 @@ class FittedNetwork:
             pruning_history=dict(estimator.pruning_history_),
         )
 
-    def check(self, hidden_sizes, y, classifier: bool) -> None:
+    def check(self, hidden_sizes, y, classifier: bool, subset=False) -> None:
         """Raise if the new fit's network or targets differ from the fitted
-        ones (the classes with MLPClassifier's message)."""
+        ones (the classes with MLPClassifier's message); ``subset``
+        (partial_fit): ``y`` may hold some of the classes."""
         fitted = [coef.shape[1] for coef in self.coefs[:-1]]
         if list(hidden_sizes) != fitted:
             raise ValueError(
@@ -56,6 +57,8 @@ class FittedNetwork:
             )
         if classifier:
             classes = unique_labels(y)
+            if subset:
+                return  # checked against the classes when y is encoded
             if set(classes) != set(self.classes):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes "
