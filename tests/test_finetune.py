@@ -119,7 +119,12 @@ def test_an_r_still_climbing_keeps_its_epochs(digits):
     clf = _fit(AdaptivePrunedMLPClassifier(**{**PHASE, "batch_size": 64}), *digits)
     history = clf.pruning_history_
     assert not history["finetuning"].any()
-    assert np.all(np.diff(history["ratio"][-5:]) > 0)
+    # Over the settle rule's window (all 20 epochs here: 500 steps are 23) r
+    # rose by more than 0.05 * lr_r a step, and it still rises at the end
+    # (over 4 epochs; on one thread it dips within them on the way).
+    climb = history["ratio"][-1] - clf.initial_ratio_
+    assert climb > 0.05 * PHASE["lr_r"] * 22 * 20
+    assert history["ratio"][-1] > history["ratio"][-5]
     assert history["loss"][-1] - history["task_loss"][-1] > 0.1
 
 
