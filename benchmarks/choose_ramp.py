@@ -97,18 +97,25 @@ def fashion_runs(quick):
     return (X, y, X_test, y_test), seeds, networks, notes
 
 
-def main() -> None:
+def choose(name, title, variants, note) -> None:
+    """Run ``variants`` (``--quick``: the small version) and write
+    ``results/<name>[_quick].md`` / ``.json``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     data, seeds, networks, notes = fashion_runs(args.quick)
-    summary = run_variants(VARIANTS, networks, seeds, data)
-    write_results(
-        "choose_ramp_quick" if args.quick else "choose_ramp",
+    summary = run_variants(variants, networks, seeds, data)
+    suffix = "_quick" if args.quick else ""
+    write_results(name + suffix, title, summary, notes=notes + " " + note)
+
+
+def main() -> None:
+    choose(
+        "choose_ramp",
         "Choosing r_ramp on Fashion-MNIST",
-        summary,
-        notes=notes + " lambda_ and the other parameters at their defaults.",
+        VARIANTS,
+        "lambda_ and the other parameters at their defaults.",
     )
 
 

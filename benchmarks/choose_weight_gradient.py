@@ -14,13 +14,7 @@ Run: ``python benchmarks/choose_weight_gradient.py [--quick]`` (``--quick``:
 one seed, LeNet-300-100 only, 3 epochs, 10,000 rows).
 """
 
-import argparse
-import warnings
-
-from sklearn.exceptions import ConvergenceWarning
-
-from _common import write_results
-from choose_ramp import fashion_runs, run_variants
+from choose_ramp import choose
 
 VARIANTS = {
     f"ours, weight_gradient={gradient!r}, r_init={r_init:g}": dict(
@@ -32,17 +26,11 @@ VARIANTS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    data, seeds, networks, notes = fashion_runs(args.quick)
-    summary = run_variants(VARIANTS, networks, seeds, data)
-    write_results(
-        "choose_weight_gradient_quick" if args.quick else "choose_weight_gradient",
+    choose(
+        "choose_weight_gradient",
         "Choosing weight_gradient and r_init on Fashion-MNIST",
-        summary,
-        notes=notes + " Other parameters at their defaults (r_ramp=(0.1, 0.75)).",
+        VARIANTS,
+        "Other parameters at their defaults (r_ramp=(0.1, 0.75)).",
     )
 
 

@@ -247,21 +247,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         device = self._torch_device()
         warm = self.warm_start and hasattr(self, "coefs_")
         fitted = FittedNetwork.of(self) if warm else None
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            y_numeric=not is_classifier(self),
-            dtype=(np.float64, np.float32),
-            # One sample has no spread to learn from (and no class balance).
-            ensure_min_samples=2,
-            # A warm start checks X against the fitted features.
-            reset=not warm,
-        )
-        if sample_weight is not None:
-            X, y, sample_weight = _rows_with_weight(X, y, sample_weight)
+        # One sample has no spread to learn from (and no class balance); a
+        # warm start checks X against the fitted features.
+        X, y, sample_weight = self._validate(X, y, sample_weight, 2, reset=not warm)
         if warm:  # before _encode_targets sets the target attributes anew
             fitted.check(hidden_sizes, y, classifier=is_classifier(self))
         y_train, y_score, scoring = self._encode_targets(y)
@@ -355,19 +343,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             and classes is None
         ):
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            y_numeric=not is_classifier(self),
-            dtype=(np.float64, np.float32),
-            ensure_min_samples=1,
-            reset=fitted is None,
+        X, y, sample_weight = self._validate(
+            X, y, sample_weight, 1, reset=fitted is None
         )
-        if sample_weight is not None:
-            X, y, sample_weight = _rows_with_weight(X, y, sample_weight, at_least=1)
         if fitted is not None:
             self._check_partial_classes(classes)
             fitted.check(
@@ -419,6 +397,24 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             continue_records(self, start)
         self._warn_about_training(net, reached_max_iter=False)
         return self
+
+    def _validate(self, X, y, sample_weight, min_samples, reset):
+        """X and y checked as MLPClassifier checks them, and the rows of
+        positive weight (at least ``min_samples``) with their weights."""
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=not is_classifier(self),
+            dtype=(np.float64, np.float32),
+            ensure_min_samples=min_samples,
+            reset=reset,
+        )
+        if sample_weight is not None:
+            X, y, sample_weight = _rows_with_weight(X, y, sample_weight, min_samples)
+        return X, y, sample_weight
 
     def _check_partial_classes(self, classes):
         """MLPClassifier's rule: ``classes`` of a later call must be the

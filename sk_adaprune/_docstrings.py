@@ -205,7 +205,33 @@ compact_ : CompactNetwork
 """
 
 
+PARTIAL_FIT = """\
+One epoch over ``X`` in mini-batches of ``batch_size``, as MLPClassifier's
+``partial_fit``, for data that arrive in chunks or do not fit in memory.
+The network, ``r``, ``tau`` and Adam's moments go on from the previous
+call; the mask stays soft for training, and after every call the fitted
+attributes and predictions are those of the hard mask at the current ``r``
+(``|w| >= t``: pruned weights are zeros in ``coefs_``). There is no ramp
+and no fine-tuning phase (the number of steps to come is unknown):
+``r_init='auto'`` starts at the thesis's 0.5 and ``weight_gradient='auto'``
+is 'full'. After ``fit``, a load or unpickling, the next call goes on from
+the fitted attributes with a new Adam. ``n_iter_`` is 1 (the call's
+epochs), ``loss_curve_`` grows by one per call.
+"""
+
+SAMPLE_WEIGHT = """\
+sample_weight : array-like of shape (n_samples,), default=None
+    Sample weights, as in MLPClassifier: each batch's task loss is its
+    rows' weighted mean and ``alpha``'s term is divided by the batch's sum
+    of weights; with early stopping the held-out score is weighted too.
+    Weights must be finite and non-negative; rows of weight 0 are left out,
+    exactly as if they were not in ``X``. None: all rows weigh 1 (the same
+    fit, bit for bit).
+"""
+
 _SECTIONS = {
+    "PARTIAL_FIT": PARTIAL_FIT,
+    "SAMPLE_WEIGHT": SAMPLE_WEIGHT,
     "METHOD": METHOD,
     "PARAMETERS_BEFORE_EARLY_STOPPING": PARAMETERS_BEFORE_EARLY_STOPPING,
     "PARAMETERS_AFTER_EARLY_STOPPING": PARAMETERS_AFTER_EARLY_STOPPING,
@@ -216,15 +242,25 @@ _SECTIONS = {
 
 
 def fill_docstring(cls):
-    """Class decorator: each docstring line ``<NAME>`` becomes the shared
-    section ``NAME``, indented as the line is."""
+    """Class decorator: each line ``<NAME>`` of the class's docstring, and
+    of its own methods' docstrings, becomes the shared section ``NAME``,
+    indented as the line is."""
+    cls.__doc__ = _filled(cls.__doc__)
+    for member in vars(cls).values():
+        # A decorated method's wrapper holds a copy of the docstring.
+        for function in (member, getattr(member, "__wrapped__", None)):
+            if callable(function) and function.__doc__ and "<" in function.__doc__:
+                function.__doc__ = _filled(function.__doc__)
+    return cls
+
+
+def _filled(doc: str) -> str:
     lines = []
-    for line in cls.__doc__.split("\n"):
+    for line in doc.split("\n"):
         name = line.strip()
-        if name.startswith("<") and name.endswith(">"):
+        if name.startswith("<") and name.endswith(">") and name[1:-1] in _SECTIONS:
             indent = line[: len(line) - len(line.lstrip())]
             lines.append(textwrap.indent(_SECTIONS[name[1:-1]], indent).rstrip("\n"))
         else:
             lines.append(line)
-    cls.__doc__ = "\n".join(lines)
-    return cls
+    return "\n".join(lines)

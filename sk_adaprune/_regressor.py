@@ -70,14 +70,7 @@ class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
             The input data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, as in MLPClassifier: each batch's task loss is
-            its rows' weighted mean and ``alpha``'s term is divided by the
-            batch's sum of weights; with early stopping the held-out score
-            is weighted too. Weights must be finite and non-negative; rows of
-            weight 0 are left out, exactly as if they were not in ``X``.
-            None: all rows weigh 1 (the same fit, bit for bit).
+        <SAMPLE_WEIGHT>
 
         Returns
         -------
@@ -95,18 +88,7 @@ class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
     ) -> "AdaptivePrunedMLPRegressor":
         """Update the model with one epoch over the given data.
 
-        One epoch over ``X`` in mini-batches of ``batch_size``, as
-        MLPClassifier's ``partial_fit``, for data that arrive in chunks or do
-        not fit in memory. The network, ``r``, ``tau`` and Adam's moments go
-        on from the previous call; the mask stays soft for training, and
-        after every call the fitted attributes and predictions are those of
-        the hard mask at the current ``r`` (``|w| >= t``: pruned weights
-        are zeros in ``coefs_``). There is no ramp and no fine-tuning phase
-        (the number of steps to come is unknown): ``r_init='auto'`` starts
-        at the thesis's 0.5 and ``weight_gradient='auto'`` is 'full'. After
-        ``fit``, a load or unpickling, the next call goes on from the fitted
-        attributes with a new Adam. ``n_iter_`` is 1 (the call's epochs),
-        ``loss_curve_`` grows by one per call.
+        <PARTIAL_FIT>
 
         Parameters
         ----------
