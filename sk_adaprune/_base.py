@@ -21,6 +21,7 @@ from skorch.callbacks import PassthroughScoring, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from ._adam import FusedAdam
 from ._compact import compact_network
 from ._export import torch_sequential
 from ._fitted import fitted_state, restore_fitted_state
@@ -481,7 +482,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             start_from=(
                 None if start_from is None else partial(load_into, fitted=start_from)
             ),
-            optimizer=torch.optim.Adam,
+            # The same steps as torch.optim.Adam(fused=True), without the
+            # second torch.optim takes to import torch._dynamo per process.
+            optimizer=FusedAdam if _FUSED_ADAM else torch.optim.Adam,
             lr=self.learning_rate_init,
             optimizer__betas=(self.beta_1, self.beta_2),
             optimizer__eps=self.epsilon,
