@@ -19,6 +19,7 @@ import argparse
 import cProfile
 import json
 import math
+import os
 import pstats
 import statistics
 import subprocess
@@ -126,22 +127,33 @@ _IMPORT = (
 )
 
 
-def run_python(code):
+def run_python(code, checkout=None):
+    """``code`` in a fresh interpreter; ``checkout``: a directory whose
+    ``sk_adaprune`` is imported instead of the installed one."""
+    env = None if checkout is None else {**os.environ, "PYTHONPATH": str(checkout)}
+    command = [sys.executable, "-c", code]
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        command, capture_output=True, text=True, check=True, env=env
     ).stdout.split()
 
 
-def fixed_costs(rounds):
+def fixed_costs(rounds, baseline=None):
+    """First and next 1-epoch fit and the imports; with ``baseline`` (a
+    checkout of an earlier commit) its first fits too, in turn with ours."""
     rows = []
-    for label, module, name in (
-        ("ours", "sk_adaprune", "AdaptivePrunedMLPClassifier"),
-        ("MLPClassifier", "sklearn.neural_network", "MLPClassifier"),
-    ):
+    ours = ("sk_adaprune", "AdaptivePrunedMLPClassifier")
+    candidates = [("ours", *ours, None)]
+    if baseline is not None:
+        candidates.append((f"ours at {baseline}", *ours, baseline))
+    candidates.append(
+        ("MLPClassifier", "sklearn.neural_network", "MLPClassifier", None)
+    )
+    for label, module, name, checkout in candidates:
         firsts, laters = [], []
         for _ in range(rounds):
             first, later = map(
-                float, run_python(_FIRST_FIT.format(module=module, name=name))
+                float,
+                run_python(_FIRST_FIT.format(module=module, name=name), checkout),
             )
             firsts.append(first)
             laters.append(later)
@@ -216,11 +228,44 @@ def profile():
     ]
 
 
+def write_fixed_costs(rounds, baseline) -> None:
+    commit = subprocess.run(
+        ["git", "-C", baseline, "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    fixed = fixed_costs(rounds, baseline)
+    info = machine_info()
+    machine = ", ".join(f"{k}: {v}" for k, v in info.items())
+    text = (
+        "# Fixed costs of a fit, against an earlier commit\n\n"
+        f"Fresh processes, {rounds} rounds, medians; the baseline is the sk_adaprune "
+        f"of {baseline} (commit {commit}). The first fit includes what is imported or "
+        "built on first use.\n\n" + markdown_table(fixed) + f"\n\nMachine: {machine}\n"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "small_data_speed_fixed_costs.md").write_text(text)
+    (RESULTS / "small_data_speed_fixed_costs.json").write_text(
+        json.dumps(
+            {"machine": info, "baseline": commit, "fixed_costs": fixed}, indent=2
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--fixed-costs-against",
+        metavar="CHECKOUT",
+        help="only the fixed costs, ours against the sk_adaprune of CHECKOUT (a "
+        "checkout of an earlier commit); writes small_data_speed_fixed_costs.md",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
+    if args.fixed_costs_against:
+        write_fixed_costs(args.rounds, args.fixed_costs_against)
+        return
     comparison = compare(args.rounds)
     fixed = fixed_costs(args.rounds)
     searches = grid_searches()
