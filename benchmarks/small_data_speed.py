@@ -37,7 +37,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-from _common import RESULTS, machine_info, markdown_table
+from _common import RESULTS, machine_info, markdown_table, write_results
 from _data import classification_splits, regression_splits
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 
@@ -138,8 +138,9 @@ def run_python(code, checkout=None):
 
 
 def fixed_costs(rounds, baseline=None):
-    """First and next 1-epoch fit and the imports; with ``baseline`` (a
-    checkout of an earlier commit) its first fits too, in turn with ours."""
+    """First and next 1-epoch fit and the imports, each in fresh processes,
+    the candidates in turn every round; with ``baseline`` (a checkout of an
+    earlier commit) its fits too."""
     rows = []
     ours = ("sk_adaprune", "AdaptivePrunedMLPClassifier")
     candidates = [("ours", *ours, None)]
@@ -148,38 +149,43 @@ def fixed_costs(rounds, baseline=None):
     candidates.append(
         ("MLPClassifier", "sklearn.neural_network", "MLPClassifier", None)
     )
-    for label, module, name, checkout in candidates:
-        firsts, laters = [], []
-        for _ in range(rounds):
+    # Rounds outermost: the candidates take turns, so a drift in the
+    # machine's speed reaches all of them alike.
+    firsts = {label: [] for label, *_ in candidates}
+    laters = {label: [] for label, *_ in candidates}
+    for _ in range(rounds):
+        for label, module, name, checkout in candidates:
             first, later = map(
                 float,
                 run_python(_FIRST_FIT.format(module=module, name=name), checkout),
             )
-            firsts.append(first)
-            laters.append(later)
+            firsts[label].append(first)
+            laters[label].append(later)
+    for label, *_ in candidates:
         rows.append(
             {
                 "what": f"{label}: first 1-epoch fit in a process",
-                "seconds": statistics.median(firsts),
+                "seconds": statistics.median(firsts[label]),
             }
         )
         rows.append(
             {
                 "what": f"{label}: the next 1-epoch fit",
-                "seconds": statistics.median(laters),
+                "seconds": statistics.median(laters[label]),
             }
         )
-    for label, imports in (
-        ("import sk_adaprune", "import sk_adaprune"),
-        (
-            "import sklearn.neural_network, torch",
-            "import sklearn.neural_network; import torch",
+    imports = {
+        "import sk_adaprune": "import sk_adaprune",
+        "import sklearn.neural_network, torch": (
+            "import sklearn.neural_network; import torch"
         ),
-    ):
-        times = [
-            float(run_python(_IMPORT.format(imports=imports))[0]) for _ in range(rounds)
-        ]
-        rows.append({"what": label, "seconds": statistics.median(times)})
+    }
+    times = {label: [] for label in imports}
+    for _ in range(rounds):  # in turn, as the fits above
+        for label, code in imports.items():
+            times[label].append(float(run_python(_IMPORT.format(imports=code))[0]))
+    for label in imports:
+        rows.append({"what": label, "seconds": statistics.median(times[label])})
     for row in rows:
         print(row, flush=True)
     return rows
@@ -234,21 +240,13 @@ def write_fixed_costs(rounds, baseline) -> None:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    fixed = fixed_costs(rounds, baseline)
-    info = machine_info()
-    machine = ", ".join(f"{k}: {v}" for k, v in info.items())
-    text = (
-        "# Fixed costs of a fit, against an earlier commit\n\n"
-        f"Fresh processes, {rounds} rounds, medians; the baseline is the sk_adaprune "
-        f"of {baseline} (commit {commit}). The first fit includes what is imported or "
-        "built on first use.\n\n" + markdown_table(fixed) + f"\n\nMachine: {machine}\n"
-    )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "small_data_speed_fixed_costs.md").write_text(text)
-    (RESULTS / "small_data_speed_fixed_costs.json").write_text(
-        json.dumps(
-            {"machine": info, "baseline": commit, "fixed_costs": fixed}, indent=2
-        )
+    write_results(
+        "small_data_speed_fixed_costs",
+        "Fixed costs of a fit, against an earlier commit",
+        fixed_costs(rounds, baseline),
+        notes=f"Fresh processes, {rounds} interleaved rounds, medians; the baseline "
+        f"is the sk_adaprune of {baseline} (commit {commit}). The first fit includes "
+        "what is imported or built on first use.",
     )
 
 
