@@ -32,6 +32,9 @@ class FittedNetwork:
 
     @classmethod
     def of(cls, estimator) -> "FittedNetwork":
+        # References, not copies: a fit rebinds these attributes to new
+        # objects and never changes them in place, and partial_fit takes
+        # this at every call (a copy of loss_curve_ would grow with them).
         return cls(
             coefs=estimator.coefs_,
             intercepts=estimator.intercepts_,
@@ -39,9 +42,9 @@ class FittedNetwork:
             temperature=estimator.temperature_,
             classes=getattr(estimator, "classes_", None),
             n_outputs=estimator.n_outputs_,
-            loss_curve=list(estimator.loss_curve_),
+            loss_curve=estimator.loss_curve_,
             validation_scores=estimator.validation_scores_,
-            pruning_history=dict(estimator.pruning_history_),
+            pruning_history=estimator.pruning_history_,
         )
 
     def check(self, hidden_sizes, y, classifier: bool, subset=False) -> None:
@@ -56,9 +59,9 @@ class FittedNetwork:
                 "Set warm_start=False to fit a new network."
             )
         if classifier:
-            classes = unique_labels(y)
             if subset:
                 return  # checked against the classes when y is encoded
+            classes = unique_labels(y)
             if set(classes) != set(self.classes):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes "
