@@ -627,9 +627,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             weights = module.weights
         else:
             self.threshold_ = float(module.hard_threshold())
-            weights = module.weights.detach() * module._kept(
-                module.weights.detach(), self.threshold_
-            )
+            weights = module.hard_masked(self.threshold_).detach()
         self.net_ = net
         history = net.history
         if history and "sparsity" not in history[-1]:

@@ -165,7 +165,13 @@ class SoftMaskedMLP(nn.Module):
                 self.scratch,
                 weight_gradient=self.weight_gradient,
             )
-        return weights * self._kept(weights.detach(), self.hard_threshold())
+        return self.hard_masked(self.hard_threshold())
+
+    def hard_masked(self, threshold: float) -> torch.Tensor:
+        """The flat weights with those below ``threshold`` zeroed (a new
+        tensor; the parameter is left as it is)."""
+        weights = self.weights
+        return weights * self._kept(weights.detach(), threshold)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         activation = self.hidden_activation
