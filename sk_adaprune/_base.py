@@ -50,6 +50,11 @@ _HISTORY_KEYS = {
     "finetuning": "finetuning",
 }
 _SEED_BOUND = np.iinfo(np.int32).max
+# The dtypes training computes in: X's, as validated.
+_TORCH_DTYPES = {
+    np.dtype(np.float32): torch.float32,
+    np.dtype(np.float64): torch.float64,
+}
 # Adam's fused CPU kernel (torch >= 2.4) does a step in one pass.
 _FUSED_ADAM = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
 # Inputs larger than this in magnitude get advice to standardise them.
@@ -253,6 +258,10 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         X, y, sample_weight = self._validate(X, y, sample_weight, 2, reset=not warm)
         if warm:  # before _encode_targets sets the target attributes anew
             fitted.check(hidden_sizes, y, classifier=is_classifier(self))
+        # Training computes in X's dtype, as MLPClassifier; a warm start goes
+        # on in the fitted network's.
+        dtype = fitted.dtype if warm else X.dtype
+        X = X.astype(dtype, copy=False)
         y_train, y_score, scoring = self._encode_targets(y)
         _advise_on_scale(X)
         rng = check_random_state(self.random_state)
@@ -300,6 +309,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             n_features=X.shape[1],
             hidden_sizes=hidden_sizes,
             device=device,
+            dtype=dtype,
             seeds=(init_seed, shuffle_seed),
             batch_size=batch_size,
             initial_ratio=initial_ratio,
@@ -316,9 +326,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         )
         self._train(net, X, y_train, sample_weight, net.fit)
         self._partial_stream_ = None
-        self._set_fitted_attributes(
-            net, early_stopping=held_out is not None, dtype=X.dtype
-        )
+        self._set_fitted_attributes(net, early_stopping=held_out is not None)
         self.initial_ratio_ = initial_ratio
         if warm:
             continue_records(self, fitted)
@@ -355,6 +363,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         y_train, _, _ = self._encode_targets(
             y, classes=classes if fitted is None else fitted.classes
         )
+        # The dtype of the network the calls go on with (coefs_ follow it
+        # from the first call on), else X's.
+        X = X.astype(X.dtype if fitted is None else fitted.dtype, copy=False)
         n_samples = X.shape[0]
         if stream is None:
             # A new network, or the fitted one going on (soft again, Adam new).
@@ -364,6 +375,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 n_features=X.shape[1],
                 hidden_sizes=self._hidden_sizes(),
                 device=self._torch_device(),
+                dtype=X.dtype,
                 seeds=(init_seed, shuffle_seed),
                 batch_size=self._batch_size(n_samples),
                 # The steps to come are unknown: the thesis's start, no ramp.
@@ -390,9 +402,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         net, start = stream
         net.set_params(batch_size=self._batch_size(n_samples))
         self._train(net, X, y_train, sample_weight, net.partial_fit)
-        self._set_fitted_attributes(
-            net, early_stopping=False, dtype=X.dtype, harden=False
-        )
+        self._set_fitted_attributes(net, early_stopping=False, harden=False)
         self.n_iter_ = 1  # as MLPClassifier's partial_fit: the call's epochs
         if start is not None:
             continue_records(self, start)
@@ -446,6 +456,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         n_features,
         hidden_sizes,
         device,
+        dtype,
         seeds,
         batch_size,
         initial_ratio,
@@ -471,6 +482,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             module__grid_size=self.kde_grid_size,
             module__weight_gradient=weight_gradient,
             module__seed=int(init_seed),
+            module__dtype=_TORCH_DTYPES[dtype],
             sparsity_penalty=self.lambda_,
             alpha=self.alpha,
             lr_ratio=self.lr_r,
@@ -515,16 +527,17 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _train(self, net, X, y_train, sample_weight, train) -> None:
-        """``train(X, y)`` (the net's ``fit`` or ``partial_fit``) on float32
-        data, with the rows' weights for this call only."""
-        if sparse.issparse(X):
-            # Batches are densified one at a time, by rows.
-            X_train = X.tocsr().astype(np.float32)
-        else:
-            X_train = _as_tensor(X)
+        """``train(X, y)`` (the net's ``fit`` or ``partial_fit``) on X (in
+        the module's dtype), with the rows' weights for this call only."""
+        dtype = _TORCH_DTYPES[X.dtype]
+        # Sparse batches are densified one at a time, by rows.
+        X_train = X.tocsr() if sparse.issparse(X) else _as_tensor(X)
         if sample_weight is not None:
-            net.sample_weight = torch.as_tensor(sample_weight, dtype=torch.float32)
-        train(X_train, torch.as_tensor(y_train))
+            net.sample_weight = torch.as_tensor(sample_weight, dtype=dtype)
+        y_train = torch.as_tensor(y_train)
+        if y_train.is_floating_point():  # indicators and regression targets
+            y_train = y_train.to(dtype)
+        train(X_train, y_train)
         # The fitted net keeps neither the data's weights nor the start.
         net.sample_weight = net.start_from = None
         guard = dict(net.callbacks_)["divergence"]
@@ -616,7 +629,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 stacklevel=6,
             )
 
-    def _set_fitted_attributes(self, net, early_stopping, dtype, harden=True):
+    def _set_fitted_attributes(self, net, early_stopping, harden=True):
         """The fitted attributes of the trained ``net``. ``harden=False``
         (partial_fit): they describe the hard mask at the current ``r``
         while the module stays soft, with its gradients and Adam's moments,
@@ -659,13 +672,13 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
-        # In X's dtype, as MLPClassifier's; the float32 values are exact in both.
+        # In the dtype training computed in (X's), as MLPClassifier's.
         self.coefs_ = [
-            weight.detach().cpu().numpy().T.astype(dtype, order="C")
+            np.ascontiguousarray(weight.detach().numpy(force=True).T)
             for weight in module.weight_matrices(weights)
         ]
         self.intercepts_ = [
-            bias.detach().cpu().numpy().astype(dtype) for bias in module.biases
+            bias.detach().numpy(force=True).copy() for bias in module.biases
         ]
         self.n_layers_ = len(self.coefs_) + 1
         zeros = np.array([np.count_nonzero(c == 0) for c in self.coefs_])
@@ -699,7 +712,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             dtype=(np.float64, np.float32),
             reset=False,
         )
-        # As MLPClassifier: float32 weights and X give float32 outputs.
+        # As MLPClassifier: X's and the weights' dtypes promoted.
         return self.compact_.forward(X, np.result_type(X.dtype, self.coefs_[0].dtype))
 
     @property
@@ -720,7 +733,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         torch.nn.Sequential
-            ``Linear`` layers (float32, on the CPU) with the hidden
+            ``Linear`` layers (in ``coefs_``' dtype, on the CPU) with the hidden
             activation between them and the output activation last.
         """
         check_is_fitted(self)
@@ -734,9 +747,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted estimator to ``path`` without pickle.
 
-        A compressed numpy archive of the non-zero weights (float32 CSR with
-        narrow indices), the parameters and the fitted attributes; read it back
-        with :func:`sk_adaprune.load`.
+        A compressed numpy archive of the non-zero weights (CSR in their
+        dtype, with narrow indices), the parameters and the fitted
+        attributes; read it back with :func:`sk_adaprune.load`.
 
         Parameters
         ----------
@@ -759,7 +772,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         state = dict(super().__getstate__())  # may be the live __dict__
         if "coefs_" in state:
             # Compact pickles: the fitted state in save()'s schema (the pruned
-            # weights as sparse float32), no training state, no derived network.
+            # weights as sparse matrices), no training state, no derived network.
             params = self.get_params(deep=False)
             state = {
                 name: value
@@ -798,7 +811,7 @@ def _advise_on_scale(X):
 
 
 def _as_tensor(X, dense=False):
-    """float32 tensor of ``X``, sharing its memory when it already is one.
+    """Tensor of ``X`` in its dtype, sharing its memory where it can.
 
     Training never writes into it; read-only arrays (e.g. memory maps) are
     copied, since torch cannot wrap them.
@@ -806,6 +819,6 @@ def _as_tensor(X, dense=False):
     if sparse.issparse(X):
         X = X.toarray() if dense else X
     X = np.asarray(X)
-    if X.dtype == np.float32 and X.flags.c_contiguous and X.flags.writeable:
+    if X.flags.c_contiguous and X.flags.writeable:
         return torch.from_numpy(X)
-    return torch.tensor(X, dtype=torch.float32)
+    return torch.tensor(X)

@@ -58,12 +58,13 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
     The method is Learned Ratio Pruning (G. Pereira, 2025), combining PDP
     (Cho et al. 2023) and LTP (Azarian et al. 2020). ``dt/dr = 1 / f(t)``
     with ``f`` a reflected Gaussian KDE of the weight magnitudes computed
-    with the FFT. Training runs in float32, and so do predictions: without
-    a DataLoader, on the compacted network (dead inputs and units removed,
-    sparse layers also as CSR for small batches), with the output activation
-    in the dtype of X and ``coefs_`` (float32 only when both are, as in
-    MLPClassifier). ``save``/``sk_adaprune.load`` store only the non-zero
-    weights; ``to_torch`` exports a plain ``torch.nn.Sequential``.
+    with the FFT. Training computes in X's dtype (float32 or float64), as
+    MLPClassifier; predictions run without a DataLoader on the compacted
+    network (dead inputs and units removed, sparse layers also as CSR for
+    small batches), in the dtype of X and ``coefs_`` promoted (float32 only
+    when both are, as in MLPClassifier). ``save``/``sk_adaprune.load``
+    store only the non-zero weights; ``to_torch`` exports a plain
+    ``torch.nn.Sequential``.
 
     Examples
     --------
@@ -150,7 +151,7 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
             codes = indicator.argmax(axis=1)
             return codes.astype(np.int64), codes, argmax_accuracy
         self.out_activation_ = "logistic"
-        return indicator.astype(np.float32), indicator, sign_accuracy
+        return indicator.astype(float), indicator, sign_accuracy
 
     def _criterion(self):
         if self.out_activation_ == "softmax":

@@ -35,10 +35,8 @@ class CompactNetwork:
     ``used_features`` columns of X costs more than multiplying by zeros;
     ``used_features`` records which inputs still matter.
     ``transposed_csr[i]`` is ``coefs[i].T`` as CSR for sparse layers, else None.
-    The hidden layers compute in float32, the precision the network was
-    trained in (twice as fast as float64); the output layer's activation runs
-    in the dtype asked for (the predictions' dtype), so that float64
-    probabilities sum to 1 to float64 precision.
+    The layers keep the dtype the network was trained in and compute in the
+    predictions' dtype (as MLPClassifier: X's and the weights' promoted).
     """
 
     used_features: np.ndarray
@@ -50,8 +48,8 @@ class CompactNetwork:
 
     def forward(self, X, dtype=np.float64) -> np.ndarray:
         """Output-layer activations for ``X`` with all ``n_features_in_``
-        columns; the output activation runs in ``dtype``."""
-        activations = X.astype(np.float32)
+        columns, computed in ``dtype``."""
+        activations = X.astype(dtype, copy=False)
         small = activations.shape[0] <= SMALL_BATCH and not sparse.issparse(activations)
         hidden = HIDDEN_ACTIVATIONS[self.activation]
         last = len(self.coefs) - 1
@@ -64,7 +62,9 @@ class CompactNetwork:
                 activations = safe_sparse_dot(activations, coef) + intercept
             if i < last:
                 activations = hidden(activations)
-        return OUTPUT_ACTIVATIONS[self.out_activation](activations.astype(dtype))
+        return OUTPUT_ACTIVATIONS[self.out_activation](
+            activations.astype(dtype, copy=False)
+        )
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -84,9 +84,10 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
     Each removal can starve another unit, so it repeats until nothing changes.
     The output units are kept.
     """
-    # Only what a removal changes is copied: an untouched float32 layer is
-    # the caller's array itself. The folds compute in float64.
+    # Only what a removal changes is copied: an untouched layer is the
+    # caller's array itself. The folds compute in float64.
     coefs = [np.asarray(c) for c in coefs]
+    dtype = coefs[0].dtype
     intercepts = [np.array(b, dtype=np.float64) for b in intercepts]
     hidden = HIDDEN_ACTIVATIONS[activation]
     changed = True
@@ -109,8 +110,7 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
                 changed = True
     # After the removals: an input feeding only removed units is unused too.
     used = np.flatnonzero(np.any(coefs[0] != 0, axis=1))
-    coefs = [c.astype(np.float32, copy=False) for c in coefs]
-    intercepts = [b.astype(np.float32) for b in intercepts]
+    intercepts = [b.astype(dtype) for b in intercepts]
     transposed_csr = [
         sparse.csr_matrix(c.T) if c.size and np.mean(c != 0) <= SPARSE_DENSITY else None
         for c in coefs

@@ -79,9 +79,10 @@ r_init : float in [0, 1) or 'auto', default='auto'
     per step to where ``lambda_`` puts it (within ``r_ramp``'s ceiling).
     With fewer steps ``r``'s climb is limited by them and 'auto' starts
     at the thesis's 0.5. ``r`` is
-    a float32 parameter and ``floor(r * n)`` of the ``n`` weights are
-    pruned, with ``r`` rounded to float32 first: ``r_init=0.7`` prunes
-    6 of 10 weights, since float32's 0.7 is 0.69999999.
+    a parameter in X's dtype and ``floor(r * n)`` of the ``n`` weights
+    are pruned, with ``r`` rounded to that dtype first: on float32 X
+    ``r_init=0.7`` prunes 6 of 10 weights (float32's 0.7 is 0.69999999),
+    on float64 X 7 of 10.
 r_ramp : (float, float), 'auto' or None, default='auto'
     ``(begin, end)`` as fractions of the fit's steps (``max_iter`` times
     the mini-batches per epoch): a ceiling on ``r`` that holds it at its
@@ -161,8 +162,8 @@ best_loss_ : float or None
 ATTRIBUTES_OF_THE_NETWORK = """\
 coefs_ : list of ndarray of shape (n_in, n_out)
     Hard-masked weight matrices; pruned weights are exactly 0. In the dtype
-    of X at fit (float32 or float64), as MLPClassifier's; the values are
-    the float32 weights training computed with.
+    of X at fit (float32 or float64), the one training computed in, as
+    MLPClassifier's (a warm start or ``partial_fit`` goes on in it).
 intercepts_ : list of ndarray of shape (n_out,)
     Bias vectors (never pruned), in ``coefs_``' dtype.
 sparse_coefs_ : list of scipy.sparse.csr_matrix
@@ -193,15 +194,15 @@ pruning_history_ : dict of ndarray
     ``sparsity``, ``finetuning`` (1 for the epochs of the fine-tuning
     phase, else 0) and, with early stopping, ``validation_score``.
 net_ : skorch.NeuralNet or None
-    The trained skorch net holding the hardened torch module (float32,
-    without gradients or the optimizer's state); None after unpickling or
-    ``load``.
+    The trained skorch net holding the hardened torch module (in
+    ``coefs_``' dtype, without gradients or the optimizer's state); None
+    after unpickling or ``load``.
 used_features_ : ndarray of int
     Indices of the input features that kept at least one weight.
 compact_ : CompactNetwork
     The pruned network without dead units, which predictions run on
-    (float32; a layer that lost no unit is ``coefs_``'s own array when
-    that is float32, and layers at most 15% dense are also kept as CSR).
+    (in ``coefs_``' dtype; a layer that lost no unit is ``coefs_``'s own
+    array, and layers at most 15% dense are also kept as CSR).
 """
 
 

@@ -15,11 +15,12 @@ OUTPUT_ACTIVATIONS = {
 
 
 def torch_sequential(coefs, intercepts, activation, out_activation):
-    """A float32 ``torch.nn.Sequential`` computing ``X @ coef + intercept``
-    layer by layer, ``activation`` between layers, ``out_activation`` last."""
+    """A ``torch.nn.Sequential`` in the weights' dtype computing ``X @ coef +
+    intercept`` layer by layer, ``activation`` between layers,
+    ``out_activation`` last."""
     layers = []
     for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
-        linear = torch.nn.Linear(*coef.shape)
+        linear = torch.nn.Linear(*coef.shape, dtype=torch.from_numpy(coef).dtype)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(coef.T))
             linear.bias.copy_(torch.from_numpy(intercept))

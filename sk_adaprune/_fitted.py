@@ -2,11 +2,11 @@
 
 :func:`fitted_state` and :func:`restore_fitted_state` are the one pair that
 pickles (``__getstate__`` / ``__setstate__``), :meth:`save` and :func:`load`
-go through. The weights travel as float32 CSR (they were trained in float32,
-so nothing is lost) and come back in the dtype they had (X's at fit), the
-intercepts likewise; the training state (``net_``) and the derived
-prediction network (``compact_``) do not travel: the network is rebuilt from
-the weights.
+go through. The weights travel as CSR in the dtype they were trained in (X's
+at fit), the intercepts likewise (archives of earlier versions, float32 CSR
+of weights recorded as float64, come back as they were); the training state
+(``net_``) and the derived prediction network (``compact_``) do not travel:
+the network is rebuilt from the weights.
 """
 
 import numpy as np
@@ -45,12 +45,12 @@ def fitted_state(estimator) -> dict:
     state = {name: getattr(estimator, name) for name in FITTED_VALUES}
     state["weights_dtype"] = estimator.coefs_[0].dtype.name
     for i, (coef, intercept) in enumerate(zip(estimator.coefs_, estimator.intercepts_)):
-        csr = sparse.csr_matrix(coef.astype(np.float32))
+        csr = sparse.csr_matrix(coef)
         state[f"coef{i}_data"] = csr.data
         state[f"coef{i}_indices"] = csr.indices.astype(_narrowest_index(coef.shape[1]))
         state[f"coef{i}_indptr"] = csr.indptr.astype(_narrowest_index(csr.nnz))
         state[f"coef{i}_shape"] = np.array(coef.shape, dtype=np.int64)
-        state[f"intercept{i}"] = intercept.astype(np.float32)
+        state[f"intercept{i}"] = intercept
     for key, values in estimator.pruning_history_.items():
         state[f"history_{key}"] = values
     state["layer_sparsity"] = estimator.layer_sparsity_

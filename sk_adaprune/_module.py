@@ -65,6 +65,10 @@ class SoftMaskedMLP(nn.Module):
         constant in ``w``) or the thesis's eq. 2.3 (:func:`masked_weight`).
     seed : int
         Seed of the weight initialisation; the global torch RNG is untouched.
+    dtype : torch.dtype
+        Dtype of all parameters, the one training computes in. The initial
+        weights are drawn in float32 whatever it is, so that one seed starts
+        every dtype from the same values.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class SoftMaskedMLP(nn.Module):
         grid_size: int = 1024,
         weight_gradient: str = "masked",
         seed: int = 0,
+        dtype: torch.dtype = torch.float32,
     ):
         super().__init__()
         sizes = [n_features, *hidden_layer_sizes, n_outputs]
@@ -98,15 +103,17 @@ class SoftMaskedMLP(nn.Module):
             for values in (part, bias):
                 values.mul_(2 * bound).sub_(bound)
             biases.append(bias)
-        self.weights = nn.Parameter(weights)
-        self.biases = nn.ParameterList(biases)
+        self.weights = nn.Parameter(weights.to(dtype))
+        self.biases = nn.ParameterList([bias.to(dtype) for bias in biases])
         self.activation = activation
         self.hidden_activation = ACTIVATIONS[activation]()
         self.grid_size = grid_size
         self.weight_gradient = weight_gradient
         weight_std = self.weights.detach().std().item()
-        self.ratio = nn.Parameter(torch.tensor(float(ratio_init)))
-        self.temperature = nn.Parameter(torch.tensor(temperature_scale * weight_std))
+        self.ratio = nn.Parameter(torch.tensor(float(ratio_init), dtype=dtype))
+        self.temperature = nn.Parameter(
+            torch.tensor(temperature_scale * weight_std, dtype=dtype)
+        )
         self.hardened_threshold = None
         self.kept = None
         self.scratch = Scratch()

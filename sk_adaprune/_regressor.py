@@ -112,7 +112,7 @@ class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
         targets = y.reshape(y.shape[0], -1)
         self.n_outputs_ = targets.shape[1]
         self.out_activation_ = "identity"
-        return targets.astype(np.float32), y, outputs_r2
+        return targets.astype(float), y, outputs_r2
 
     def _criterion(self):
         return HalfSquaredError

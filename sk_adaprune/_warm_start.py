@@ -47,6 +47,11 @@ class FittedNetwork:
             pruning_history=estimator.pruning_history_,
         )
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype the network was trained in."""
+        return self.coefs[0].dtype
+
     def check(self, hidden_sizes, y, classifier: bool, subset=False) -> None:
         """Raise if the new fit's network or targets differ from the fitted
         ones (the classes with MLPClassifier's message); ``subset``
@@ -82,7 +87,7 @@ def load_into(module, fitted: FittedNetwork) -> None:
     """Put the fitted weights, biases, ``r`` and ``tau`` into a new module
     (soft again: the pruned weights are zeros, below any threshold > 0)."""
     for matrix, coef in zip(module.weight_matrices(), fitted.coefs):
-        matrix.copy_(torch.as_tensor(np.ascontiguousarray(coef.T)))
+        matrix.copy_(torch.as_tensor(coef.T))
     for bias, intercept in zip(module.biases, fitted.intercepts):
         bias.copy_(torch.as_tensor(intercept))
     module.ratio.fill_(fitted.ratio)

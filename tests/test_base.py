@@ -14,15 +14,22 @@ def test_float32_arrays_are_shared_not_copied():
     assert tensor.dtype == torch.float32
 
 
-def test_other_arrays_are_converted_copies():
+def test_float64_arrays_keep_their_dtype_and_memory():
+    # Training computes in X's dtype, as MLPClassifier's.
+    X = np.random.rand(20, 3)
+    tensor = _as_tensor(X)
+    assert tensor.dtype == torch.float64 and tensor.data_ptr() == X.ctypes.data
+
+
+def test_arrays_torch_cannot_wrap_are_copied_in_their_dtype():
     X = np.random.rand(20, 3)
     readonly = X.astype(np.float32)
     readonly.setflags(write=False)
-    for source in (X, readonly, np.asfortranarray(X.astype(np.float32))):
+    for source in (readonly, np.asfortranarray(X)):
         tensor = _as_tensor(source)
-        assert tensor.dtype == torch.float32
+        assert tensor.numpy().dtype == source.dtype
         assert tensor.data_ptr() != source.ctypes.data
-        np.testing.assert_array_equal(tensor.numpy(), source.astype(np.float32))
+        np.testing.assert_array_equal(tensor.numpy(), source)
 
 
 PAIRS = {
@@ -50,6 +57,8 @@ def test_weights_and_outputs_take_the_dtype_mlpclassifier_gives(
         assert [a.dtype for a in getattr(ours, name)] == [
             a.dtype for a in getattr(theirs, name)
         ]
+    # Training computed in X's dtype, as theirs: the module is in it too.
+    assert ours.net_.module_.weights.numpy(force=True).dtype == fit_dtype
     restored = sk_adaprune.load(ours.save(tmp_path / "model.npz"))
     twin = pickle.loads(pickle.dumps(ours))
     for predict_dtype in (np.float32, np.float64):

@@ -89,7 +89,7 @@ def test_used_features_are_the_inputs_the_trained_network_depends_on(digits_spli
         with torch.no_grad():
             return module(torch.from_numpy(X)).numpy()
 
-    X = np.random.default_rng(0).normal(size=(200, 64)).astype(np.float32)
+    X = np.random.default_rng(0).normal(size=(200, 64))  # float64, as trained
     used = inputs_that_move(outputs, X)
     assert 0 < len(used) < 64
     np.testing.assert_array_equal(clf.used_features_, used)
@@ -122,7 +122,7 @@ def test_predictions_equal_the_hardened_torch_module(fitted, blobs):
     X, _ = blobs
     module = fitted.net_.module_
     with torch.no_grad():
-        logits = module(torch.tensor(X, dtype=torch.float32)).double()
+        logits = module(torch.tensor(X))  # float64 X: a float64 module
     np.testing.assert_allclose(
         fitted.predict_proba(X), torch.softmax(logits, 1).numpy(), atol=1e-5
     )

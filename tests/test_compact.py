@@ -43,11 +43,11 @@ def test_compaction_keeps_the_outputs(activation, out_activation, seed):
     compact = compact_network(coefs, intercepts, activation, out_activation)
     X = np.random.default_rng(seed + 10).normal(size=(40, 12))
     expected = reference_forward(coefs, intercepts, activation, out_activation, X)
-    # The compact network computes in float32, as the network was trained.
-    np.testing.assert_allclose(compact.forward(X), expected, rtol=1e-5, atol=1e-5)
+    # The compact network computes in the weights' dtype, float64 here.
+    np.testing.assert_allclose(compact.forward(X), expected, rtol=1e-12, atol=1e-12)
     for rows in (1, 5):  # the small-batch (CSR) path
         np.testing.assert_allclose(
-            compact.forward(X[:rows]), expected[:rows], rtol=1e-5, atol=1e-5
+            compact.forward(X[:rows]), expected[:rows], rtol=1e-12, atol=1e-12
         )
     assert 0 not in compact.used_features
     assert compact.layer_sizes[1] <= 7  # units 1 and 2 of layer 1 are gone
@@ -110,7 +110,7 @@ def test_layers_without_removals_are_not_copied():
     coefs = [rng.normal(size=shape).astype(np.float32) for shape in [(4, 3), (3, 2)]]
     intercepts = [np.zeros(3), np.zeros(2)]
     compact = compact_network(coefs, intercepts, "relu", "identity")
-    # Nothing is dead: the float32 layers are the caller's arrays.
+    # Nothing is dead: the layers are the caller's arrays, in their dtype.
     assert all(kept is given for kept, given in zip(compact.coefs, coefs))
     coefs[1][0, :] = 0  # hidden unit 0 loses its outputs
     given = [c.copy() for c in coefs]

@@ -83,7 +83,7 @@ def test_predictions_use_the_hard_mask_while_training_stays_soft(blobs):
     assert np.all(np.abs(weights[weights != 0]) >= clf.threshold_)
     module.eval()
     with torch.no_grad():
-        logits = module(torch.as_tensor(X, dtype=torch.float32))
+        logits = module(torch.as_tensor(X))  # in X's dtype, as trained
     np.testing.assert_allclose(
         clf.predict_proba(X), torch.softmax(logits, 1).numpy(), atol=1e-5
     )

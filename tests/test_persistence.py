@@ -83,7 +83,7 @@ def test_pickles_and_archives_hold_one_schema(models, case, tmp_path):
     _, _, archived = read_archive(model.save(tmp_path / "model.npz"))
     assert set(state["_fitted_state"]) == set(archived)
     twin = pickle.loads(pickle.dumps(model))
-    for name in ("coefs_", "intercepts_"):  # float32-trained: lossless
+    for name in ("coefs_", "intercepts_"):  # lossless, in their own dtype
         for restored, fitted in zip(getattr(twin, name), getattr(model, name)):
             np.testing.assert_array_equal(restored, fitted)
     np.testing.assert_array_equal(twin.predict(X), model.predict(X))
@@ -96,7 +96,7 @@ def test_exported_torch_model_predicts_the_same(models, case):
     assert isinstance(network, torch.nn.Sequential)
     assert all(type(layer).__module__.startswith("torch.") for layer in network)
     with torch.no_grad():
-        inputs = torch.from_numpy(np.asarray(X, dtype=np.float32))
+        inputs = torch.tensor(np.asarray(X, dtype=model.coefs_[0].dtype))
         outputs = network(inputs).double().numpy()
     if hasattr(model, "predict_proba"):
         expected = model.predict_proba(X)
@@ -129,9 +129,9 @@ def test_files_shrink_with_sparsity(digits_split, tmp_path):
         sizes.append(model.save(tmp_path / f"{lambda_}.npz").stat().st_size)
         sparsities.append(model.learned_sparsity_)
     assert sparsities == sorted(sparsities) and sizes == sorted(sizes, reverse=True)
-    # Against the float32 weights of the dense network; the archive also
+    # Against the dense network's weights in their dtype; the archive also
     # holds the parameters and the per-epoch history.
-    dense_bytes = 4 * sum(c.size for c in model.coefs_)
+    dense_bytes = sum(c.nbytes for c in model.coefs_)
     assert sparsities[-1] > 0.95 and sizes[-1] * 10 < dense_bytes
 
 

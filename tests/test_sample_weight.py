@@ -109,13 +109,15 @@ def test_integer_weights_are_repeated_rows_as_in_scikit_learn(ours, theirs, blob
 @pytest.mark.parametrize(
     "estimator", [AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor]
 )
-def test_scikit_learns_equivalence_check_holds_to_float32_round_off(estimator):
-    # scikit-learn's check_sample_weight_equivalence_on_dense_data, with a
-    # float32 tolerance in place of its 1e-7 (tests/test_common.py).
+def test_equivalence_check_holds_to_float32_round_off_on_float32_X(estimator):
+    # scikit-learn's check_sample_weight_equivalence_on_dense_data (run at
+    # float64 in tests/test_common.py) on float32 X, which trains in float32:
+    # the weighted and repeated sums round apart by a few units in the last
+    # place, so the tolerance is float32's in place of the check's 1e-7.
     from sklearn.utils import shuffle
 
     rng = np.random.RandomState(42)
-    X = rng.rand(15, 30)
+    X = rng.rand(15, 30).astype(np.float32)
     y = rng.randint(0, 3, size=15)
     weight = rng.randint(0, 5, size=15)
     X_repeated, y_repeated = X.repeat(weight, axis=0), y.repeat(weight)
