@@ -258,10 +258,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         X, y, sample_weight = self._validate(X, y, sample_weight, 2, reset=not warm)
         if warm:  # before _encode_targets sets the target attributes anew
             fitted.check(hidden_sizes, y, classifier=is_classifier(self))
-        # Training computes in X's dtype, as MLPClassifier; a warm start goes
-        # on in the fitted network's.
-        dtype = fitted.dtype if warm else X.dtype
-        X = X.astype(dtype, copy=False)
+        X = _in_training_dtype(X, fitted)
         y_train, y_score, scoring = self._encode_targets(y)
         _advise_on_scale(X)
         rng = check_random_state(self.random_state)
@@ -309,7 +306,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             n_features=X.shape[1],
             hidden_sizes=hidden_sizes,
             device=device,
-            dtype=dtype,
+            dtype=X.dtype,
             seeds=(init_seed, shuffle_seed),
             batch_size=batch_size,
             initial_ratio=initial_ratio,
@@ -363,9 +360,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         y_train, _, _ = self._encode_targets(
             y, classes=classes if fitted is None else fitted.classes
         )
-        # The dtype of the network the calls go on with (coefs_ follow it
-        # from the first call on), else X's.
-        X = X.astype(X.dtype if fitted is None else fitted.dtype, copy=False)
+        # coefs_ follow the network the calls go on with from the first call on.
+        X = _in_training_dtype(X, fitted)
         n_samples = X.shape[0]
         if stream is None:
             # A new network, or the fitted one going on (soft again, Adam new).
@@ -672,9 +668,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
-        # In the dtype training computed in (X's), as MLPClassifier's.
+        # In the dtype training computed in (X's), as MLPClassifier's; copies,
+        # never views of the module's weights (a (n, 1) matrix's transpose is
+        # already contiguous, so ascontiguousarray would not copy it).
         self.coefs_ = [
-            np.ascontiguousarray(weight.detach().numpy(force=True).T)
+            weight.detach().numpy(force=True).T.copy(order="C")
             for weight in module.weight_matrices(weights)
         ]
         self.intercepts_ = [
@@ -808,6 +806,12 @@ def _advise_on_scale(X):
             UserWarning,
             stacklevel=6,
         )
+
+
+def _in_training_dtype(X, fitted):
+    """``X`` in the dtype training computes in: X's own, as MLPClassifier's,
+    or the ``fitted`` network's that a fit goes on from."""
+    return X.astype(X.dtype if fitted is None else fitted.dtype, copy=False)
 
 
 def _as_tensor(X, dense=False):

@@ -62,9 +62,8 @@ class CompactNetwork:
                 activations = safe_sparse_dot(activations, coef) + intercept
             if i < last:
                 activations = hidden(activations)
-        return OUTPUT_ACTIVATIONS[self.out_activation](
-            activations.astype(dtype, copy=False)
-        )
+        # X was cast to dtype, which the weights' dtype does not exceed.
+        return OUTPUT_ACTIVATIONS[self.out_activation](activations)
 
     @property
     def layer_sizes(self) -> list[int]:

@@ -7,18 +7,15 @@ import torch
 from sk_adaprune._base import _as_tensor
 
 
-def test_float32_arrays_are_shared_not_copied():
-    X = np.random.rand(20, 3).astype(np.float32)
+@pytest.mark.parametrize(
+    "dtype, torch_dtype", [(np.float32, torch.float32), (np.float64, torch.float64)]
+)
+def test_arrays_are_shared_in_their_dtype_not_copied(dtype, torch_dtype):
+    # Training computes in X's dtype, as MLPClassifier's.
+    X = np.random.rand(20, 3).astype(dtype)
     tensor = _as_tensor(X)
     assert tensor.data_ptr() == X.ctypes.data
-    assert tensor.dtype == torch.float32
-
-
-def test_float64_arrays_keep_their_dtype_and_memory():
-    # Training computes in X's dtype, as MLPClassifier's.
-    X = np.random.rand(20, 3)
-    tensor = _as_tensor(X)
-    assert tensor.dtype == torch.float64 and tensor.data_ptr() == X.ctypes.data
+    assert tensor.dtype == torch_dtype
 
 
 def test_arrays_torch_cannot_wrap_are_copied_in_their_dtype():
@@ -58,7 +55,10 @@ def test_weights_and_outputs_take_the_dtype_mlpclassifier_gives(
             a.dtype for a in getattr(theirs, name)
         ]
     # Training computed in X's dtype, as theirs: the module is in it too.
-    assert ours.net_.module_.weights.numpy(force=True).dtype == fit_dtype
+    trained = ours.net_.module_.weights.numpy(force=True)
+    assert trained.dtype == fit_dtype
+    # The fitted arrays are copies, never views of the module's weights.
+    assert not any(np.shares_memory(coef, trained) for coef in ours.coefs_)
     restored = sk_adaprune.load(ours.save(tmp_path / "model.npz"))
     twin = pickle.loads(pickle.dumps(ours))
     for predict_dtype in (np.float32, np.float64):
