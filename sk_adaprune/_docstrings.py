@@ -107,7 +107,10 @@ lr_tau : float >= 0, default=1e-6
 tau_min : float > 0, default=1e-6
     Lower bound the temperature is clamped to after every step.
 kde_grid_size : int, default=1024
-    Grid points of the density estimate behind ``dt/dr``.
+    Grid points of the density estimate behind ``dt/dr``. Networks of at
+    most 10,000 weights, trained on the CPU, sum the estimate at the
+    threshold over the weights instead and use the grid only to floor its
+    bandwidth at half a bin.
 weight_gradient : {'auto', 'masked', 'full'}, default='auto'
     The weights' gradient through the soft mask ``m``, with ``g`` the
     loss's gradient with respect to the masked weight ``w * m``:

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-__all__ = ["binned_pair"]
+__all__ = ["binned_pair", "partitioned_pair"]
 
 
 def binned_pair(
@@ -51,8 +51,9 @@ def _pair_at_points_numpy(values, grid_index, first, last, rank):
         at_points = (index >= first) & (index <= last)
     # A scan for the few hits, then a gather: faster than a boolean mask.
     chosen = np.abs(values.numpy()[np.flatnonzero(at_points)])
-    chosen.partition((rank - 1, rank))
-    return tuple(torch.from_numpy(chosen[rank - 1 : rank + 1].copy()))
+    return tuple(
+        torch.from_numpy(np.array(pair)) for pair in partitioned_pair(chosen, rank)
+    )
 
 
 def _pair_at_points_torch(values, grid_index, first, last, rank):
@@ -62,3 +63,13 @@ def _pair_at_points_torch(values, grid_index, first, last, rank):
         chosen = values[(grid_index >= first) & (grid_index <= last)]
     chosen = chosen.abs()
     return tuple(torch.sort(chosen).values[rank - 1 : rank + 1])
+
+
+def partitioned_pair(magnitudes: np.ndarray, k: int) -> tuple:
+    """``(s_k, s_{k+1})`` of a small pool of magnitudes (1-based, ``1 <= k <
+    n``), partitioning ``magnitudes`` in place: one ``O(n)`` selection, no
+    binning."""
+    # One kth and the largest below it: numpy's partition at two kths is
+    # several times slower on training's pools.
+    magnitudes.partition(k)
+    return magnitudes[:k].max(), magnitudes[k]

@@ -2,13 +2,22 @@
 
 import math
 
+import numpy as np
 import torch
 
-from ._density import bin_magnitudes, binned_bandwidth, grid_density, interpolate
+from ._density import (
+    bin_magnitudes,
+    binned_bandwidth,
+    grid_density,
+    interpolate,
+    reflected_kde_at,
+    scott_bandwidth,
+)
 from ._scratch import Scratch
-from ._selection import binned_pair
+from ._selection import binned_pair, partitioned_pair
 
 __all__ = [
+    "SMALL_POOL",
     "NonFiniteWeightsError",
     "exact_threshold",
     "quantile_threshold",
@@ -18,6 +27,18 @@ __all__ = [
 
 class NonFiniteWeightsError(ValueError):
     """The pool of weights holds NaN or infinity: no threshold is defined."""
+
+
+# Pools of at most this many weights on the CPU are thresholded by a
+# selection on the host and their density summed at the threshold sample by
+# sample; larger ones are binned (and the density convolved through the FFT).
+# benchmarks/small_data_speed.py times both routes by pool size.
+SMALL_POOL = 10_000
+
+_NON_FINITE = (
+    "The weights hold NaN or infinity, so the pruning threshold (a "
+    "quantile of their magnitudes) is undefined."
+)
 
 
 def _pool_and_rank(values: torch.Tensor, ratio: float) -> tuple[torch.Tensor, int]:
@@ -45,7 +66,33 @@ def exact_threshold(
     signed.
     """
     values, k = _pool_and_rank(weights, ratio)
+    if _is_small(values):
+        magnitudes, _ = _host_magnitudes(values)
+        return values.new_tensor(_midpoint(magnitudes, k))
     return _binned_threshold(values, k, _binned(values, grid_size, scratch))
+
+
+def _is_small(values) -> bool:
+    return values.device.type == "cpu" and values.numel() <= SMALL_POOL
+
+
+def _host_magnitudes(values) -> tuple[np.ndarray, float]:
+    """``|values|`` as a new numpy array in their dtype, and the largest;
+    refuses NaN and infinity."""
+    magnitudes = np.abs(values.numpy())
+    upper = float(magnitudes.max())
+    if not math.isfinite(upper):  # the maximum carries any NaN
+        raise NonFiniteWeightsError(_NON_FINITE)
+    return magnitudes, upper
+
+
+def _midpoint(magnitudes, k):
+    """``(s_k + s_{k+1}) / 2`` in the magnitudes' dtype, 0 for ``k = 0``;
+    partitions ``magnitudes`` in place."""
+    if k == 0:
+        return magnitudes.dtype.type(0)
+    kth, next_value = partitioned_pair(magnitudes, k)
+    return 0.5 * (kth + next_value)
 
 
 def _binned(values, grid_size, scratch):
@@ -53,10 +100,7 @@ def _binned(values, grid_size, scratch):
     low, high = torch.aminmax(values)
     upper = torch.maximum(-low, high).item()
     if not math.isfinite(upper):  # the extremes carry any NaN, for free
-        raise NonFiniteWeightsError(
-            "The weights hold NaN or infinity, so the pruning threshold (a "
-            "quantile of their magnitudes) is undefined."
-        )
+        raise NonFiniteWeightsError(_NON_FINITE)
     return bin_magnitudes(values, grid_size, upper, scratch)
 
 
@@ -82,14 +126,34 @@ def threshold_and_density(
     that save passes over the pool: the grid ends at the largest magnitude (``t`` is
     never above it), and Scott's bandwidth comes from the bin counts
     (:func:`binned_bandwidth`, off by at most half a bin times n^(-1/5)).
+
+    A pool of at most ``SMALL_POOL`` weights on the CPU is not binned: ``t``
+    is the same midpoint, selected on the host, and ``f(t)`` the KDE summed
+    over the samples at ``t`` with Scott's bandwidth from the samples
+    (:func:`reflected_kde_at`), cheaper there than the grid and free of its
+    binning error. Both routes floor the bandwidth at half a bin of the
+    grid.
     """
     values, k = _pool_and_rank(weights, ratio)
+    if _is_small(values):
+        return _small_threshold_and_density(values, k, grid_size)
     binned = _binned(values, grid_size, scratch)
     threshold = _binned_threshold(values, k, binned)
     bandwidth = binned_bandwidth(binned)
     density = grid_density(binned.counts, binned.spacing, bandwidth, values.numel())
     at_threshold = interpolate(density, binned.spacing, threshold.item())
     return threshold, values.new_tensor(at_threshold)
+
+
+def _small_threshold_and_density(values, k, grid_size):
+    magnitudes, upper = _host_magnitudes(values)
+    threshold = _midpoint(magnitudes, k)
+    samples = magnitudes.astype(np.float64, copy=False)
+    # The binned route's floor: half a bin of the grid it would count on.
+    spacing = max(upper, np.finfo(magnitudes.dtype).eps) / (grid_size - 0.5)
+    bandwidth = scott_bandwidth(samples, floor=0.5 * spacing)
+    density = reflected_kde_at(samples, float(threshold), bandwidth)
+    return values.new_tensor(threshold), values.new_tensor(density)
 
 
 class _QuantileThreshold(torch.autograd.Function):

@@ -9,7 +9,9 @@ from sk_adaprune import _density
 from sk_adaprune._density import (
     bin_magnitudes,
     binned_bandwidth,
+    reflected_kde_at,
 )
+from sk_adaprune._density import scott_bandwidth as sample_bandwidth
 from sk_adaprune._reference import (
     exact_reflected_kde,
     magnitude_density,
@@ -36,6 +38,24 @@ def test_fft_kde_matches_exact_reflected_kde(name, n):
     exact = exact_reflected_kde(samples, points, bandwidth)
     fast = magnitude_density(tensor, torch.tensor(points)).numpy()
     assert np.abs(fast - exact).max() <= 0.01 * exact.max()
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_kde_at_a_point_is_the_exact_reflected_kde(name):
+    samples = SAMPLERS[name](np.random.default_rng(3), 3000)
+    bandwidth = sample_bandwidth(samples, floor=0.0)
+    for point in (0.0, float(np.median(samples)), float(samples.max())):
+        exact = exact_reflected_kde(samples, np.array([point]), bandwidth)[0]
+        got = reflected_kde_at(samples, point, bandwidth)
+        assert got == pytest.approx(exact, rel=1e-12)
+
+
+def test_bandwidth_of_the_samples_is_scotts_and_floored():
+    samples = np.random.default_rng(0).random(1000)
+    expected = samples.std(ddof=1) * 1000 ** (-0.2)
+    assert sample_bandwidth(samples, floor=0.0) == pytest.approx(expected, rel=1e-12)
+    assert sample_bandwidth(np.full(10, 0.5), floor=1e-3) == 1e-3
+    assert sample_bandwidth(np.array([0.5]), floor=1e-3) == 1e-3  # n = 1
 
 
 def test_scott_bandwidth_is_std_times_n_to_minus_one_fifth():

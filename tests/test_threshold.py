@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from sk_adaprune import _threshold
 from sk_adaprune._reference import (
     exact_reflected_kde,
     order_statistic_midpoint,
@@ -21,6 +22,15 @@ def numpy_midpoint(magnitudes, ratio):
     ordered = np.sort(magnitudes)
     k = int(np.floor(ratio * ordered.size))
     return 0.0 if k == 0 else 0.5 * (ordered[k - 1] + ordered[k])
+
+
+@pytest.fixture(params=["small", "binned"])
+def route(request, monkeypatch):
+    """Both routes of the threshold: pools of at most SMALL_POOL weights are
+    selected on the host, larger ones binned (here: every pool)."""
+    if request.param == "binned":
+        monkeypatch.setattr(_threshold, "SMALL_POOL", 0)
+    return request.param
 
 
 def pools():
@@ -42,7 +52,9 @@ def test_threshold_is_numpy_order_statistic_midpoint(name, pool, ratio):
 @pytest.mark.parametrize("name,pool", list(pools()))
 @pytest.mark.parametrize("ratio", [0.0, 1e-4, 0.01, 0.3, 0.5, 0.77, 0.99, 0.9999])
 @pytest.mark.parametrize("dtype", [None, np.float32])  # float32: the compiled kernel
-def test_exact_threshold_of_signed_weights_is_the_midpoint(name, pool, ratio, dtype):
+def test_exact_threshold_of_signed_weights_is_the_midpoint(
+    name, pool, ratio, dtype, route
+):
     pool = pool if dtype is None else pool.astype(dtype)
     signs = np.where(np.random.default_rng(1).random(pool.size) < 0.5, -1, 1)
     weights = torch.from_numpy(pool * signs.astype(pool.dtype))
@@ -69,32 +81,58 @@ def test_empty_pool_is_refused():
 
 
 @pytest.mark.parametrize("ratio", [0.05, 0.6, 0.97])
-def test_backward_multiplies_by_inverse_density(ratio):
+@pytest.mark.parametrize("signed", [False, True])
+def test_backward_multiplies_by_inverse_density(ratio, signed, route):
     samples = np.abs(np.random.default_rng(4).standard_normal(5000))
-    magnitudes = torch.tensor(samples)
+    signs = np.where(np.random.default_rng(5).random(5000) < 0.5, -1.0, 1.0)
+    weights = torch.tensor(samples * signs if signed else samples)
     ratio_tensor = torch.tensor(ratio, dtype=torch.float64, requires_grad=True)
-    threshold = quantile_threshold(magnitudes, ratio_tensor)
+    threshold = quantile_threshold(weights, ratio_tensor)
     (3.0 * threshold).backward()
     assert threshold.item() == numpy_midpoint(samples, ratio)
-    # The training path bins once for threshold and density; it agrees with
-    # the exact KDE (Scott's bandwidth) up to the binning error.
-    bandwidth = scott_bandwidth(magnitudes).item()
+    bandwidth = scott_bandwidth(torch.tensor(samples)).item()
     exact = exact_reflected_kde(samples, np.array([threshold.item()]), bandwidth)
-    assert ratio_tensor.grad.item() == pytest.approx(3.0 / exact[0], rel=2e-3)
+    # The small pool's density is the exact KDE (Scott's bandwidth) summed at
+    # t; the binned one agrees with it up to the binning error.
+    tolerance = 1e-10 if route == "small" else 2e-3
+    assert ratio_tensor.grad.item() == pytest.approx(3.0 / exact[0], rel=tolerance)
 
 
-def test_no_density_is_computed_without_a_gradient(monkeypatch):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_small_pool_route_agrees_with_the_binned_one(dtype, monkeypatch):
+    weights = torch.randn(8000, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    small = threshold_and_density(weights, 0.83)
+    monkeypatch.setattr(_threshold, "SMALL_POOL", 0)
+    binned = threshold_and_density(weights, 0.83)
+    assert small[0].dtype == small[1].dtype == dtype
+    assert small[0].item() == binned[0].item()  # both exact order statistics
+    assert small[1].item() == pytest.approx(binned[1].item(), rel=2e-3)
+
+
+def test_pools_above_the_small_size_are_binned(monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "sk_adaprune._threshold.grid_density", lambda *a: calls.append(a)
+        "sk_adaprune._threshold.grid_density",
+        lambda *a: calls.append(a) or np.ones(a[0].size),
     )
+    threshold_and_density(torch.rand(_threshold.SMALL_POOL), 0.5)
+    assert calls == []
+    threshold_and_density(torch.rand(_threshold.SMALL_POOL + 1), 0.5)
+    assert len(calls) == 1
+
+
+def test_no_density_is_computed_without_a_gradient(monkeypatch, route):
+    calls = []
+    record = lambda *a: calls.append(a)  # noqa: E731
+    monkeypatch.setattr("sk_adaprune._threshold.grid_density", record)
+    monkeypatch.setattr("sk_adaprune._threshold.reflected_kde_at", record)
     quantile_threshold(torch.rand(100), torch.tensor(0.5))
     assert calls == []
 
 
 @pytest.mark.parametrize("scale", [0.0, 1e-30, 1e30])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_threshold_and_density_of_extreme_pools_stay_finite(scale, dtype):
+def test_threshold_and_density_of_extreme_pools_stay_finite(scale, dtype, route):
     magnitudes = scale * torch.rand(1000, generator=torch.Generator().manual_seed(0))
     magnitudes = magnitudes.to(dtype)
     ratio = torch.tensor(0.5, dtype=dtype, requires_grad=True)
@@ -105,7 +143,7 @@ def test_threshold_and_density_of_extreme_pools_stay_finite(scale, dtype):
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-def test_non_finite_weights_are_refused_not_thresholded(bad):
+def test_non_finite_weights_are_refused_not_thresholded(bad, route):
     weights = torch.tensor([0.3, -0.1, bad, 0.7], dtype=torch.float32)
     for threshold in (
         lambda: exact_threshold(weights, 0.5),
