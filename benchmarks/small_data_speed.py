@@ -9,7 +9,9 @@ in a fresh process against a later one (a 1-epoch fit on load_digits, import
 excluded), the import times of ``sk_adaprune`` and of ``sklearn.neural_network``
 with ``torch``, a 5-fold ``GridSearchCV`` over 4 values of ``lambda_`` against
 the same search over 4 values of ``alpha`` with MLPClassifier, and a profile
-of one of our load_digits fits (the functions with the most own time).
+of one of our load_digits fits (the functions with the most own time), and
+the threshold's two routes (selection and the KDE summed at ``t``, or binning
+and the FFT) timed by pool size, which sets ``_threshold.SMALL_POOL``.
 Writes ``results/small_data_speed.md`` / ``.json``.
 Run: ``python benchmarks/small_data_speed.py [--rounds N]`` (nothing else
 running: it is a timing).
@@ -28,6 +30,7 @@ import time
 import warnings
 
 import numpy as np
+import torch
 from sklearn.datasets import (
     load_digits,
     make_classification,
@@ -39,7 +42,11 @@ from sklearn.preprocessing import StandardScaler
 
 from _common import RESULTS, machine_info, markdown_table, write_results
 from _data import classification_splits, regression_splits
-from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
+from sk_adaprune import (
+    AdaptivePrunedMLPClassifier,
+    AdaptivePrunedMLPRegressor,
+    _threshold,
+)
 
 ALL_EPOCHS = dict(tol=0.0, n_iter_no_change=np.inf)
 
@@ -108,6 +115,7 @@ def compare(rounds):
 _FIRST_FIT = """
 import time, warnings
 import numpy as np
+import torch
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from {module} import {name} as Estimator
@@ -234,6 +242,38 @@ def profile():
     ]
 
 
+def threshold_routes(sizes=(1000, 3000, 7400, 10_000, 15_000, 20_000, 40_000)):
+    """Microseconds per ``threshold_and_density`` call of each route, on 64
+    different pools per size (signed, Glorot-like weights, ratio 0.7) called
+    in turn: one pool called again and again lets the branch predictor learn
+    it, which flatters a selection several times over."""
+    rows = []
+    default = _threshold.SMALL_POOL
+    rng = np.random.default_rng(0)
+    try:
+        for size in sizes:
+            for dtype in (np.float32, np.float64):
+                pools = [
+                    torch.from_numpy(rng.uniform(-0.2, 0.2, size).astype(dtype))
+                    for _ in range(64)
+                ]
+                row = {"pool": size, "dtype": np.dtype(dtype).name}
+                for route, limit in (("selection_us", size), ("binned_us", 0)):
+                    _threshold.SMALL_POOL = limit
+                    for pool in pools:  # warm-up
+                        _threshold.threshold_and_density(pool, 0.7)
+                    start = time.perf_counter()
+                    for _ in range(5):
+                        for pool in pools:
+                            _threshold.threshold_and_density(pool, 0.7)
+                    row[route] = (time.perf_counter() - start) / (5 * 64) * 1e6
+                rows.append(row)
+                print(row, flush=True)
+    finally:
+        _threshold.SMALL_POOL = default
+    return rows
+
+
 def write_fixed_costs(rounds, baseline) -> None:
     commit = subprocess.run(
         ["git", "-C", baseline, "rev-parse", "--short", "HEAD"],
@@ -268,6 +308,7 @@ def main() -> None:
     fixed = fixed_costs(args.rounds)
     searches = grid_searches()
     hot = profile()
+    routes = threshold_routes()
     info = machine_info()
     machine = ", ".join(f"{k}: {v}" for k, v in info.items())
     text = (
@@ -287,6 +328,11 @@ def main() -> None:
         "epochs, after a first fit), the 12 functions with the most own time "
         "(profiling slows Python-level code more than the kernels):\n\n"
         + markdown_table(hot)
+        + "\n\nThe threshold's routes by pool size (microseconds per call of "
+        "threshold_and_density, 64 different pools called in turn): selection on "
+        "the host and the KDE summed at t, or binning and the FFT density. "
+        f"Pools up to SMALL_POOL = {_threshold.SMALL_POOL:,} take the first.\n\n"
+        + markdown_table(routes)
         + f"\n\nMachine: {machine}\n"
     )
     RESULTS.mkdir(exist_ok=True)
@@ -299,6 +345,7 @@ def main() -> None:
                 "fixed_costs": fixed,
                 "grid_searches": searches,
                 "profile": hot,
+                "threshold_routes": routes,
             },
             indent=2,
         )

@@ -108,7 +108,7 @@ tau_min : float > 0, default=1e-6
     Lower bound the temperature is clamped to after every step.
 kde_grid_size : int, default=1024
     Grid points of the density estimate behind ``dt/dr``. Networks of at
-    most 10,000 weights, trained on the CPU, sum the estimate at the
+    most 20,000 weights, trained on the CPU, sum the estimate at the
     threshold over the weights instead and use the grid only to floor its
     bandwidth at half a bin.
 weight_gradient : {'auto', 'masked', 'full'}, default='auto'

@@ -33,7 +33,7 @@ class NonFiniteWeightsError(ValueError):
 # selection on the host and their density summed at the threshold sample by
 # sample; larger ones are binned (and the density convolved through the FFT).
 # benchmarks/small_data_speed.py times both routes by pool size.
-SMALL_POOL = 10_000
+SMALL_POOL = 20_000
 
 _NON_FINITE = (
     "The weights hold NaN or infinity, so the pruning threshold (a "
