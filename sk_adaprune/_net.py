@@ -345,31 +345,42 @@ class PruningNet(NeuralNet):
             return task_loss
         task = task_loss.item()
         self.history.record_batch("task_loss", task)
-        module = self.module_
+        # The pruning and L2 terms enter the loss as numbers: their
+        # gradients are closed forms, added by train_step_single and by the
+        # optimizer's weight decay, not autograd graphs of their own.
         loss = task_loss
         pruning = 0.0
-        if not module.hardened:
-            term = self.sparsity_penalty * (1.0 - module.ratio) ** 2
-            loss = loss + term
-            pruning = term.item()
+        if not self.module_.hardened:
+            pruning = self.sparsity_penalty * (1.0 - self.module_.ratio.item()) ** 2
+            loss = loss + pruning
         self.history.record_batch("pruning_loss", pruning)
         # MLPClassifier's loss: the task's plus alpha's, without the pruning term.
         mlp_loss = task
         if self.alpha:
             l2 = self._l2_term(rows)
             loss = loss + l2
-            mlp_loss += l2.item()
+            mlp_loss += l2
         self.history.record_batch("mlp_loss", mlp_loss)
         return loss
 
-    def _l2_term(self, batch_size: float) -> torch.Tensor:
+    def _l2_term(self, batch_size: float) -> float:
         """``alpha/2 ||W||^2 / B`` for the loss, and its gradient ``alpha W /
         B`` as the weights' weight decay for this batch's step (``B``: the
         batch's rows, or its sum of sample weights)."""
         self.weights_group_["weight_decay"] = self.alpha / batch_size
-        weights = self.module_.weights
-        with torch.no_grad():  # the gradient comes as weight decay
-            return 0.5 * self.alpha * torch.dot(weights, weights) / batch_size
+        weights = self.module_.weights.detach()
+        return 0.5 * self.alpha * torch.dot(weights, weights).item() / batch_size
+
+    def train_step_single(self, batch, **fit_params):
+        step = super().train_step_single(batch, **fit_params)
+        module = self.module_
+        if not module.hardened and self.sparsity_penalty:
+            # d/dr of sparsity_penalty (1 - r)^2, the term get_loss added.
+            slope = -2.0 * self.sparsity_penalty * (1.0 - module.ratio.item())
+            if module.ratio.grad is None:
+                module.ratio.grad = torch.zeros_like(module.ratio)
+            module.ratio.grad.add_(slope)
+        return step
 
     def train_step(self, batch, **fit_params):
         try:

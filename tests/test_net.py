@@ -114,6 +114,33 @@ def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
     assert l2 > 1 and (hardened or pruning > 1)  # each term counts in the sum
 
 
+def test_pruning_term_adds_its_closed_form_gradient_to_r():
+    from sk_adaprune._module import SoftMaskedMLP
+    from sk_adaprune._net import PruningNet
+
+    X = torch.tensor(np.random.default_rng(0).normal(size=(7, 4)))
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    gradients = {}
+    for penalty in (0.0, 3.0):
+        net = PruningNet(
+            SoftMaskedMLP,
+            torch.nn.CrossEntropyLoss,
+            module__n_features=4,
+            module__hidden_layer_sizes=[6],
+            module__n_outputs=3,
+            module__ratio_init=0.3,
+            module__dtype=torch.float64,
+            sparsity_penalty=penalty,
+        ).initialize()
+        net.history.new_epoch()
+        net.history.new_batch()
+        net.train_step_single((X, y))
+        gradients[penalty] = net.module_.ratio.grad.item()
+    # d/dr of 3 (1 - r)^2 at r = 0.3, on top of the task's gradient through t
+    assert gradients[3.0] - gradients[0.0] == pytest.approx(-2 * 3.0 * 0.7, rel=1e-12)
+    assert gradients[0.0] != 0.0
+
+
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_a_fitted_net_clones_round_trips_and_refits_the_same(
     early_stopping, early_stopping_split, three_classes
