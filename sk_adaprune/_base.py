@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import PassthroughScoring, ProgressBar
+from skorch.callbacks import ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
@@ -30,6 +30,7 @@ from ._mask import WEIGHT_GRADIENTS
 from ._module import RATIO_CEILING, SoftMaskedMLP
 from ._net import (
     BatchIterator,
+    BatchMeans,
     DivergenceGuard,
     PruningMonitor,
     PruningNet,
@@ -509,10 +510,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             train_split=None if held_out is None else predefined_split(held_out),
             callbacks=[
                 # Epoch means of the loss's parts that get_loss records per batch.
-                *[
-                    (name, PassthroughScoring(name=name, on_train=True))
-                    for name in ("task_loss", "mlp_loss", "pruning_loss")
-                ],
+                ("loss_parts", BatchMeans(("task_loss", "mlp_loss", "pruning_loss"))),
                 ("pruning", PruningMonitor()),
                 ("divergence", DivergenceGuard()),
                 ("stopping", stopping_rule),

@@ -297,3 +297,70 @@ def test_loss_curve_is_mlpclassifiers_loss_and_the_pruning_term_is_kept_apart(
     assert np.all(history["pruning_loss"][pruning] <= ends[:-1][pruning] + 1e-6)
     assert np.all(history["pruning_loss"][pruning] >= ends[1:][pruning] - 1e-6)
     assert np.all(history["pruning_loss"][~pruning] == 0)
+
+
+@pytest.mark.parametrize("hardened", [False, True])
+def test_copied_state_equals_a_deep_copy_and_shares_no_memory(hardened):
+    from sk_adaprune._module import SoftMaskedMLP
+    from sk_adaprune._net import copied_state
+
+    module = SoftMaskedMLP(4, [6], 3, ratio_init=0.4)
+    if hardened:
+        module.harden()
+    state = module.state_dict()
+    copied = copied_state(module)
+    assert copied.keys() == state.keys()
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(copied[name], value)
+            assert copied[name].data_ptr() != value.data_ptr()
+    extra, original = copied["_extra_state"], state["_extra_state"]
+    assert extra["hardened_threshold"] == original["hardened_threshold"]
+    if hardened:
+        assert torch.equal(extra["kept"], original["kept"])
+        assert extra["kept"].data_ptr() != original["kept"].data_ptr()
+    else:
+        assert extra["kept"] is None
+    before = module.weights.detach().clone()
+    with torch.no_grad():
+        module.weights.add_(1.0)  # training goes on: the copy stays as it was
+    module.load_state_dict(copied)
+    assert torch.equal(module.weights, before)
+
+
+def test_batch_means_record_what_passthrough_scoring_records():
+    from types import SimpleNamespace
+
+    from skorch.callbacks import PassthroughScoring
+    from skorch.history import History
+
+    from sk_adaprune._net import BatchMeans
+
+    records = {}
+    for make in ("ours", "skorch"):
+        net = SimpleNamespace(history=History())
+        names = ("task_loss", "pruning_loss")
+        if make == "ours":
+            callbacks = [BatchMeans(names).initialize()]
+        else:
+            callbacks = [
+                PassthroughScoring(name, on_train=True).initialize() for name in names
+            ]
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            net.history.new_epoch()
+            for rows in (200, 200, 37):
+                net.history.new_batch()
+                net.history.record_batch("train_batch_size", rows)
+                net.history.record_batch("task_loss", rng.random())
+                net.history.record_batch("pruning_loss", rng.random())
+            net.history.new_batch()  # a validation batch, not averaged
+            net.history.record_batch("valid_batch_size", 50)
+            net.history.record_batch("task_loss", 100.0)
+            for callback in callbacks:
+                callback.on_epoch_end(net)
+        records[make] = [
+            {k: v for k, v in e.items() if k != "batches"} for e in net.history
+        ]
+    assert records["ours"] == records["skorch"]
+    assert records["ours"][0]["task_loss_best"] is True
