@@ -693,10 +693,16 @@ class StoppingRule(Callback):
             raise KeyboardInterrupt
 
     def _settled(self, net) -> bool:
-        ratios = [net.initial_ratio_, *net.history[:, "ratio"]]
-        steps_per_epoch = len(net.history[-1, "batches"])
-        window = min(len(ratios) - 1, math.ceil(SETTLE_STEPS / steps_per_epoch))
-        change = abs(ratios[-1] - ratios[-1 - window])
+        history = net.history
+        epochs = len(history)
+        steps_per_epoch = len(history[-1]["batches"])
+        window = min(epochs, math.ceil(SETTLE_STEPS / steps_per_epoch))
+        # r after the epoch that ends the window's start (the initial r when
+        # the window reaches back to the first epoch): two reads, no scan.
+        start = (
+            net.initial_ratio_ if window == epochs else history[-1 - window]["ratio"]
+        )
+        change = abs(history[-1]["ratio"] - start)
         return change <= net.settle_tolerance * window * steps_per_epoch
 
     def _start_finetuning(self, net, epochs):
