@@ -27,7 +27,7 @@ from ._export import torch_sequential
 from ._fitted import fitted_state, restore_fitted_state
 from ._fork import threads_for_this_process
 from ._mask import WEIGHT_GRADIENTS
-from ._module import RATIO_CEILING, SoftMaskedMLP
+from ._module import PRUNE_TARGETS, RATIO_CEILING, SoftMaskedMLP
 from ._net import (
     BatchIterator,
     BatchMeans,
@@ -132,6 +132,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         "tau_min": [Interval(Real, 0, None, closed="neither")],
         "kde_grid_size": [Interval(Integral, 16, None, closed="left")],
         "weight_gradient": [StrOptions({"auto", *WEIGHT_GRADIENTS})],
+        "prune": [StrOptions(set(PRUNE_TARGETS))],
         "finetune_fraction": [Interval(Real, 0, 1, closed="left")],
         "warm_start": ["boolean"],
         "device": [str],
@@ -166,6 +167,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         tau_min: float = 1e-6,
         kde_grid_size: int = 1024,
         weight_gradient: str = "auto",
+        prune: str = "weights",
         finetune_fraction: float = 0.2,
         device: str = "cpu",
     ):
@@ -195,6 +197,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         self.tau_min = tau_min
         self.kde_grid_size = kde_grid_size
         self.weight_gradient = weight_gradient
+        self.prune = prune
         self.finetune_fraction = finetune_fraction
         self.device = device
 
@@ -258,7 +261,14 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         # warm start checks X against the fitted features.
         X, y, sample_weight = self._validate(X, y, sample_weight, 2, reset=not warm)
         if warm:  # before _encode_targets sets the target attributes anew
-            fitted.check(hidden_sizes, y, classifier=is_classifier(self))
+            fitted.check(
+                hidden_sizes,
+                y,
+                classifier=is_classifier(self),
+                at_most=self.prune == "neurons",
+            )
+            # Pruned units are gone from coefs_: the fit goes on with the rest.
+            hidden_sizes = fitted.hidden_sizes
         X = _in_training_dtype(X, fitted)
         y_train, y_score, scoring = self._encode_targets(y)
         _advise_on_scale(X)
@@ -356,7 +366,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         if fitted is not None:
             self._check_partial_classes(classes)
             fitted.check(
-                self._hidden_sizes(), y, classifier=is_classifier(self), subset=True
+                self._hidden_sizes(),
+                y,
+                classifier=is_classifier(self),
+                subset=True,
+                at_most=self.prune == "neurons",
             )
         y_train, _, _ = self._encode_targets(
             y, classes=classes if fitted is None else fitted.classes
@@ -370,7 +384,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             init_seed, shuffle_seed, _ = rng.randint(_SEED_BOUND, size=3)
             net = self._build_net(
                 n_features=X.shape[1],
-                hidden_sizes=self._hidden_sizes(),
+                hidden_sizes=(
+                    self._hidden_sizes() if fitted is None else fitted.hidden_sizes
+                ),
                 device=self._torch_device(),
                 dtype=X.dtype,
                 seeds=(init_seed, shuffle_seed),
@@ -480,6 +496,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             module__weight_gradient=weight_gradient,
             module__seed=int(init_seed),
             module__dtype=_TORCH_DTYPES[dtype],
+            module__prune=self.prune,
             sparsity_penalty=self.lambda_,
             alpha=self.alpha,
             lr_ratio=self.lr_r,
@@ -669,21 +686,30 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         # In the dtype training computed in (X's), as MLPClassifier's; copies,
         # never views of the module's weights (a (n, 1) matrix's transpose is
         # already contiguous, so ascontiguousarray would not copy it).
-        self.coefs_ = [
+        coefs = [
             weight.detach().numpy(force=True).T.copy(order="C")
             for weight in module.weight_matrices(weights)
         ]
-        self.intercepts_ = [
-            bias.detach().numpy(force=True).copy() for bias in module.biases
-        ]
+        intercepts = [bias.detach().numpy(force=True).copy() for bias in module.biases]
+        if module.prune == "neurons":  # the pruned units leave the matrices
+            kept = [
+                units.numpy(force=True) for units in module.kept_units(self.threshold_)
+            ]
+            coefs, intercepts = _without_units(coefs, intercepts, kept)
+        self.coefs_, self.intercepts_ = coefs, intercepts
         self.n_layers_ = len(self.coefs_) + 1
-        zeros = np.array([np.count_nonzero(c == 0) for c in self.coefs_])
-        sizes = np.array([c.size for c in self.coefs_])
+        # Shares of the network hidden_layer_sizes describes: weights of
+        # removed units count as pruned (a warm start goes on with fewer).
+        hidden = np.array(self._hidden_sizes())
+        layers = [self.n_features_in_, *hidden, self.n_outputs_]
+        sizes = np.array([a * b for a, b in zip(layers, layers[1:])])
+        zeros = sizes - np.array([np.count_nonzero(c) for c in self.coefs_])
         self.layer_sparsity_ = zeros / sizes
         self.learned_sparsity_ = float(zeros.sum() / sizes.sum())
         self.learned_ratio_ = float(module.ratio.item())
         self.temperature_ = float(module.temperature.item())
         self._compact()
+        self.unit_sparsity_ = 1.0 - np.array(self.compact_.layer_sizes[1:-1]) / hidden
         if harden:
             # The pruned network is all that predictions need; Adam's moments
             # and the last step's gradients would each hold the weights again.
@@ -790,6 +816,17 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _without_units(coefs, intercepts, kept):
+    """The layers without the hidden units ``kept`` (one boolean array per
+    hidden layer) leaves out: their columns, biases and outgoing rows."""
+    coefs, intercepts = list(coefs), list(intercepts)
+    for layer, units in enumerate(kept):
+        coefs[layer] = coefs[layer][:, units].copy()
+        intercepts[layer] = intercepts[layer][units].copy()
+        coefs[layer + 1] = coefs[layer + 1][units].copy()
+    return coefs, intercepts
 
 
 def _advise_on_scale(X):

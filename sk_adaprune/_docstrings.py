@@ -18,7 +18,10 @@ While it trains, every weight is multiplied by a soft mask
 ``r``-quantile of all weight magnitudes. The pruning ratio ``r`` and the
 temperature ``tau`` are trained with the weights, and the loss gets
 ``lambda_ * (1 - r)^2``, so ``lambda_`` trades accuracy for sparsity. After
-``fit`` pruned weights are exact zeros.
+``fit`` pruned weights are exact zeros. With ``prune='neurons'`` the pool is
+the hidden units instead: a unit's score is the L2 norm of its incoming
+weights, the mask multiplies its output, and after ``fit`` the pruned units
+are gone from ``coefs_``.
 """
 
 PARAMETERS_BEFORE_EARLY_STOPPING = """\
@@ -120,6 +123,20 @@ weight_gradient : {'auto', 'masked', 'full'}, default='auto'
     near the threshold. ``r`` and ``tau`` get the thesis's gradients
     either way. 'auto' is 'masked' on the fits where ``r_init='auto'``
     starts low and 'full' on the others (README, "Why these defaults").
+    With ``prune='neurons'``: whether the weights get the unit mask's
+    slope through their unit's score ('full') or not.
+prune : {'weights', 'neurons'}, default='weights'
+    What the learned ratio prunes. 'weights': single weights, ``t`` the
+    ``r``-quantile of all weight magnitudes. 'neurons': whole hidden
+    units, ``t`` the ``r``-quantile of the units' scores ``s_j``, the L2
+    norms of their incoming weights, over the hidden units of all layers;
+    the mask ``sigmoid((s_j^2 - t^2) / tau)`` multiplies the unit's
+    output, and after ``fit`` the pruned units are removed: ``coefs_``
+    have fewer columns and rows, ``learned_sparsity_`` counts their
+    weights as pruned. The strongest unit of every hidden layer is never
+    in the pool, so no layer loses all its units. ``warm_start`` and
+    ``partial_fit`` go on with the network as fitted, with the units it
+    kept (and may prune more of them).
 finetune_fraction : float in [0, 1), default=0.2
     Share of ``max_iter`` spent in the fine-tuning phase that ends the
     fit: ``floor(finetune_fraction * max_iter)`` epochs in which ``r``
@@ -179,7 +196,8 @@ n_outputs_ : int
 
 ATTRIBUTES_OF_PRUNING = """\
 learned_sparsity_ : float
-    Fraction of weights that are exactly 0 after fit.
+    Fraction of the network's weights that are pruned after fit: exactly
+    0 in ``coefs_``, or (``prune='neurons'``) gone with their unit.
 learned_ratio_ : float
     Final pruning ratio ``r``.
 initial_ratio_ : float
@@ -187,9 +205,14 @@ initial_ratio_ : float
 temperature_ : float
     Final temperature ``tau``.
 threshold_ : float
-    Final threshold ``t``; weights with ``|w| < t`` were pruned.
+    Final threshold ``t``; weights with ``|w| < t`` (units with ``s_j <
+    t``) were pruned.
 layer_sparsity_ : ndarray of shape (n_layers_ - 1,)
-    Fraction of zero weights per layer.
+    Fraction of each layer's weights that are pruned.
+unit_sparsity_ : ndarray of shape (n_layers_ - 2,)
+    Fraction of each hidden layer's units that the fitted network does
+    without: the pruned units (``prune='neurons'``) and those left dead,
+    which ``compact_`` drops.
 pruning_history_ : dict of ndarray
     Per-epoch ``loss`` (the total Adam minimises: task, pruning and L2
     terms), ``task_loss``, ``pruning_loss`` (``lambda_ * (1 - r)^2``, 0 in

@@ -54,6 +54,7 @@ def fitted_state(estimator) -> dict:
     for key, values in estimator.pruning_history_.items():
         state[f"history_{key}"] = values
     state["layer_sparsity"] = estimator.layer_sparsity_
+    state["unit_sparsity"] = estimator.unit_sparsity_
     if hasattr(estimator, "feature_names_in_"):
         state["feature_names"] = estimator.feature_names_in_
     if hasattr(estimator, "classes_"):
@@ -107,6 +108,12 @@ def restore_fitted_state(estimator, state: dict):
         estimator.classes_ = estimator._label_binarizer.classes_
     estimator.net_ = None
     estimator._compact()
+    if "unit_sparsity" in state:
+        estimator.unit_sparsity_ = np.asarray(state["unit_sparsity"])
+    else:  # earlier versions pruned weights only: coefs_ hold every unit
+        hidden = np.array([coef.shape[1] for coef in estimator.coefs_[:-1]])
+        kept = np.array(estimator.compact_.layer_sizes[1:-1])
+        estimator.unit_sparsity_ = 1.0 - kept / hidden
     return estimator
 
 

@@ -10,8 +10,9 @@ from torch.nn import functional as F
 from ._mask import masked_weight
 from ._scratch import Scratch
 from ._threshold import exact_threshold, quantile_threshold
+from ._units import unit_masks, unit_pool
 
-__all__ = ["ACTIVATIONS", "SoftMaskedMLP"]
+__all__ = ["ACTIVATIONS", "PRUNE_TARGETS", "SoftMaskedMLP"]
 
 # torch's hidden-layer activations by MLPClassifier's names; the module
 # computes with them and exported models are built from them.
@@ -23,6 +24,9 @@ ACTIVATIONS = {
 }
 
 RATIO_CEILING = 0.9999
+# What the pool of the learned ratio holds: single weights, or whole hidden
+# units (_units.py).
+PRUNE_TARGETS = ("weights", "neurons")
 
 
 class SoftMaskedMLP(nn.Module):
@@ -38,11 +42,18 @@ class SoftMaskedMLP(nn.Module):
     threshold, the mask and the optimizer each make one pass over the pool;
     :meth:`weight_matrices` gives the per-layer ``(fan_out, fan_in)`` views.
 
+    With ``prune='neurons'`` the pool is the hidden units instead
+    (:mod:`._units`): ``t`` is the ``ratio``-quantile of their scores (the
+    L2 norms of their incoming weights), and the soft mask multiplies each
+    unit's output; hardening zeroes the pruned units' incoming and outgoing
+    weights.
+
     In training mode the mask is soft; in eval mode it is the hard mask
-    ``|w| >= t``. After :meth:`harden` pruned weights are exact zeros and the
-    forward pass uses the weights as they are; training may go on (the
-    fine-tuning phase), with :meth:`zero_pruned_` after every step keeping the
-    pruned weights at zero. Whether the module is hardened, and which weights
+    ``|w| >= t`` (of units: ``s_j >= t``). After :meth:`harden` pruned
+    weights are exact zeros and the forward pass uses the weights as they
+    are; training may go on (the fine-tuning phase), with
+    :meth:`zero_pruned_` after every step keeping the pruned weights at
+    zero. Whether the module is hardened, and which weights
     it kept, is part of its ``state_dict``, so loading a saved state restores
     the phase with the weights.
 
@@ -69,6 +80,8 @@ class SoftMaskedMLP(nn.Module):
         Dtype of all parameters, the one training computes in. The initial
         weights are drawn in float32 whatever it is, so that one seed starts
         every dtype from the same values.
+    prune : {'weights', 'neurons'}
+        What ``ratio`` prunes: single weights, or whole hidden units.
     """
 
     def __init__(
@@ -83,8 +96,12 @@ class SoftMaskedMLP(nn.Module):
         weight_gradient: str = "masked",
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
+        prune: str = "weights",
     ):
         super().__init__()
+        if prune not in PRUNE_TARGETS:
+            raise ValueError(f"prune must be one of {PRUNE_TARGETS}, got {prune!r}.")
+        self.prune = prune
         sizes = [n_features, *hidden_layer_sizes, n_outputs]
         self.shapes = [(fan_out, fan_in) for fan_in, fan_out in zip(sizes, sizes[1:])]
         generator = torch.Generator().manual_seed(seed)
@@ -155,13 +172,19 @@ class SoftMaskedMLP(nn.Module):
     def threshold(self) -> torch.Tensor:
         """Current threshold ``t``, differentiable with respect to ``ratio``."""
         return quantile_threshold(
-            self.weights.detach(), self.ratio, self.grid_size, self.scratch
+            self._pool_values(), self.ratio, self.grid_size, self.scratch
         )
+
+    def _pool_values(self) -> torch.Tensor:
+        """What ``t`` is a quantile of: the weights, or the units' scores."""
+        if self.prune == "neurons":
+            return unit_pool(self.weight_matrices()[:-1]).scores()
+        return self.weights.detach()
 
     def masked_weights(self) -> torch.Tensor:
         """The flat weights the layers compute with in the current mode."""
         weights = self.weights
-        if self.hardened:
+        if self.hardened or self.prune == "neurons":
             return weights
         if self.training:
             threshold = self.threshold()
@@ -175,20 +198,67 @@ class SoftMaskedMLP(nn.Module):
         return self.hard_masked(self.hard_threshold())
 
     def hard_masked(self, threshold: float) -> torch.Tensor:
-        """The flat weights with those below ``threshold`` zeroed (a new
-        tensor; the parameter is left as it is)."""
-        weights = self.weights
-        return weights * self._kept(weights.detach(), threshold)
+        """The flat weights with those the hard mask at ``threshold`` prunes
+        zeroed (a new tensor; the parameter is left as it is)."""
+        return self.weights * self.kept_weights(threshold)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         activation = self.hidden_activation
         matrices = self.weight_matrices(self.masked_weights())
+        masks = self._unit_masks(matrices)
         last = len(matrices) - 1
         for i, (weight, bias) in enumerate(zip(matrices, self.biases)):
             X = F.linear(X, weight, bias)
             if i < last:
                 X = activation(X)
+                if masks is not None:
+                    X = X * masks[i]
         return X
+
+    def _unit_masks(self, matrices) -> list | None:
+        """Per hidden layer the mask of its units' outputs in the current
+        mode; None when weights are pruned or the mask is hardened."""
+        if self.prune != "neurons" or self.hardened:
+            return None
+        pool = unit_pool(matrices[:-1])
+        if not pool.in_pool.any():  # one unit per layer: nothing to prune
+            return None
+        if not self.training:
+            kept = pool.kept(self.hard_threshold())
+            return [units.to(matrices[0].dtype) for units in kept]
+        threshold = quantile_threshold(pool.scores(), self.ratio, self.grid_size)
+        full = self.weight_gradient == "full"
+        return unit_masks(pool, threshold, self.temperature, full_gradient=full)
+
+    @torch.no_grad()
+    def kept_units(self, threshold: float | None = None) -> list[torch.Tensor]:
+        """Per hidden layer, the units the hard mask keeps: at ``threshold``,
+        or, once hardened, those :meth:`harden` kept (hardening lowers the
+        scores of kept units, whose weights from pruned ones it zeroes).
+        With weights pruned, every unit."""
+        matrices = self.weight_matrices()[:-1]
+        if self.prune != "neurons":
+            return [torch.ones(m.shape[0], dtype=torch.bool) for m in matrices]
+        if self.hardened:
+            return [rows.any(dim=1) for rows in self.weight_matrices(self.kept)[:-1]]
+        return unit_pool(matrices).kept(threshold)
+
+    @torch.no_grad()
+    def kept_weights(self, threshold: float) -> torch.Tensor:
+        """The flat boolean mask of the weights the hard mask at ``threshold``
+        keeps: ``|w| >= t``, or the weights between kept units."""
+        weights = self.weights.detach()
+        if self.prune != "neurons":
+            return self._kept(weights, threshold)
+        units = self.kept_units(threshold)
+        inputs = [torch.ones(self.shapes[0][1], dtype=torch.bool), *units]
+        outputs = [*units, torch.ones(self.shapes[-1][0], dtype=torch.bool)]
+        return torch.cat(
+            [
+                (rows[:, None] & columns[None, :]).reshape(-1)
+                for rows, columns in zip(outputs, inputs)
+            ]
+        ).to(weights.device)
 
     @torch.no_grad()
     def clamp_(self, temperature_min: float, ratio_max: float = RATIO_CEILING) -> None:
@@ -200,9 +270,11 @@ class SoftMaskedMLP(nn.Module):
     @torch.no_grad()
     def hard_threshold(self) -> float:
         """Threshold of the hard mask at the current ``r``."""
-        weights = self.weights.detach()
         ratio = self.ratio.item()
-        return exact_threshold(weights, ratio, self.grid_size, self.scratch).item()
+        pool = self._pool_values()
+        if pool.numel() == 0:  # one unit per hidden layer: none can go
+            return 0.0
+        return exact_threshold(pool, ratio, self.grid_size, self.scratch).item()
 
     @staticmethod
     def _kept(weights: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -211,7 +283,11 @@ class SoftMaskedMLP(nn.Module):
 
     @torch.no_grad()
     def fraction_below(self, threshold: float) -> float:
-        """Fraction of the weights with ``|w| < threshold``."""
+        """Fraction of the weights the hard mask at ``threshold`` prunes:
+        those with ``|w| < threshold``, or those of pruned units."""
+        if self.prune == "neurons":
+            kept = self.kept_weights(threshold)
+            return 1.0 - kept.sum().item() / kept.numel()
         weights = self.weights.detach()
         # -t < w < t without a copy of |w|: three byte-sized temporaries.
         below = (weights > -threshold).logical_and_(weights < threshold)
@@ -227,7 +303,7 @@ class SoftMaskedMLP(nn.Module):
         if self.hardened:
             return self.hardened_threshold
         threshold = self.hard_threshold()
-        self.kept = self._kept(self.weights, threshold)
+        self.kept = self.kept_weights(threshold)
         self.weights.mul_(self.kept)
         self.hardened_threshold = threshold
         self.scratch = None

@@ -48,16 +48,31 @@ class FittedNetwork:
         )
 
     @property
+    def hidden_sizes(self) -> list[int]:
+        """Units per hidden layer of the fitted network."""
+        return [coef.shape[1] for coef in self.coefs[:-1]]
+
+    @property
     def dtype(self) -> np.dtype:
         """The dtype the network was trained in."""
         return self.coefs[0].dtype
 
-    def check(self, hidden_sizes, y, classifier: bool, subset=False) -> None:
+    def check(
+        self, hidden_sizes, y, classifier: bool, subset=False, at_most=False
+    ) -> None:
         """Raise if the new fit's network or targets differ from the fitted
         ones (the classes with MLPClassifier's message); ``subset``
-        (partial_fit): ``y`` may hold some of the classes."""
-        fitted = [coef.shape[1] for coef in self.coefs[:-1]]
-        if list(hidden_sizes) != fitted:
+        (partial_fit): ``y`` may hold some of the classes; ``at_most``
+        (neurons pruned): the fitted layers may have fewer units than
+        ``hidden_sizes``."""
+        fitted = self.hidden_sizes
+        if at_most:
+            fits = len(fitted) == len(hidden_sizes) and all(
+                units <= size for units, size in zip(fitted, hidden_sizes)
+            )
+        else:
+            fits = list(hidden_sizes) == fitted
+        if not fits:
             raise ValueError(
                 f"warm_start continues the fitted network, of hidden_layer_sizes "
                 f"{tuple(fitted)}; got hidden_layer_sizes={tuple(hidden_sizes)}. "

@@ -110,7 +110,10 @@ def plot_layer_sparsity(estimator: BaseEstimator, ax: Axes | None = None) -> Axe
     estimator = _pruned_estimator(estimator)
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(5, 3.5), layout="constrained")
-    names = [f"{c.shape[0]}->{c.shape[1]}" for c in estimator.coefs_]
+    # The layers as built: with neurons pruned, coefs_ have fewer units and
+    # the shares count the removed units' weights.
+    sizes = [estimator.n_features_in_, *estimator._hidden_sizes(), estimator.n_outputs_]
+    names = [f"{fan_in}->{fan_out}" for fan_in, fan_out in zip(sizes, sizes[1:])]
     bars = ax.bar(names, estimator.layer_sparsity_)
     ax.bar_label(bars, fmt="{:.1%}")
     ax.set_ylim(0, 1.05)

@@ -5,7 +5,8 @@ the default. (Narrower networks, e.g. 16 or 32 units, prune too much of
 themselves at the default lambda_ to pass the checks' training-accuracy
 thresholds.)
 
-No check is expected to fail. The sample-weight equivalence checks (a
+Both pruning targets, weights and whole neurons, are checked. No check is
+expected to fail. The sample-weight equivalence checks (a
 weighted fit against one on repeated rows, to 1e-7 relative) hold because
 training computes in X's dtype, float64 there, as MLPClassifier's.
 """
@@ -19,6 +20,8 @@ from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
     [
         AdaptivePrunedMLPClassifier(max_iter=100),
         AdaptivePrunedMLPRegressor(max_iter=100),
+        AdaptivePrunedMLPClassifier(max_iter=100, prune="neurons"),
+        AdaptivePrunedMLPRegressor(max_iter=100, prune="neurons"),
     ],
 )
 def test_sklearn_compatible_estimator(estimator, check):

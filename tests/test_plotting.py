@@ -78,6 +78,24 @@ def test_layer_sparsity_bars(fitted, tmp_path):
     assert saved_png(ax.figure, tmp_path / "layers.png") > 5_000
 
 
+def test_layer_sparsity_bars_of_pruned_neurons_name_the_layers_as_built(digits_split):
+    X_train, _, y_train, _ = digits_split
+    model = AdaptivePrunedMLPClassifier(
+        hidden_layer_sizes=(32, 16), prune="neurons", max_iter=15, random_state=0
+    ).fit(X_train, y_train)
+    assert model.coefs_[0].shape[1] < 32  # units were removed
+    ax = plot_layer_sparsity(model)
+    assert [label.get_text() for label in ax.get_xticklabels()] == [
+        "64->32",
+        "32->16",
+        "16->10",
+    ]
+    np.testing.assert_allclose(
+        [b.get_height() for b in ax.patches], model.layer_sparsity_
+    )
+    plt.close(ax.figure)
+
+
 def test_input_usage_as_an_image_through_a_pipeline(digits_split, tmp_path):
     X_train, _, y_train, _ = digits_split
     pipe = make_pipeline(
