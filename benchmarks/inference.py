@@ -1,8 +1,9 @@
 """Inference speed and file size of pruned models against dense ones.
 
 Trains 784-512-512-10 on Fashion-MNIST (or the synthetic stand-in): ours at
-the default lambda_ and at a larger lambda_ (>= 95% sparsity), and
-MLPClassifier of the same architecture; then measures single-row latency,
+the default lambda_ and at a larger lambda_ (>= 95% sparsity), ours pruning
+neurons (``prune='neurons'``) at the default lambda_, and MLPClassifier of the
+same architecture; then measures single-row latency,
 10,000-row throughput and the size on disk of each at float32 and float64
 input, next to our default model's weights stored dense in a float32 torch
 model. Writes ``results/inference.md`` and ``.json``.
@@ -104,6 +105,9 @@ def main() -> None:
         "ours, lambda_=100, lr_r=1e-2": AdaptivePrunedMLPClassifier(
             lambda_=100.0, lr_r=1e-2, **common
         ),
+        "ours, prune='neurons', default lambda_=10": AdaptivePrunedMLPClassifier(
+            prune="neurons", **common
+        ),
         "MLPClassifier": MLPClassifier(**common),
     }
     for name, model in models.items():
@@ -183,7 +187,9 @@ def main() -> None:
             "input's dtype; the ratios compare with MLPClassifier at the same "
             "dtype (fitted on float32 data, it computes in float32; its float64 "
             "twin holds the same weights as float64 and computes in float64, as "
-            "a fit on float64 data would; ours computes in float32 either way). "
+            "a fit on float64 data would; ours, fitted on float32 data too, "
+            "computes in the input's dtype promoted with its weights', as "
+            "MLPClassifier does). "
             "'its weights stored dense' is our default model's pruned weights, "
             "zeros included, as a float32 torch nn.Sequential. Sizes: "
             f"dense float32 weights and biases take {dense_bytes / 1024:.0f} kB; "
