@@ -104,11 +104,11 @@ def accuracy_of(model, X, y):
         return float((model(torch.from_numpy(X)).argmax(1).numpy() == y).mean())
 
 
-def gradual_pruning(data, epochs, batch_size, seed, target, hidden=HIDDEN):
-    """Zhu & Gupta's cubic schedule over 10%..75% of the steps, 4 prunings an epoch."""
-    X, y, _, _ = data
-    model = dense_mlp(784, 10, seed, hidden)
-    steps_per_epoch = math.ceil(len(X) / batch_size)
+def cubic_schedule(rows, epochs, batch_size, prune_to_share):
+    """Zhu & Gupta's cubic schedule as a ``train_torch`` ``after_step`` hook:
+    over 10%..75% of the steps, 4 prunings an epoch, ``prune_to_share(share)``
+    with ``share = 1 - (1 - progress)^3`` of the final pruning."""
+    steps_per_epoch = math.ceil(rows / batch_size)
     total_steps = epochs * steps_per_epoch
     begin, end = total_steps // 10, (3 * total_steps) // 4
     every = max(1, steps_per_epoch // 4)
@@ -116,8 +116,21 @@ def gradual_pruning(data, epochs, batch_size, seed, target, hidden=HIDDEN):
     def cubic(step):
         if begin <= step <= end and (step - begin) % every == 0:
             progress = (step - begin) / max(1, end - begin)
-            prune_globally_to(model, target * (1 - (1 - progress) ** 3))
+            prune_to_share(1 - (1 - progress) ** 3)
 
+    return cubic
+
+
+def gradual_pruning(data, epochs, batch_size, seed, target, hidden=HIDDEN):
+    """Global magnitude pruning to ``target`` along :func:`cubic_schedule`."""
+    X, y, _, _ = data
+    model = dense_mlp(784, 10, seed, hidden)
+    cubic = cubic_schedule(
+        len(X),
+        epochs,
+        batch_size,
+        lambda share: prune_globally_to(model, target * share),
+    )
     loss = nn.functional.cross_entropy
     train_torch(model, X, y, epochs, batch_size, seed, loss, after_step=cubic)
     prune_globally_to(model, target)

@@ -20,7 +20,6 @@ kept). Run: ``python benchmarks/neuron_pruning.py [--quick]`` (``--quick``: a
 """
 
 import argparse
-import math
 import time
 import warnings
 
@@ -43,7 +42,12 @@ from _common import (  # noqa: E402
     write_results,
 )
 from _data import load_fashion_mnist_or_stand_in  # noqa: E402
-from accuracy_vs_sparsity import accuracy_of, linears, train_torch  # noqa: E402
+from accuracy_vs_sparsity import (  # noqa: E402
+    accuracy_of,
+    cubic_schedule,
+    linears,
+    train_torch,
+)
 from sk_adaprune import AdaptivePrunedMLPClassifier  # noqa: E402
 
 
@@ -79,19 +83,12 @@ def one_shot_units(data, epochs, batch_size, seed, kept):
 def gradual_units(data, epochs, batch_size, seed, kept):
     X, y, _, _ = data
     model = dense_mlp(784, 10, seed, HIDDEN)
-    steps_per_epoch = math.ceil(len(X) / batch_size)
-    total = epochs * steps_per_epoch
-    begin, end = total // 10, (3 * total) // 4
-    every = max(1, steps_per_epoch // 4)
 
-    def cubic(step):
-        if begin <= step <= end and (step - begin) % every == 0:
-            share = 1 - (1 - (step - begin) / max(1, end - begin)) ** 3
-            keep_strongest_units(
-                model,
-                [size - round((size - k) * share) for size, k in zip(HIDDEN, kept)],
-            )
+    def prune_to_share(share):
+        units = [size - round((size - k) * share) for size, k in zip(HIDDEN, kept)]
+        keep_strongest_units(model, units)
 
+    cubic = cubic_schedule(len(X), epochs, batch_size, prune_to_share)
     train_torch(
         model, X, y, epochs, batch_size, seed, nn.functional.cross_entropy, cubic
     )
