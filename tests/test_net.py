@@ -81,8 +81,8 @@ def test_alpha_is_weight_decay_on_weights_only_and_in_the_reported_loss(
     assert norms[50.0] < 0.5 * norms[0.0]
 
 
-@pytest.mark.parametrize("hardened", [False, True])
-def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
+def batch_ready_net(**params):
+    """A 4-6-3 net at r = 0.3, initialised, its history at a new batch."""
     from sk_adaprune._module import SoftMaskedMLP
     from sk_adaprune._net import PruningNet
 
@@ -93,13 +93,18 @@ def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
         module__hidden_layer_sizes=[6],
         module__n_outputs=3,
         module__ratio_init=0.3,
-        sparsity_penalty=3.0,
-        alpha=50.0,
+        **params,
     ).initialize()
-    if hardened:
-        net.module_.harden()
     net.history.new_epoch()
     net.history.new_batch()
+    return net
+
+
+@pytest.mark.parametrize("hardened", [False, True])
+def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
+    net = batch_ready_net(sparsity_penalty=3.0, alpha=50.0)
+    if hardened:
+        net.module_.harden()
     X = torch.tensor(np.random.default_rng(0).normal(size=(7, 4)), dtype=torch.float32)
     y = torch.tensor([0, 1, 2, 0, 1, 2, 0])
     y_pred = net.module_(X)
@@ -115,25 +120,11 @@ def test_training_loss_is_task_plus_pruning_plus_l2_terms(hardened):
 
 
 def test_pruning_term_adds_its_closed_form_gradient_to_r():
-    from sk_adaprune._module import SoftMaskedMLP
-    from sk_adaprune._net import PruningNet
-
     X = torch.tensor(np.random.default_rng(0).normal(size=(7, 4)))
     y = torch.tensor([0, 1, 2, 0, 1, 2, 0])
     gradients = {}
     for penalty in (0.0, 3.0):
-        net = PruningNet(
-            SoftMaskedMLP,
-            torch.nn.CrossEntropyLoss,
-            module__n_features=4,
-            module__hidden_layer_sizes=[6],
-            module__n_outputs=3,
-            module__ratio_init=0.3,
-            module__dtype=torch.float64,
-            sparsity_penalty=penalty,
-        ).initialize()
-        net.history.new_epoch()
-        net.history.new_batch()
+        net = batch_ready_net(module__dtype=torch.float64, sparsity_penalty=penalty)
         net.train_step_single((X, y))
         gradients[penalty] = net.module_.ratio.grad.item()
     # d/dr of 3 (1 - r)^2 at r = 0.3, on top of the task's gradient through t
