@@ -224,7 +224,7 @@ class SoftMaskedMLP(nn.Module):
         if not pool.in_pool.any():  # one unit per layer: nothing to prune
             return None
         if not self.training:
-            kept = pool.kept(self.hard_threshold())
+            kept = pool.kept(self._exact_threshold(pool.scores()))
             return [units.to(matrices[0].dtype) for units in kept]
         threshold = quantile_threshold(pool.scores(), self.ratio, self.grid_size)
         full = self.weight_gradient == "full"
@@ -270,10 +270,14 @@ class SoftMaskedMLP(nn.Module):
     @torch.no_grad()
     def hard_threshold(self) -> float:
         """Threshold of the hard mask at the current ``r``."""
-        ratio = self.ratio.item()
-        pool = self._pool_values()
+        return self._exact_threshold(self._pool_values())
+
+    @torch.no_grad()
+    def _exact_threshold(self, pool: torch.Tensor) -> float:
+        """The ``r``-quantile of ``pool`` (the weights or the units' scores)."""
         if pool.numel() == 0:  # one unit per hidden layer: none can go
             return 0.0
+        ratio = self.ratio.item()
         return exact_threshold(pool, ratio, self.grid_size, self.scratch).item()
 
     @staticmethod
