@@ -52,7 +52,7 @@ def _pair_at_points_numpy(values, grid_index, first, last, rank):
     # A scan for the few hits, then a gather: faster than a boolean mask.
     chosen = np.abs(values.numpy()[np.flatnonzero(at_points)])
     return tuple(
-        torch.from_numpy(np.array(pair)) for pair in partitioned_pair(chosen, rank)
+        torch.from_numpy(np.array(value)) for value in partitioned_pair(chosen, rank)
     )
 
 
