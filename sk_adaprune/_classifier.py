@@ -172,9 +172,13 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
             The predicted classes.
         """
         y_prob = self._forward_pass_fast(X)
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ == "multiclass":
+            # What inverse_transform computes, without its input checks.
+            return binarizer.classes_.take(y_prob.argmax(axis=1))
         if self.n_outputs_ == 1:
             y_prob = y_prob.ravel()
-        return self._label_binarizer.inverse_transform(y_prob)
+        return binarizer.inverse_transform(y_prob)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Probability estimates.

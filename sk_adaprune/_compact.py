@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
-from sklearn.utils.extmath import safe_sparse_dot, softmax
+from sklearn.utils.extmath import safe_sparse_dot
 
 __all__ = ["CompactNetwork", "HIDDEN_ACTIVATIONS", "compact_network"]
 
@@ -15,10 +15,22 @@ HIDDEN_ACTIVATIONS = {
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0, out=x),
 }
+
+
+def _softmax(x):
+    """Row-wise softmax in place, the steps of scikit-learn's ``softmax``
+    without its array-API dispatch (which costs a single row more than the
+    arithmetic)."""
+    x -= x.max(axis=1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=1, keepdims=True)
+    return x
+
+
 OUTPUT_ACTIVATIONS = {
     "identity": lambda x: x,
     "logistic": expit,
-    "softmax": lambda x: softmax(x, copy=False),
+    "softmax": _softmax,
 }
 # A layer at most this dense also keeps a CSR copy, used for batches of at
 # most SMALL_BATCH rows: there a sparse product beats BLAS (measured by
