@@ -169,13 +169,17 @@ def run(data, epochs, batch_size, seeds, lambdas):
     return rows
 
 
-def plot(summary, title, path) -> None:
+STYLES = {
+    "ours, neurons": ("tab:red", "o"),
+    "structured L2, gradual": ("tab:blue", "s"),
+    "structured L2, one-shot + fine-tune": ("tab:green", "^"),
+}
+
+
+def plot(summary, title, path, styles=STYLES) -> None:
+    """Accuracy against hidden units kept, a line per method of ``styles``
+    (method -> colour, marker), ours annotated with ``lambda_``."""
     figure, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
-    styles = {
-        "ours, neurons": ("tab:red", "o"),
-        "structured L2, gradual": ("tab:blue", "s"),
-        "structured L2, one-shot + fine-tune": ("tab:green", "^"),
-    }
     for method, (colour, marker) in styles.items():
         points = sorted(
             (r for r in summary if r["method"] == method),
@@ -190,7 +194,7 @@ def plot(summary, title, path) -> None:
             marker=marker,
             label=method,
         )
-        if method == "ours, neurons":
+        if method.startswith("ours"):
             for r in points:
                 ax.annotate(
                     f"{r['lambda_']:g}",

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from ._mask import masked_weight
 from ._scratch import Scratch
 from ._threshold import exact_threshold, quantile_threshold
-from ._units import unit_masks, unit_pool
+from ._units import UNIT_SCORES, unit_masks, unit_pool
 
 __all__ = ["ACTIVATIONS", "PRUNE_TARGETS", "SoftMaskedMLP"]
 
@@ -82,6 +82,9 @@ class SoftMaskedMLP(nn.Module):
         every dtype from the same values.
     prune : {'weights', 'neurons'}
         What ``ratio`` prunes: single weights, or whole hidden units.
+    unit_score : str, default='incoming'
+        With ``prune='neurons'``, the key of ``_units.UNIT_SCORES`` the
+        units are ranked by.
     """
 
     def __init__(
@@ -97,11 +100,17 @@ class SoftMaskedMLP(nn.Module):
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         prune: str = "weights",
+        unit_score: str = "incoming",
     ):
         super().__init__()
         if prune not in PRUNE_TARGETS:
             raise ValueError(f"prune must be one of {PRUNE_TARGETS}, got {prune!r}.")
+        if unit_score not in UNIT_SCORES:
+            raise ValueError(
+                f"unit_score must be one of {tuple(UNIT_SCORES)}, got {unit_score!r}."
+            )
         self.prune = prune
+        self.unit_score = unit_score
         sizes = [n_features, *hidden_layer_sizes, n_outputs]
         self.shapes = [(fan_out, fan_in) for fan_in, fan_out in zip(sizes, sizes[1:])]
         generator = torch.Generator().manual_seed(seed)
@@ -178,7 +187,7 @@ class SoftMaskedMLP(nn.Module):
     def _pool_values(self) -> torch.Tensor:
         """What ``t`` is a quantile of: the weights, or the units' scores."""
         if self.prune == "neurons":
-            return unit_pool(self.weight_matrices()[:-1]).scores()
+            return unit_pool(self.weight_matrices(), self.unit_score).scores()
         return self.weights.detach()
 
     def masked_weights(self) -> torch.Tensor:
@@ -220,7 +229,7 @@ class SoftMaskedMLP(nn.Module):
         mode; None when weights are pruned or the mask is hardened."""
         if self.prune != "neurons" or self.hardened:
             return None
-        pool = unit_pool(matrices[:-1])
+        pool = unit_pool(matrices, self.unit_score)
         if not pool.in_pool.any():  # one unit per layer: nothing to prune
             return None
         if not self.training:
@@ -236,12 +245,12 @@ class SoftMaskedMLP(nn.Module):
         or, once hardened, those :meth:`harden` kept (hardening lowers the
         scores of kept units, whose weights from pruned ones it zeroes).
         With weights pruned, every unit."""
-        matrices = self.weight_matrices()[:-1]
+        matrices = self.weight_matrices()
         if self.prune != "neurons":
-            return [torch.ones(m.shape[0], dtype=torch.bool) for m in matrices]
+            return [torch.ones(m.shape[0], dtype=torch.bool) for m in matrices[:-1]]
         if self.hardened:
             return [rows.any(dim=1) for rows in self.weight_matrices(self.kept)[:-1]]
-        return unit_pool(matrices).kept(threshold)
+        return unit_pool(matrices, self.unit_score).kept(threshold)
 
     @torch.no_grad()
     def kept_weights(self, threshold: float) -> torch.Tensor:

@@ -6,13 +6,17 @@ weights, ``t`` is the ``r``-quantile of the scores of the hidden units of all
 layers, and the unit's output is multiplied by ``sigmoid((s_j^2 - t^2) /
 tau)``. The strongest unit of every hidden layer stays out of the pool: it is
 never masked, so no layer is ever emptied, whatever ``r``.
+
+``UNIT_SCORES`` holds the scores a module can rank its units by (squared,
+per hidden layer, from all weight matrices); ``'incoming'`` is the
+default. ``benchmarks/choose_unit_score.py`` measures the others against it.
 """
 
 from typing import NamedTuple
 
 import torch
 
-__all__ = ["UnitPool", "unit_masks", "unit_pool"]
+__all__ = ["UNIT_SCORES", "UnitPool", "unit_masks", "unit_pool"]
 
 
 class UnitPool(NamedTuple):
@@ -35,11 +39,40 @@ class UnitPool(NamedTuple):
         return list(torch.split(kept, self.sizes))
 
 
-def unit_pool(matrices: list) -> UnitPool:
-    """The hidden units of the layers whose ``(fan_out, fan_in)`` weight
-    matrices are ``matrices`` (all layers but the output layer's): row ``j``
-    of a matrix holds unit ``j``'s incoming weights."""
-    squared = [matrix.square().sum(dim=1) for matrix in matrices]
+def incoming(matrices: list) -> list:
+    """``||w_in_j||^2``: the squared L2 norm of each hidden unit's incoming
+    weights (row ``j`` of its layer's matrix)."""
+    return [matrix.square().sum(dim=1) for matrix in matrices[:-1]]
+
+
+def incoming_outgoing(matrices: list) -> list:
+    """``||w_in_j||^2 ||w_out_j||^2``: the product with the unit's outgoing
+    weights (column ``j`` of the next matrix), which a ReLU unit's rescaling
+    of its incoming by ``c`` and outgoing by ``1/c`` leaves unchanged."""
+    return [
+        matrix.square().sum(dim=1) * following.square().sum(dim=0)
+        for matrix, following in zip(matrices, matrices[1:])
+    ]
+
+
+def incoming_per_layer(matrices: list) -> list:
+    """``||w_in_j||^2`` over its layer's mean: layers of different fan-in
+    compete on an equal footing in the global pool."""
+    return [squared / squared.mean() for squared in incoming(matrices)]
+
+
+UNIT_SCORES = {
+    "incoming": incoming,
+    "incoming_outgoing": incoming_outgoing,
+    "incoming_per_layer": incoming_per_layer,
+}
+
+
+def unit_pool(matrices: list, score: str = "incoming") -> UnitPool:
+    """The hidden units of the network whose ``(fan_out, fan_in)`` weight
+    matrices, the output layer's last, are ``matrices``, scored by
+    ``UNIT_SCORES[score]``."""
+    squared = UNIT_SCORES[score](matrices)
     in_pool = torch.ones(sum(s.numel() for s in squared), dtype=torch.bool)
     in_pool = in_pool.to(squared[0].device)
     start = 0

@@ -230,7 +230,7 @@ def test_partial_fit_calls_go_on_with_each_other(digits):
 
 def test_unit_pool_of_a_network_sees_every_hidden_unit():
     module = neuron_module(hidden=(4, 3))
-    pool = unit_pool(module.weight_matrices()[:-1])
+    pool = unit_pool(module.weight_matrices())
     assert pool.sizes == [4, 3]
     assert int(pool.in_pool.sum()) == 5
 
