@@ -459,7 +459,10 @@ class PruningMonitor(Callback):
         module = net.module_
         if module.hardened:
             threshold = module.hardened_threshold
-            sparsity = 1.0 - module.kept.sum().item() / module.kept.numel()
+            # (n - kept) / n, the division learned_sparsity_ makes (1 - kept / n
+            # can differ from it in the last bit).
+            total = module.kept.numel()
+            sparsity = (total - module.kept.sum().item()) / total
         else:
             try:
                 threshold = module.hard_threshold()
