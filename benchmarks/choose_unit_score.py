@@ -17,15 +17,11 @@ Run: ``python benchmarks/choose_unit_score.py [--quick]`` (``--quick``: a
 10k-sample subset, 3 epochs, 1 seed, lambda_ 10).
 """
 
-import argparse
 import time
-import warnings
 
-from neuron_pruning import plot
-from sklearn.exceptions import ConvergenceWarning
+from neuron_pruning import plot, quick_or_full_data
 
 from _common import HIDDEN, RESULTS, fixed_epochs, summarise, write_results
-from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
 from sk_adaprune._units import UNIT_SCORES
 
@@ -82,13 +78,8 @@ def run(data, epochs, batch_size, seeds, lambdas):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    X, y, X_test, y_test, data_name = load_fashion_mnist_or_stand_in()
-    if args.quick:
-        X, y, X_test, y_test = X[:10_000], y[:10_000], X_test[:2_000], y_test[:2_000]
+    quick, (X, y, X_test, y_test), data_name = quick_or_full_data()
+    if quick:
         epochs, seeds, lambdas, suffix = 3, (0,), (10.0,), "_quick"
     else:
         epochs, seeds, lambdas, suffix = 15, (0, 1, 2), (3.0, 10.0, 30.0), ""

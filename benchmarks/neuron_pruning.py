@@ -221,14 +221,22 @@ def plot(summary, title, path, styles=STYLES) -> None:
     figure.savefig(path, dpi=110)
 
 
-def main() -> None:
+def quick_or_full_data():
+    """The command line's ``--quick`` and the data of the neuron benchmarks:
+    Fashion-MNIST (or its stand-in), a 10k / 2k subset with ``--quick``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
+    quick = parser.parse_args().quick
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, y, X_test, y_test, data_name = load_fashion_mnist_or_stand_in()
-    if args.quick:
+    if quick:
         X, y, X_test, y_test = X[:10_000], y[:10_000], X_test[:2_000], y_test[:2_000]
+    return quick, (X, y, X_test, y_test), data_name
+
+
+def main() -> None:
+    quick, (X, y, X_test, y_test), data_name = quick_or_full_data()
+    if quick:
         epochs, seeds, lambdas, suffix = 3, (0,), (3.0, 10.0), "_quick"
     else:
         epochs, seeds, lambdas, suffix = 15, (0, 1, 2), (1.0, 3.0, 10.0, 30.0), ""
