@@ -267,3 +267,36 @@ def test_early_stopping_restores_a_hardened_neuron_pruned_state(digits):
         probabilities = torch.softmax(module(torch.tensor(X)), 1).numpy()
     np.testing.assert_allclose(model.predict_proba(X), probabilities, atol=1e-12)
     assert model.coefs_[0].shape[1] == 30 * (1 - model.unit_sparsity_[0])
+
+
+@pytest.mark.parametrize(
+    "score", ["incoming", "incoming_outgoing", "incoming_per_layer"]
+)
+def test_each_unit_score_is_its_formula(score):
+    module = neuron_module(hidden=(4, 3))
+    matrices = [m.detach().numpy() for m in module.weight_matrices()]
+    incoming = [(m**2).sum(axis=1) for m in matrices[:-1]]
+    expected = {
+        "incoming": incoming,
+        "incoming_outgoing": [
+            s * (following**2).sum(axis=0)
+            for s, following in zip(incoming, matrices[1:])
+        ],
+        "incoming_per_layer": [s / s.mean() for s in incoming],
+    }[score]
+    pool = unit_pool(module.weight_matrices(), score)
+    np.testing.assert_allclose(
+        pool.squared_scores.detach().numpy(), np.concatenate(expected), rtol=1e-12
+    )
+
+
+def test_unknown_unit_score_is_refused():
+    with pytest.raises(ValueError, match="unit_score"):
+        SoftMaskedMLP(5, [4], 3, prune="neurons", unit_score="outgoing")
+
+
+def test_multiclass_predict_is_the_binarizers_decoding(digits):
+    X, y = digits
+    model = AdaptivePrunedMLPClassifier(max_iter=3, random_state=0).fit(X, y)
+    expected = model._label_binarizer.inverse_transform(model.predict_proba(X))
+    np.testing.assert_array_equal(model.predict(X), expected)
