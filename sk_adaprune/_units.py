@@ -56,9 +56,14 @@ def incoming_outgoing(matrices: list) -> list:
 
 
 def incoming_per_layer(matrices: list) -> list:
-    """``||w_in_j||^2`` over its layer's mean: layers of different fan-in
-    compete on an equal footing in the global pool."""
-    return [squared / squared.mean() for squared in incoming(matrices)]
+    """``||w_in_j||^2`` over its layer's mean, times the mean over all hidden
+    units: layers of different fan-in compete on an equal footing in the
+    global pool, and the scores keep the scale of ``incoming`` (which the
+    temperature, a fraction of the weights' spread, is set against). With one
+    hidden layer the factor is 1: the scores are ``incoming``'s."""
+    squared = incoming(matrices)
+    overall = torch.cat(squared).mean()
+    return [layer * (overall / layer.mean()) for layer in squared]
 
 
 UNIT_SCORES = {

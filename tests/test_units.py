@@ -282,12 +282,23 @@ def test_each_unit_score_is_its_formula(score):
             s * (following**2).sum(axis=0)
             for s, following in zip(incoming, matrices[1:])
         ],
-        "incoming_per_layer": [s / s.mean() for s in incoming],
+        "incoming_per_layer": [
+            s * np.concatenate(incoming).mean() / s.mean() for s in incoming
+        ],
     }[score]
     pool = unit_pool(module.weight_matrices(), score)
     np.testing.assert_allclose(
         pool.squared_scores.detach().numpy(), np.concatenate(expected), rtol=1e-12
     )
+
+
+def test_per_layer_scores_are_incomings_with_one_hidden_layer():
+    module = neuron_module(hidden=(6,))
+    scores = [
+        unit_pool(module.weight_matrices(), score).squared_scores
+        for score in ("incoming", "incoming_per_layer")
+    ]
+    assert torch.equal(*scores)
 
 
 def test_unknown_unit_score_is_refused():
