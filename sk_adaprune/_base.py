@@ -37,6 +37,7 @@ from ._net import (
     StoppingRule,
 )
 from ._persistence import write_archive
+from ._predict_input import checked_for_predict
 from ._sklearn_private import Interval, Options, StrOptions, check_sample_weight
 from ._warm_start import FittedNetwork, continue_records, load_into
 
@@ -727,13 +728,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     def _forward_pass_fast(self, X):
         """Output-layer activations of the compacted network."""
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc"],
-            dtype=(np.float64, np.float32),
-            reset=False,
-        )
+        X = checked_for_predict(self, X)
         # As MLPClassifier: X's and the weights' dtypes promoted.
         return self.compact_.forward(X, np.result_type(X.dtype, self.coefs_[0].dtype))
 
