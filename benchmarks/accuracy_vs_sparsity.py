@@ -13,16 +13,22 @@ same epochs and batch size for every method, several seeds:
 5. one-shot global L1 magnitude pruning (torch.nn.utils.prune) to our learned
    sparsity after 2/3 of the epochs, fine-tuned for the rest;
 6. gradual magnitude pruning (Zhu & Gupta 2017 cubic schedule) to our learned
-   sparsity, and to the sparsity of every run of the lambda_ sweep.
+   sparsity, and to the sparsity of every run of the lambda_ sweep;
+7. ours with ``prune='neurons'`` over a lambda_ sweep, each seed's fits in
+   turn with a fit of the default (weights): the fraction of weights whole
+   units remove, the accuracy at it, and the training time of the two.
 Also: LeNet-300-100 (784-300-100-10, 10 epochs) dense and over lambda_; final
 sparsity from r_init in {0, 0.1, ..., 0.9} with and without lambda_; load_digits
 (MLPClassifier, ours with the previous and the current defaults); and
 AdaptivePrunedMLPRegressor vs MLPRegressor on load_diabetes and
 make_friedman1, with the previous and the current defaults.
 
-Writes ``results/accuracy_vs_sparsity[_quick].md``/``.json`` and PNG plots.
-Run: ``python benchmarks/accuracy_vs_sparsity.py [--quick]`` (``--quick``: a
-10k-sample subset, 3 epochs, 1 seed; minutes instead of about two hours).
+Writes ``results/accuracy_vs_sparsity[_quick].md``/``.json``,
+``results/accuracy_vs_sparsity_neurons[_quick].md``/``.json`` (7.) and PNG
+plots. Run: ``python benchmarks/accuracy_vs_sparsity.py [--quick]
+[--neurons]`` (``--quick``: a 10k-sample subset, 3 epochs, 1 seed; minutes
+instead of about two hours; ``--neurons``: only 7., about ten minutes, and
+the frontier redrawn with the other methods' rows of the last full run).
 """
 
 import argparse
@@ -266,6 +272,94 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
     return rows, histories
 
 
+NEURONS = "ours, prune='neurons'"
+NEURON_COLUMNS = (
+    "method",
+    "lambda_",
+    "accuracy_mean",
+    "accuracy_std",
+    "sparsity_mean",
+    "sparsity_std",
+    "units_kept_mean",
+    "units_kept_std",
+    "fit_s_mean",
+    "fit_s_std",
+    "runs",
+)
+
+
+def run_neurons(data, epochs, batch_size, seeds, lambdas) -> list[dict]:
+    """7.: per seed, the default (weights) and ``prune='neurons'`` at each of
+    ``lambdas``, fitted in turn: accuracy, weights removed, units kept and
+    the wall time of each fit."""
+    X, y, X_test, y_test = data
+    common = fixed_epochs(HIDDEN, batch_size, epochs)
+    default_lambda = AdaptivePrunedMLPClassifier().lambda_
+    rows = []
+    for seed in seeds:
+        for method, lam, params in (
+            ("ours (default)", default_lambda, {}),
+            *((NEURONS, lam, {"prune": "neurons", "lambda_": lam}) for lam in lambdas),
+        ):
+            start = time.perf_counter()
+            model = AdaptivePrunedMLPClassifier(
+                random_state=seed, **common, **params
+            ).fit(X, y)
+            seconds = time.perf_counter() - start
+            rows.append(
+                {
+                    "network": "784-512-512-10",
+                    "method": method,
+                    "lambda_": lam,
+                    "seed": seed,
+                    "accuracy": model.score(X_test, y_test),
+                    "sparsity": model.learned_sparsity_,
+                    "units_kept": sum(c.shape[1] for c in model.coefs_[:-1]),
+                    "fit_s": seconds,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def write_neurons(rows, suffix) -> list[dict]:
+    """Summarise 7., write ``accuracy_vs_sparsity_neurons{suffix}``, return
+    the summary."""
+    summary = summarise(
+        rows,
+        ["network", "method", "lambda_"],
+        ["accuracy", "sparsity", "units_kept", "fit_s"],
+    )
+    default = _row(summary, "ours (default)")
+    neuron_default = next(
+        r
+        for r in summary
+        if r["method"] == NEURONS and r["lambda_"] == default["lambda_"]
+    )
+    runs = default["runs"]
+    ratio = neuron_default["fit_s_mean"] / default["fit_s_mean"]
+    notes = (
+        f"784-512-512-10, the epochs, batch and seeds ({runs} runs) of the main "
+        "table; per seed the default (weights pruned) and prune='neurons' at each "
+        "lambda_ fitted in turn in one process (the training-time comparison "
+        "needs an idle machine). sparsity: "
+        "the fraction of weights removed (learned_sparsity_), so the rows sit on "
+        "the main table's axis; units_kept: hidden units of 1024 after "
+        "compaction.\n\nTraining time (target: neurons no slower than weights): "
+        f"prune='neurons' at lambda_={default['lambda_']:g} "
+        f"{neuron_default['fit_s_mean']:.1f} s against the default's "
+        f"{default['fit_s_mean']:.1f} s a fit, ratio {ratio:.2f} "
+        f"({_verdict(ratio <= 1.0)})."
+    )
+    write_results(
+        f"accuracy_vs_sparsity_neurons{suffix}",
+        "Accuracy against sparsity: pruning whole neurons",
+        [{k: r[k] for k in NEURON_COLUMNS} for r in summary],
+        notes,
+    )
+    return summary
+
+
 def run_r_init(data, epochs, batch_size, seed):
     X, y, X_test, y_test = data
     curves = {}
@@ -360,9 +454,12 @@ _STYLE = {  # method -> (colour, marker) for the points outside the sweeps
 
 
 def _family(method: str) -> str:
-    """Which sweep a method's row belongs to: 'ours', 'gradual' or ''."""
+    """Which sweep a method's row belongs to: 'ours', 'neurons', 'gradual'
+    or ''."""
     if method == "ours (default)" or method.startswith("ours lambda_="):
         return "ours"
+    if method == NEURONS:
+        return "neurons"
     return "gradual" if method.startswith("gradual magnitude") else ""
 
 
@@ -374,6 +471,7 @@ def plot_frontier(summary, title, path) -> None:
     for family, label, colour, marker in (
         ("ours", "ours, lambda_ sweep (star: default)", "tab:red", "o"),
         ("gradual", "gradual magnitude, told each sparsity", "tab:blue", "s"),
+        ("neurons", "ours, prune='neurons', lambda_ sweep", "tab:green", "^"),
     ):
         points = sorted(
             (r for r in summary if r["family"] == family),
@@ -428,6 +526,12 @@ def plot_frontier(summary, title, path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     figure.savefig(path, dpi=110)
+
+
+def _saved_rows(name) -> list[dict]:
+    """The summary rows of ``results/NAME.json`` (none if it is missing)."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text())["rows"] if path.exists() else []
 
 
 def _row(summary, method):
@@ -543,33 +647,44 @@ def main() -> None:
         action="store_true",
         help="only redraw frontier[_quick].png from the results' JSON",
     )
+    parser.add_argument(
+        "--neurons",
+        action="store_true",
+        help="only the prune='neurons' rows (7.); the frontier redrawn with them",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, y, X_test, y_test, data_name = load_fashion_mnist_or_stand_in()
-    if args.replot:
-        suffix = "_quick" if args.quick else ""
-        rows = json.loads((RESULTS / f"accuracy_vs_sparsity{suffix}.json").read_text())
-        plot_frontier(
-            rows["rows"],
-            f"{data_name}, 784-512-512-10: accuracy against weights kept",
-            RESULTS / f"frontier{suffix}.png",
-        )
-        return
+    suffix = "_quick" if args.quick else ""
+    title = f"{data_name}, 784-512-512-10: accuracy against weights kept"
     if args.quick:
         X, y, X_test, y_test = X[:10_000], y[:10_000], X_test[:2_000], y_test[:2_000]
-        epochs, lenet_epochs, seeds, suffix = 3, 3, (0,), "_quick"
-        lambdas, lenet_lambdas = (1.0, 100.0), (100.0,)
+        epochs, lenet_epochs, seeds = 3, 3, (0,)
+        lambdas, lenet_lambdas, neuron_lambdas = (1.0, 100.0), (100.0,), (10.0,)
     else:
-        epochs, lenet_epochs, seeds, suffix = 15, 10, (0, 1, 2), ""
+        epochs, lenet_epochs, seeds = 15, 10, (0, 1, 2)
         lambdas, lenet_lambdas = (1.0, 3.0, 30.0, 100.0, 300.0), (30.0, 100.0)
+        neuron_lambdas = (3.0, 10.0, 30.0)
     batch_size = 128
     data = (X, y, X_test, y_test)
+    if args.replot or args.neurons:
+        rows = _saved_rows(f"accuracy_vs_sparsity{suffix}")
+        if args.neurons:
+            neurons = run_neurons(data, epochs, batch_size, seeds, neuron_lambdas)
+            write_neurons(neurons, suffix)
+        neurons = _saved_rows(f"accuracy_vs_sparsity_neurons{suffix}")
+        rows += [r for r in neurons if r["method"] == NEURONS]
+        plot_frontier(rows, title, RESULTS / f"frontier{suffix}.png")
+        return
     values = ["accuracy", "sparsity", "fit_s"]
     keys = ["network", "method", "lambda_"]
     rows, histories = run_classification(
         data, HIDDEN, epochs, batch_size, seeds, lambdas
     )
     summary = summarise(rows, keys, values)
+    neurons = write_neurons(
+        run_neurons(data, epochs, batch_size, seeds, neuron_lambdas), suffix
+    )
     lenet_rows, _ = run_classification(
         data, (300, 100), lenet_epochs, batch_size, seeds, lenet_lambdas, full=False
     )
@@ -612,8 +727,8 @@ def main() -> None:
     )
 
     plot_frontier(
-        summary,
-        f"{data_name}, 784-512-512-10: accuracy against weights kept",
+        summary + [r for r in neurons if r["method"] == NEURONS],
+        title,
         RESULTS / f"frontier{suffix}.png",
     )
 
