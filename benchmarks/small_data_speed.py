@@ -13,7 +13,7 @@ of one of our load_digits fits (the functions with the most own time), and
 the threshold's two routes (selection and the KDE summed at ``t``, or binning
 and the FFT) timed by pool size, which sets ``_threshold.SMALL_POOL``.
 Writes ``results/small_data_speed.md`` / ``.json``.
-Run: ``python benchmarks/small_data_speed.py [--rounds N]`` (nothing else
+Run: ``python benchmarks/small_data_speed.py [--rounds N] [--decompose]`` (nothing else
 running: it is a timing).
 """
 
@@ -47,6 +47,8 @@ from sk_adaprune import (
     AdaptivePrunedMLPRegressor,
     _threshold,
 )
+from sk_adaprune._adam import FusedAdam
+from sk_adaprune._module import SoftMaskedMLP
 
 ALL_EPOCHS = dict(tol=0.0, n_iter_no_change=np.inf)
 
@@ -279,6 +281,85 @@ def profile():
     ]
 
 
+def bare_loop(module, optimizer, X, y, epochs, seed, learned_ratio):
+    """Milliseconds per step of a training loop over ``module`` without
+    skorch: the batches of :class:`BatchIterator` (a new permutation per
+    epoch, ``index_select``), the softmax loss, one ``loss.item()``, and with
+    ``learned_ratio`` the estimator's per-step extras: the sparsity term's
+    gradient on ``r`` (lambda_ 10) and the clamps."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    y = torch.as_tensor(np.unique(y, return_inverse=True)[1])
+    rng = np.random.RandomState(seed)
+    rows, batch = len(X), min(200, len(X))
+    steps = 0
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.from_numpy(rng.permutation(rows))
+        for first in range(0, rows, batch):
+            index = order[first : first + batch]
+            optimizer.zero_grad()
+            module.train()
+            loss = torch.nn.functional.cross_entropy(
+                module(X.index_select(0, index)), y.index_select(0, index)
+            )
+            loss.item()
+            loss.backward()
+            if learned_ratio:
+                module.ratio.grad.add_(-20.0 * (1.0 - module.ratio.item()))
+            optimizer.step()
+            if learned_ratio:
+                module.clamp_(1e-6)
+            steps += 1
+    return 1e3 * (time.perf_counter() - start) / steps
+
+
+def step_decomposition(rounds):
+    """Where a default fit's step goes on load_digits: the whole fit, the
+    same module trained by a bare loop (so the difference is skorch's loop,
+    the callbacks and the records), the module hardened (no mask and no
+    threshold: the difference is theirs), and the plain torch floor; rounds
+    interleaved, medians."""
+    X, _, y, _ = classification_splits()["load_digits"]
+    epochs = 200
+    steps = epochs * math.ceil(len(X) / 200)
+    AdaptivePrunedMLPClassifier(max_iter=1).fit(X, y)  # the first fit's imports
+    times = {name: [] for name in ("fit", "soft", "hardened", "plain")}
+    for round_ in range(rounds):
+        params = dict(max_iter=epochs, random_state=round_, **ALL_EPOCHS)
+        seconds, _ = timed_fit(AdaptivePrunedMLPClassifier(**params), X, y)
+        times["fit"].append(1e3 * seconds / steps)
+        for hardened in (False, True):
+            module = SoftMaskedMLP(
+                X.shape[1],
+                (100,),
+                10,
+                ratio_init=0.0,
+                weight_gradient="masked",
+                seed=round_,
+                dtype=torch.float64,
+            )
+            if hardened:
+                module.harden()
+            groups = [{"params": p} for p in module.parameter_groups().values()]
+            times["hardened" if hardened else "soft"].append(
+                bare_loop(module, FusedAdam(groups), X, y, epochs, round_, not hardened)
+            )
+        times["plain"].append(1e3 * plain_torch_fit(X, y, True, epochs, round_) / steps)
+    fit, soft, hardened, plain = (statistics.median(times[k]) for k in times)
+    parts = [
+        ("the whole fit (estimator, skorch)", fit),
+        ("our module, bare loop, soft mask", soft),
+        ("our module, bare loop, hardened (no mask, no threshold)", hardened),
+        ("plain torch nn.Sequential, fused Adam", plain),
+        ("= skorch loop, callbacks, records (fit - soft)", fit - soft),
+        ("= soft mask and threshold (soft - hardened)", soft - hardened),
+    ]
+    return [
+        {"what": what, "ms_per_step": ms, "share_of_fit": ms / fit}
+        for what, ms in parts
+    ]
+
+
 def threshold_routes(sizes=(1000, 3000, 7400, 10_000, 15_000, 20_000, 40_000)):
     """Microseconds per ``threshold_and_density`` call of each route, on 64
     different pools per size (signed, Glorot-like weights, ratio 0.7) called
@@ -336,8 +417,26 @@ def main() -> None:
         help="only the fixed costs, ours against the sk_adaprune of CHECKOUT (a "
         "checkout of an earlier commit); writes small_data_speed_fixed_costs.md",
     )
+    parser.add_argument(
+        "--decompose",
+        action="store_true",
+        help="only where a load_digits step goes (fit, bare loops, plain torch); "
+        "writes small_data_speed_decomposition.md",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
+    if args.decompose:
+        write_results(
+            "small_data_speed_decomposition",
+            "Where a load_digits step goes",
+            step_decomposition(args.rounds),
+            notes=f"load_digits training split (1,347 rows), hidden (100,), float64, "
+            f"200 epochs of 7 steps, {args.rounds} interleaved rounds, medians. A "
+            "bare loop trains our SoftMaskedMLP with the estimator's optimizer, "
+            "batches, loss and per-step extras, without skorch; hardened: the same "
+            "module after harden(), whose forward pass has no mask and no threshold.",
+        )
+        return
     if args.fixed_costs_against:
         write_fixed_costs(args.rounds, args.fixed_costs_against)
         return
