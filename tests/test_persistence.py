@@ -194,3 +194,56 @@ def test_a_fitted_net_holds_no_gradients_or_optimizer_moments(models):
     # Each would hold the weight pool once more after fit.
     assert all(parameter.grad is None for parameter in module.parameters())
     assert not model.net_.optimizer_.state
+
+
+def _as_format_3(path):
+    """Rewrite a saved archive as format 3 wrote it: float arrays as they are."""
+    import json
+
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    values = json.loads(arrays["values"].tobytes().decode())
+    for name, dtype in values.pop("_byte_planes").items():
+        planes = arrays[name]
+        raw = np.ascontiguousarray(planes.reshape(planes.shape[0], -1).T)
+        arrays[name] = raw.view(dtype).reshape(planes.shape[1:])
+    arrays["values"] = np.frombuffer(json.dumps(values).encode(), dtype=np.uint8)
+    arrays["format"] = np.frombuffer(b'"sk_adaprune/3"', dtype=np.uint8)
+    np.savez_compressed(path, **arrays)
+
+
+def test_archives_store_float_arrays_as_byte_planes_and_are_smaller(models, tmp_path):
+    model, X = models["binary"]
+    path = model.save(tmp_path / "model.npz")
+    with np.load(path) as archive:
+        planes = archive["coef0_data"]
+    nnz = np.count_nonzero(model.coefs_[0])
+    assert planes.dtype == np.uint8 and planes.shape == (model.coefs_[0].itemsize, nnz)
+    old = tmp_path / "old.npz"
+    old.write_bytes(path.read_bytes())
+    _as_format_3(old)
+    # The sign-and-exponent bytes of the weights compress; interleaved they do not.
+    assert path.stat().st_size < 0.98 * old.stat().st_size
+    np.testing.assert_array_equal(load(path).predict_proba(X), model.predict_proba(X))
+
+
+def test_archives_of_format_3_still_load(models, tmp_path):
+    model, X = models["multi-output regression"]
+    path = model.save(tmp_path / "model.npz")
+    _as_format_3(path)
+    loaded = load(path)
+    for got, expected in zip(loaded.coefs_, model.coefs_):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_byte_planes_that_cannot_hold_their_dtype_are_refused(models, tmp_path):
+    model, _ = models["binary"]
+    path = model.save(tmp_path / "model.npz")
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    arrays["coef0_data"] = arrays["coef0_data"][:3]  # 3 planes of float32 values
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(ValueError, match="3 byte planes cannot hold float"):
+        load(path)
