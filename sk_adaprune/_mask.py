@@ -2,6 +2,7 @@
 
 import torch
 
+from ._scalars import host_scalar
 from ._scratch import Scratch
 
 __all__ = ["WEIGHT_GRADIENTS", "masked_weight", "soft_mask"]
@@ -27,7 +28,6 @@ def soft_mask(
 class _MaskedWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, threshold, temperature, scratch, name, weight_gradient):
-        inverse_temperature = 1.0 / temperature
         if scratch is None:
             logits, mask = torch.empty_like(weight), torch.empty_like(weight)
         else:
@@ -37,18 +37,21 @@ class _MaskedWeight(torch.autograd.Function):
             ctx.generation = scratch.bump(name)
         ctx.scratch, ctx.name = scratch, name
         ctx.full = weight_gradient == "full"
+        # Scalars on the host (_scalars), rounded as 0-d tensors would be.
+        t, inverse_temperature = _host_scalars(threshold, temperature)
         # (w^2 - t^2) / tau in one pass: -t^2/tau + (1/tau) w w.
-        offset = -threshold * threshold * inverse_temperature
-        scale = inverse_temperature.item()
+        offset = weight.new_tensor(-t * t * inverse_temperature)
+        scale = float(inverse_temperature)
         torch.addcmul(offset, weight, weight, value=scale, out=logits)
         torch.sigmoid(logits, out=mask)
-        ctx.save_for_backward(weight, threshold, inverse_temperature)
+        ctx.save_for_backward(weight)
         ctx.logits, ctx.mask, ctx.scale = logits, mask, scale
+        ctx.threshold_slope = float(-2.0 * t * inverse_temperature)
         return weight * mask
 
     @staticmethod
     def backward(ctx, grad):
-        weight, threshold, inverse_temperature = ctx.saved_tensors
+        (weight,) = ctx.saved_tensors
         scratch = ctx.scratch
         if scratch is not None and scratch.generation(ctx.name) != ctx.generation:
             raise RuntimeError(
@@ -67,13 +70,18 @@ class _MaskedWeight(torch.autograd.Function):
         # slope = w g m (1 - m), shared by all three gradients.
         torch.ops.aten.sigmoid_backward.grad_input(grad, mask, grad_input=slope)
         slope.mul_(weight)
-        grad_threshold = slope.sum() * (-2.0 * threshold * inverse_temperature)
-        grad_temperature = (
-            -torch.dot(slope.view(-1), logits.view(-1)) * inverse_temperature
-        )
+        grad_threshold = slope.sum().mul_(ctx.threshold_slope)
+        # -(s . logits) / tau, the sign taken with the scale (exactly).
+        grad_temperature = torch.dot(slope.view(-1), logits.view(-1)).mul_(-ctx.scale)
         if ctx.full:
             grad_weight.addcmul_(slope, weight, value=2.0 * ctx.scale)
         return grad_weight, grad_threshold, grad_temperature, None, None, None
+
+
+def _host_scalars(threshold, temperature):
+    """``t`` and ``1 / tau`` as numpy scalars of ``tau``'s dtype."""
+    scalar = host_scalar(temperature.dtype)
+    return scalar(threshold.item()), scalar(1.0) / scalar(temperature.item())
 
 
 def masked_weight(

@@ -13,6 +13,7 @@ from ._density import (
     reflected_kde_at,
     scott_bandwidth,
 )
+from ._scalars import host_scalar
 from ._scratch import Scratch
 from ._selection import binned_pair, partitioned_pair
 
@@ -164,16 +165,16 @@ class _QuantileThreshold(torch.autograd.Function):
         threshold, density = threshold_and_density(
             weights, float(ratio), grid_size, scratch
         )
-        # A vanishing density would make the step in r infinite.
-        tiny = torch.finfo(density.dtype).tiny
-        ctx.save_for_backward(1.0 / density.clamp_min(tiny))
+        # 1 / f on the host in f's dtype (_scalars); a vanishing density
+        # would make the step in r infinite.
+        scalar = host_scalar(density.dtype)
+        density = max(scalar(density.item()), np.finfo(scalar).tiny)
+        ctx.threshold_per_ratio = float(scalar(1.0) / density)
         return threshold.to(ratio.dtype)
 
     @staticmethod
     def backward(ctx, grad_threshold):
-        (threshold_per_ratio,) = ctx.saved_tensors
-        grad_ratio = grad_threshold * threshold_per_ratio.to(grad_threshold.dtype)
-        return grad_ratio, None, None, None
+        return grad_threshold * ctx.threshold_per_ratio, None, None, None
 
 
 def quantile_threshold(
