@@ -13,7 +13,8 @@ of one of our load_digits fits (the functions with the most own time), and
 the threshold's two routes (selection and the KDE summed at ``t``, or binning
 and the FFT) timed by pool size, which sets ``_threshold.SMALL_POOL``.
 Writes ``results/small_data_speed.md`` / ``.json``.
-Run: ``python benchmarks/small_data_speed.py [--rounds N] [--decompose]`` (nothing else
+Run: ``python benchmarks/small_data_speed.py [--rounds N] [--decompose]
+[--fits-against CHECKOUT] [--fixed-costs-against CHECKOUT]`` (nothing else
 running: it is a timing).
 """
 
@@ -54,14 +55,19 @@ ALL_EPOCHS = dict(tol=0.0, n_iter_no_change=np.inf)
 
 
 def data_sets():
-    """``name -> (X, y, is_classification, max_iter)``: the training rows of
-    the benchmarks' shared splits, and a larger synthetic set."""
+    """``name -> (X, y, is_classification, max_iter, hidden_layer_sizes)``:
+    the training rows of the benchmarks' shared splits with the default
+    network, load_digits with two hidden layers (17,400 weights, near the
+    small-pool route's limit), and a larger synthetic set."""
+    splits = classification_splits()
     sets = {
-        name: (X_train, y_train, True, 200)
-        for name, (X_train, _, y_train, _) in classification_splits().items()
+        name: (X_train, y_train, True, 200, (100,))
+        for name, (X_train, _, y_train, _) in splits.items()
     }
+    X_train, _, y_train, _ = splits["load_digits"]
+    sets["load_digits, hidden (100, 100)"] = (X_train, y_train, True, 200, (100, 100))
     X_train, _, y_train, _ = regression_splits()["load_diabetes"]
-    sets["load_diabetes"] = (X_train, y_train, False, 200)
+    sets["load_diabetes"] = (X_train, y_train, False, 200, (100,))
     X, y = make_classification(
         n_samples=20_000, n_features=40, n_informative=20, random_state=0
     )
@@ -70,6 +76,7 @@ def data_sets():
         y,
         True,
         50,
+        (100,),
     )
     return sets
 
@@ -80,8 +87,8 @@ def timed_fit(estimator, X, y):
     return time.perf_counter() - start, estimator
 
 
-def plain_torch_fit(X, y, classify, max_iter, seed):
-    """The floor of a PyTorch training loop: the same network (hidden (100,),
+def plain_torch_fit(X, y, classify, max_iter, seed, hidden=(100,)):
+    """The floor of a PyTorch training loop: the same network (``hidden``,
     relu, float64), batches and Adam (``torch.optim.Adam(fused=True)``), a
     plain ``nn.Sequential`` with no mask, no threshold, no L2 term and no
     skorch; one ``loss.item()`` a step, as any loop that logs its loss."""
@@ -95,11 +102,12 @@ def plain_torch_fit(X, y, classify, max_iter, seed):
         outputs = 1
         loss_fn = lambda pred, true: 0.5 * torch.nn.functional.mse_loss(pred, true)  # noqa: E731
     torch.manual_seed(seed)
-    network = torch.nn.Sequential(
-        torch.nn.Linear(X.shape[1], 100),
-        torch.nn.ReLU(),
-        torch.nn.Linear(100, outputs),
-    ).double()
+    sizes = [X.shape[1], *hidden]
+    layers = []
+    for fan_in, fan_out in zip(sizes, sizes[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    network = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], outputs))
+    network = network.double()
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3, fused=True)
     rows, batch = len(X), min(200, len(X))
     start = time.perf_counter()
@@ -117,19 +125,24 @@ def plain_torch_fit(X, y, classify, max_iter, seed):
 
 def compare(rounds):
     rows = []
-    for name, (X, y, classify, max_iter) in data_sets().items():
+    for name, (X, y, classify, max_iter, hidden) in data_sets().items():
         ours_kind = (
             AdaptivePrunedMLPClassifier if classify else AdaptivePrunedMLPRegressor
         )
         theirs_kind = MLPClassifier if classify else MLPRegressor
         ours_s, theirs_s, plain_s, ratios = [], [], [], []
         for round_ in range(rounds):
-            params = dict(max_iter=max_iter, random_state=round_, **ALL_EPOCHS)
+            params = dict(
+                hidden_layer_sizes=hidden,
+                max_iter=max_iter,
+                random_state=round_,
+                **ALL_EPOCHS,
+            )
             seconds, ours = timed_fit(ours_kind(**params), X, y)
             ours_s.append(seconds)
             seconds, theirs = timed_fit(theirs_kind(**params), X, y)
             theirs_s.append(seconds)
-            plain_s.append(plain_torch_fit(X, y, classify, max_iter, round_))
+            plain_s.append(plain_torch_fit(X, y, classify, max_iter, round_, hidden))
             ratios.append(ours_s[-1] / theirs_s[-1])
             assert ours.n_iter_ == theirs.n_iter_ == max_iter
         steps = max_iter * math.ceil(len(X) / min(200, len(X)))
@@ -137,6 +150,7 @@ def compare(rounds):
             {
                 "data": name,
                 "rows": len(X),
+                "weights": sum(c.size for c in theirs.coefs_),
                 "epochs": max_iter,
                 "steps": steps,
                 "ours_fit_s": statistics.median(ours_s),
@@ -179,8 +193,10 @@ def run_python(code, checkout=None):
     ``sk_adaprune`` is imported instead of the installed one."""
     env = None if checkout is None else {**os.environ, "PYTHONPATH": str(checkout)}
     command = [sys.executable, "-c", code]
+    # Run in the checkout: ``python -c`` puts the working directory ahead of
+    # PYTHONPATH, so from this repository's root it would import ours.
     return subprocess.run(
-        command, capture_output=True, text=True, check=True, env=env
+        command, capture_output=True, text=True, check=True, env=env, cwd=checkout
     ).stdout.split()
 
 
@@ -392,12 +408,73 @@ def threshold_routes(sizes=(1000, 3000, 7400, 10_000, 15_000, 20_000, 40_000)):
     return rows
 
 
-def write_fixed_costs(rounds, baseline) -> None:
-    commit = subprocess.run(
-        ["git", "-C", baseline, "rev-parse", "--short", "HEAD"],
+_ONE_FIT = """
+import sys, time, warnings
+sys.path.insert(0, {folder!r})
+from sklearn.exceptions import ConvergenceWarning
+from small_data_speed import ALL_EPOCHS, data_sets
+from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
+warnings.simplefilter("ignore", ConvergenceWarning)
+X, y, classify, max_iter, hidden = data_sets()[{name!r}]
+kind = AdaptivePrunedMLPClassifier if classify else AdaptivePrunedMLPRegressor
+kind(hidden_layer_sizes=hidden, max_iter=1).fit(X, y)  # what the first fit builds
+start = time.perf_counter()
+params = dict(hidden_layer_sizes=hidden, max_iter=max_iter, random_state={seed})
+kind(**params, **ALL_EPOCHS).fit(X, y)
+print(time.perf_counter() - start)
+"""
+
+
+def fits_against(rounds, baseline):
+    """Each data set's fit by ours and by the sk_adaprune of ``baseline``, in
+    fresh processes taking turns (rounds outermost), medians."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    names = list(data_sets())
+    times = {(name, side): [] for name in names for side in ("ours", "baseline")}
+    for round_ in range(rounds):
+        for name in names:
+            code = _ONE_FIT.format(folder=folder, name=name, seed=round_)
+            for side, checkout in (("ours", None), ("baseline", baseline)):
+                times[name, side].append(float(run_python(code, checkout)[0]))
+    rows = []
+    for name in names:
+        ours, before = (statistics.median(times[name, s]) for s in ("ours", "baseline"))
+        pairs = zip(times[name, "ours"], times[name, "baseline"])
+        rows.append(
+            {
+                "data": name,
+                "ours_fit_s": ours,
+                "baseline_fit_s": before,
+                "ours_vs_baseline": statistics.median(a / b for a, b in pairs),
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def _commit(checkout) -> str:
+    return subprocess.run(
+        ["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def write_fits_against(rounds, baseline) -> None:
+    write_results(
+        "small_data_speed_against",
+        "Fit time against an earlier commit",
+        fits_against(rounds, baseline),
+        notes=f"The data sets and fits of small_data_speed.md (float64, every epoch "
+        f"runs), each fit in a fresh process after a 1-epoch fit, ours and the "
+        f"sk_adaprune of {baseline} (commit {_commit(baseline)}) in turn, "
+        f"{rounds} rounds (random_state = round), medians; ours_vs_baseline: the "
+        "median of the per-round ratios.",
+    )
+
+
+def write_fixed_costs(rounds, baseline) -> None:
+    commit = _commit(baseline)
     write_results(
         "small_data_speed_fixed_costs",
         "Fixed costs of a fit, against an earlier commit",
@@ -416,6 +493,12 @@ def main() -> None:
         metavar="CHECKOUT",
         help="only the fixed costs, ours against the sk_adaprune of CHECKOUT (a "
         "checkout of an earlier commit); writes small_data_speed_fixed_costs.md",
+    )
+    parser.add_argument(
+        "--fits-against",
+        metavar="CHECKOUT",
+        help="only the data sets' fits, ours against the sk_adaprune of CHECKOUT; "
+        "writes small_data_speed_against.md",
     )
     parser.add_argument(
         "--decompose",
@@ -439,6 +522,9 @@ def main() -> None:
         return
     if args.fixed_costs_against:
         write_fixed_costs(args.rounds, args.fixed_costs_against)
+        return
+    if args.fits_against:
+        write_fits_against(args.rounds, args.fits_against)
         return
     comparison = compare(args.rounds)
     fixed = fixed_costs(args.rounds)
