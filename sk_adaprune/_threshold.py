@@ -135,6 +135,13 @@ def threshold_and_density(
     binning error. Both routes floor the bandwidth at half a bin of the
     grid.
     """
+    threshold, density = _threshold_and_host_density(weights, ratio, grid_size, scratch)
+    return threshold, threshold.new_tensor(density)
+
+
+def _threshold_and_host_density(weights, ratio, grid_size, scratch):
+    """:func:`threshold_and_density` with ``f(t)`` as the float64 it is
+    computed in, on the host (training reads it there)."""
     values, k = _pool_and_rank(weights, ratio)
     if _is_small(values):
         return _small_threshold_and_density(values, k, grid_size)
@@ -142,8 +149,7 @@ def threshold_and_density(
     threshold = _binned_threshold(values, k, binned)
     bandwidth = binned_bandwidth(binned)
     density = grid_density(binned.counts, binned.spacing, bandwidth, values.numel())
-    at_threshold = interpolate(density, binned.spacing, threshold.item())
-    return threshold, values.new_tensor(at_threshold)
+    return threshold, float(interpolate(density, binned.spacing, threshold.item()))
 
 
 def _small_threshold_and_density(values, k, grid_size):
@@ -154,7 +160,7 @@ def _small_threshold_and_density(values, k, grid_size):
     spacing = max(upper, np.finfo(magnitudes.dtype).eps) / (grid_size - 0.5)
     bandwidth = scott_bandwidth(samples, floor=0.5 * spacing)
     density = reflected_kde_at(samples, float(threshold), bandwidth)
-    return values.new_tensor(threshold), values.new_tensor(density)
+    return values.new_tensor(threshold), density
 
 
 class _QuantileThreshold(torch.autograd.Function):
@@ -162,13 +168,14 @@ class _QuantileThreshold(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, ratio, weights, grid_size, scratch):
-        threshold, density = threshold_and_density(
+        threshold, density = _threshold_and_host_density(
             weights, float(ratio), grid_size, scratch
         )
-        # 1 / f on the host in f's dtype (_scalars); a vanishing density
-        # would make the step in r infinite.
-        scalar = host_scalar(density.dtype)
-        density = max(scalar(density.item()), np.finfo(scalar).tiny)
+        # 1 / f on the host in the pool's dtype (_scalars), rounded as
+        # threshold_and_density's tensor; a vanishing density would make the
+        # step in r infinite.
+        scalar = host_scalar(threshold.dtype)
+        density = max(scalar(density), np.finfo(scalar).tiny)
         ctx.threshold_per_ratio = float(scalar(1.0) / density)
         return threshold.to(ratio.dtype)
 
