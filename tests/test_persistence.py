@@ -200,15 +200,15 @@ def _as_format_3(path):
     """Rewrite a saved archive as format 3 wrote it: float arrays as they are."""
     import json
 
+    from sk_adaprune._persistence import _from_planes, _text
+
     with np.load(path) as archive:
         arrays = dict(archive)
     values = json.loads(arrays["values"].tobytes().decode())
     for name, dtype in values.pop("_byte_planes").items():
-        planes = arrays[name]
-        raw = np.ascontiguousarray(planes.reshape(planes.shape[0], -1).T)
-        arrays[name] = raw.view(dtype).reshape(planes.shape[1:])
-    arrays["values"] = np.frombuffer(json.dumps(values).encode(), dtype=np.uint8)
-    arrays["format"] = np.frombuffer(b'"sk_adaprune/3"', dtype=np.uint8)
+        arrays[name] = _from_planes(arrays[name], dtype)
+    arrays["values"] = _text(values)
+    arrays["format"] = _text("sk_adaprune/3")
     np.savez_compressed(path, **arrays)
 
 
