@@ -205,8 +205,9 @@ def scott_bandwidth(samples: np.ndarray, floor: float) -> float:
     # Two reductions and no temporary; float64 keeps the difference exact
     # enough for magnitudes, whose mean is of the order of their spread. By
     # torch, as the KDE: numpy's dot would wake the BLAS's own threads, which
-    # then spin on the cores torch's next parallel kernel waits for (a step
-    # on 15,000 weights took 8 ms instead of 0.2).
+    # then spin on the cores torch's next parallel kernel waits for (a
+    # load_digits fit with 17,400 weights took 4.5x as long,
+    # benchmarks/results/small_data_speed_against.md).
     values = torch.from_numpy(samples)
     mean = values.sum().item() / n
     variance = max(values.dot(values).item() - n * mean * mean, 0.0) / max(n - 1, 1)
