@@ -12,6 +12,7 @@ from skorch.callbacks import Callback, PrintLog
 from skorch.utils import to_tensor
 from torch import nn
 
+from ._history import EpochHistory
 from ._threshold import NonFiniteWeightsError
 
 __all__ = [
@@ -264,10 +265,23 @@ class PruningNet(NeuralNet):
 
     @property
     def _default_callbacks(self):
+        # skorch's, with the epoch means by BatchMeans and the table by EpochLog.
+        replacements = {
+            "train_loss": BatchMeans(("train_loss",)),
+            "valid_loss": BatchMeans(("valid_loss",), on_train=False),
+            "print_log": EpochLog(),
+        }
         return [
-            (name, EpochLog() if name == "print_log" else callback)
+            (name, replacements.get(name, callback))
             for name, callback in super()._default_callbacks
         ]
+
+    def initialize_history(self):
+        if self.history_ is None:
+            self.history_ = EpochHistory()
+        else:
+            self.history_.clear()
+        return self
 
     def initialize(self):
         super().initialize()
@@ -421,32 +435,42 @@ class PruningNet(NeuralNet):
 
 
 class BatchMeans(Callback):
-    """The epoch means of per-batch training records, weighted by the
-    batches' rows: for each of ``names``, ``name`` and ``name_best`` in the
-    epoch's history, as skorch's ``PassthroughScoring(name, on_train=True)``
-    records them (lower is better), in one pass over the epoch's batches
-    instead of a history query per name."""
+    """The epoch means of per-batch records, weighted by the batches' rows:
+    for each of ``names``, ``name`` and ``name_best`` in the epoch's history,
+    as skorch's ``PassthroughScoring(name, on_train=on_train)`` records them
+    (lower is better), in one pass over the epoch's batches instead of two
+    history queries per name. The net's ``train_loss`` and ``valid_loss``
+    are recorded this way too (:class:`PruningNet`'s default callbacks)."""
 
-    def __init__(self, names=()):
+    def __init__(self, names=(), on_train=True):
         self.names = names
+        self.on_train = on_train
 
     def initialize(self):
         self.best_scores_ = dict.fromkeys(self.names, math.inf)
         return self
 
     def on_epoch_end(self, net, **kwargs):
-        batches = [b for b in net.history[-1]["batches"] if "train_batch_size" in b]
+        size = "train_batch_size" if self.on_train else "valid_batch_size"
+        batches = [b for b in net.history[-1]["batches"] if size in b]
         for name in self.names:
-            recorded = [(b["train_batch_size"], b[name]) for b in batches if name in b]
+            recorded = [(b[size], b[name]) for b in batches if name in b]
             if not recorded:
                 continue
             rows, values = zip(*recorded)
-            mean = np.average(values, weights=rows)
+            mean = _batch_mean(values, rows)
             best = mean < self.best_scores_[name]
             if best:
                 self.best_scores_[name] = mean
             net.history.record(name, mean)
             net.history.record(name + "_best", bool(best))
+
+
+def _batch_mean(values, rows):
+    """``np.average(values, weights=rows)``, the same operations (so the same
+    rounding) without its argument checks, which cost twice the mean."""
+    rows = np.asarray(rows, dtype=np.float64)
+    return np.multiply(values, rows).sum() / rows.sum()
 
 
 class PruningMonitor(Callback):
@@ -558,7 +582,7 @@ class DivergenceGuard(Callback):
             return
         # skorch has just recorded this batch's loss as a float; reading it
         # back avoids a second device-to-host sync per step.
-        value = net.history[-1, "batches", -1, "train_loss"]
+        value = net.history[-1]["batches"][-1]["train_loss"]
         if self.first_loss_ is None:
             self.first_loss_ = max(abs(value), 1e-3)
         if not math.isfinite(value) or abs(value) > self.factor * self.first_loss_:
@@ -651,7 +675,7 @@ class StoppingRule(Callback):
     def on_epoch_begin(self, net, **kwargs):
         if self.finetune_start_ == len(net.history) - 1 and net.verbose:
             ratio = net.module_.ratio.item()
-            sparsity = net.history[-2, "sparsity"]
+            sparsity = net.history[-2]["sparsity"]
             print(
                 f"Fine-tuning from epoch {self.finetune_start_ + 1}: r frozen at "
                 f"{ratio:.4f}, mask hardened ({sparsity:.1%} of the weights are 0)."
@@ -664,7 +688,7 @@ class StoppingRule(Callback):
     def on_epoch_end(self, net, dataset_valid=None, **kwargs):
         outputs, self.valid_outputs_ = self.valid_outputs_, []
         if dataset_valid is None:
-            loss = net.history[-1, self.monitor]
+            loss = net.history[-1][self.monitor]
             improved = loss <= self.best_loss_ - self.tol
             self.best_loss_ = min(self.best_loss_, loss)
         else:
@@ -715,7 +739,7 @@ class StoppingRule(Callback):
         # The pruning term is gone from the loss: compare the phase with itself.
         self.best_loss_ = math.inf
         if "valid_score" in net.history[-1]:
-            self.best_score_ = net.history[-1, "valid_score"]
+            self.best_score_ = net.history[-1]["valid_score"]
             self._keep_best(net, self.best_score_)
 
     def _keep_best(self, net, score):

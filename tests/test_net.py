@@ -319,34 +319,39 @@ def test_copied_state_equals_a_deep_copy_and_shares_no_memory(hardened):
     assert torch.equal(module.weights, before)
 
 
-def test_batch_means_record_what_passthrough_scoring_records():
+@pytest.mark.parametrize("on_train", [True, False])
+def test_batch_means_record_what_passthrough_scoring_records(on_train):
     from types import SimpleNamespace
 
     from skorch.callbacks import PassthroughScoring
     from skorch.history import History
 
+    from sk_adaprune._history import EpochHistory
     from sk_adaprune._net import BatchMeans
 
+    ours, other = ("train", "valid") if on_train else ("valid", "train")
     records = {}
     for make in ("ours", "skorch"):
-        net = SimpleNamespace(history=History())
+        net = SimpleNamespace(history=EpochHistory() if make == "ours" else History())
         names = ("task_loss", "pruning_loss")
         if make == "ours":
-            callbacks = [BatchMeans(names).initialize()]
+            callbacks = [BatchMeans(names, on_train=on_train).initialize()]
         else:
             callbacks = [
-                PassthroughScoring(name, on_train=True).initialize() for name in names
+                PassthroughScoring(name, on_train=on_train).initialize()
+                for name in names
             ]
         rng = np.random.default_rng(0)
         for _ in range(3):
             net.history.new_epoch()
-            for rows in (200, 200, 37):
+            # more than 8 batches: numpy sums those pairwise, not in turn
+            for rows in (200,) * 11 + (37,):
                 net.history.new_batch()
-                net.history.record_batch("train_batch_size", rows)
+                net.history.record_batch(f"{ours}_batch_size", rows)
                 net.history.record_batch("task_loss", rng.random())
                 net.history.record_batch("pruning_loss", rng.random())
-            net.history.new_batch()  # a validation batch, not averaged
-            net.history.record_batch("valid_batch_size", 50)
+            net.history.new_batch()  # a batch of the other kind, not averaged
+            net.history.record_batch(f"{other}_batch_size", 50)
             net.history.record_batch("task_loss", 100.0)
             for callback in callbacks:
                 callback.on_epoch_end(net)
@@ -355,3 +360,53 @@ def test_batch_means_record_what_passthrough_scoring_records():
         ]
     assert records["ours"] == records["skorch"]
     assert records["ours"][0]["task_loss_best"] is True
+    assert 0.0 < records["ours"][0]["task_loss"] < 1.0
+
+
+def test_epoch_history_reads_a_row_without_copying_the_epochs(monkeypatch):
+    from skorch.history import History
+
+    from sk_adaprune._history import EpochHistory
+
+    histories = []
+    for history in (EpochHistory(), History()):
+        for epoch in range(3):
+            history.new_epoch()
+            history.record("epoch", epoch + 1)
+            history.new_batch()
+            history.record_batch("train_loss", 0.5 / (epoch + 1))
+        histories.append(history)
+    ours, skorchs = histories
+    assert ours[-1] is list.__getitem__(ours, -1)
+    assert ours[0] == skorchs[0] and ours[-2] == skorchs[-2]
+    assert ours[:, "epoch"] == skorchs[:, "epoch"] == [1, 2, 3]
+    last_loss = (-1, "batches", -1, "train_loss")
+    assert ours[last_loss] == skorchs[last_loss] == 0.5 / 3
+
+    def copy_of_every_epoch(self):
+        raise AssertionError("history[-1] copied the list of epochs")
+
+    monkeypatch.setattr(History, "to_list", copy_of_every_epoch)
+    ours.record("dur", 0.1)
+    ours.new_batch()
+    ours.record_batch("train_loss", 0.1)
+    assert ours[-1]["dur"] == 0.1 and len(ours[-1]["batches"]) == 2
+    with pytest.raises(AssertionError, match="copied"):
+        skorchs.record("dur", 0.1)
+
+
+def test_nets_record_the_epoch_losses_in_an_epoch_history(three_classes):
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+    from sk_adaprune._history import EpochHistory
+
+    X, y = three_classes(300)
+    est = AdaptivePrunedMLPClassifier(max_iter=3, early_stopping=True).fit(X, y)
+    history = est.net_.history
+    assert isinstance(history, EpochHistory)
+    for epoch in history:
+        for name in ("train_loss", "valid_loss"):
+            kind = name.split("_")[0]
+            batches = [b for b in epoch["batches"] if f"{kind}_batch_size" in b]
+            rows = [b[f"{kind}_batch_size"] for b in batches]
+            expected = np.average([b[name] for b in batches], weights=rows)
+            assert epoch[name] == expected
