@@ -3,6 +3,7 @@
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -302,9 +303,14 @@ class SoftMaskedMLP(nn.Module):
             kept = self.kept_weights(threshold)
             return 1.0 - kept.sum().item() / kept.numel()
         weights = self.weights.detach()
-        # -t < w < t without a copy of |w|: three byte-sized temporaries.
-        below = (weights > -threshold).logical_and_(weights < threshold)
-        return below.sum().item() / weights.numel()
+        if weights.device.type == "cpu":
+            # One numpy pass over |w|: a third of torch's three passes and
+            # reduction on a small network's pool, once every epoch.
+            below = np.count_nonzero(np.abs(weights.numpy()) < threshold)
+        else:
+            # -t < w < t without a copy of |w|: byte-sized temporaries.
+            below = (weights > -threshold).logical_and_(weights < threshold).sum()
+        return int(below) / weights.numel()
 
     @torch.no_grad()
     def harden(self) -> float:

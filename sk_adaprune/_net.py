@@ -276,6 +276,32 @@ class PruningNet(NeuralNet):
             for name, callback in super()._default_callbacks
         ]
 
+    def notify(self, method_name, **cb_kwargs):
+        # skorch calls every callback's every hook, several times a step;
+        # most are Callback's no-ops, left out here.
+        getattr(self, method_name)(self, **cb_kwargs)
+        for callback in self._listeners(method_name):
+            getattr(callback, method_name)(self, **cb_kwargs)
+
+    def _listeners(self, method_name: str) -> list:
+        """The callbacks, in order, whose ``method_name`` is their own (not
+        the base ``Callback``'s); recomputed when ``callbacks_`` changes."""
+        callbacks = self.callbacks_
+        cached = self.__dict__.get("_listening")
+        if cached is None or cached[0] != callbacks:
+            cached = self._listening = (list(callbacks), {})
+        listeners = cached[1].get(method_name)
+        if listeners is None:
+            no_op = getattr(Callback, method_name, None)
+            listeners = cached[1][method_name] = [
+                callback
+                for _, callback in callbacks
+                if no_op is None
+                or method_name in vars(callback)
+                or getattr(type(callback), method_name) is not no_op
+            ]
+        return listeners
+
     def initialize_history(self):
         if self.history_ is None:
             self.history_ = EpochHistory()

@@ -410,3 +410,31 @@ def test_nets_record_the_epoch_losses_in_an_epoch_history(three_classes):
             rows = [b[f"{kind}_batch_size"] for b in batches]
             expected = np.average([b[name] for b in batches], weights=rows)
             assert epoch[name] == expected
+
+
+def test_nets_call_only_the_hooks_their_callbacks_define(monkeypatch, three_classes):
+    from skorch.callbacks import Callback
+
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+
+    def base_hook_called(self, net, **kwargs):
+        raise AssertionError(f"{type(self).__name__}'s no-op hook was called")
+
+    # Every callback of a fit inherits Callback's on_grad_computed.
+    monkeypatch.setattr(Callback, "on_grad_computed", base_hook_called)
+    X, y = three_classes(60)
+    net = AdaptivePrunedMLPClassifier(max_iter=2).fit(X, y).net_
+    assert len(net.history) == 2 and "train_loss" in net.history[-1]
+
+    class Counting(Callback):
+        def __init__(self):
+            self.calls = 0
+
+        def on_batch_end(self, net, **kwargs):
+            self.calls += 1
+
+    counting = Counting()
+    net.callbacks_.append(("counting", counting))  # a change in place
+    net.notify("on_batch_end", training=False)
+    net.notify("on_grad_computed", named_parameters=[])
+    assert counting.calls == 1
