@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._mask import masked_weight
+from ._mask import pruned_weight
 from ._scratch import Scratch
 from ._threshold import exact_threshold, quantile_threshold
 from ._units import UNIT_SCORES, unit_masks, unit_pool
@@ -197,11 +197,11 @@ class SoftMaskedMLP(nn.Module):
         if self.hardened or self.prune == "neurons":
             return weights
         if self.training:
-            threshold = self.threshold()
-            return masked_weight(
+            return pruned_weight(
                 weights,
-                threshold,
+                self.ratio,
                 self.temperature,
+                self.grid_size,
                 self.scratch,
                 weight_gradient=self.weight_gradient,
             )

@@ -23,6 +23,7 @@ __all__ = [
     "exact_threshold",
     "quantile_threshold",
     "threshold_and_density",
+    "threshold_and_slope",
 ]
 
 
@@ -163,20 +164,33 @@ def _small_threshold_and_density(values, k, grid_size):
     return values.new_tensor(threshold), density
 
 
+def threshold_and_slope(
+    weights: torch.Tensor,
+    ratio: float,
+    grid_size: int = 1024,
+    scratch: Scratch | None = None,
+) -> tuple[torch.Tensor, float]:
+    """``t`` and ``dt/dr = 1 / f(t)`` (a float), what training steps with.
+
+    :func:`threshold_and_density`'s ``t`` and ``f``, with ``1 / f`` taken on
+    the host in the pool's dtype (_scalars), rounded as that function's
+    tensor would be; ``f`` is floored at the dtype's smallest normal number,
+    since a vanishing density would make the step in ``r`` infinite.
+    """
+    threshold, density = _threshold_and_host_density(weights, ratio, grid_size, scratch)
+    scalar = host_scalar(threshold.dtype)
+    density = max(scalar(density), np.finfo(scalar).tiny)
+    return threshold, float(scalar(1.0) / density)
+
+
 class _QuantileThreshold(torch.autograd.Function):
     """``t(r)`` with ``dt/dr = 1 / f(t)``, ``f`` the density of the magnitudes."""
 
     @staticmethod
     def forward(ctx, ratio, weights, grid_size, scratch):
-        threshold, density = _threshold_and_host_density(
+        threshold, ctx.threshold_per_ratio = threshold_and_slope(
             weights, float(ratio), grid_size, scratch
         )
-        # 1 / f on the host in the pool's dtype (_scalars), rounded as
-        # threshold_and_density's tensor; a vanishing density would make the
-        # step in r infinite.
-        scalar = host_scalar(threshold.dtype)
-        density = max(scalar(density), np.finfo(scalar).tiny)
-        ctx.threshold_per_ratio = float(scalar(1.0) / density)
         return threshold.to(ratio.dtype)
 
     @staticmethod

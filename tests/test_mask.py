@@ -141,3 +141,69 @@ def test_second_backward_through_scratch_buffers_raises():
     masked.sum().backward(retain_graph=True)  # the mask buffer now holds the slope
     with pytest.raises(RuntimeError, match="or backward pass"):
         masked.sum().backward()
+
+
+@pytest.mark.parametrize(
+    "dtype, size",
+    [(torch.float64, 3000), (torch.float32, 3000), (torch.float32, 25_000)],
+)
+@pytest.mark.parametrize("weight_gradient", ["masked", "full"])
+def test_pruned_weight_is_the_mask_at_the_quantile_threshold_bit_for_bit(
+    dtype, size, weight_gradient
+):
+    from sk_adaprune._mask import pruned_weight
+    from sk_adaprune._scratch import Scratch
+    from sk_adaprune._threshold import SMALL_POOL, quantile_threshold
+
+    generator = torch.Generator().manual_seed(size)
+    values = 0.1 * torch.randn(size, generator=generator)
+    upstream = torch.randn(size, generator=generator).to(dtype)
+    results = []
+    for fused in (True, False):  # both sides: the host route and the binned one
+        weight = values.to(dtype).requires_grad_()
+        ratio = torch.tensor(0.7, dtype=dtype, requires_grad=True)
+        temperature = torch.tensor(2e-3, dtype=dtype, requires_grad=True)
+        scratch = Scratch()
+        for _ in range(2):  # the second step reuses the scratch buffers
+            for tensor in (weight, ratio, temperature):
+                tensor.grad = None
+            if fused:
+                out = pruned_weight(
+                    weight, ratio, temperature, 1024, scratch, weight_gradient
+                )
+            else:
+                t = quantile_threshold(weight.detach(), ratio, 1024, scratch)
+                out = masked_weight(
+                    weight, t, temperature, scratch, weight_gradient=weight_gradient
+                )
+            (out * upstream).sum().backward()
+        grads = [tensor.grad for tensor in (weight, ratio, temperature)]
+        results.append((out.detach(), *grads))
+    for fused, separate in zip(*results):
+        assert torch.equal(fused, separate)
+    assert results[0][1].abs().sum() > 0 and results[0][2] != 0
+    assert (size > SMALL_POOL) == (size == 25_000)
+
+
+def test_pruned_weight_with_a_frozen_ratio_has_no_ratio_gradient():
+    from sk_adaprune._mask import pruned_weight
+    from sk_adaprune._threshold import exact_threshold
+
+    weight, _, temperature = float64_inputs(5)
+    ratio = torch.tensor(0.5, dtype=torch.float64)
+    out = pruned_weight(weight, ratio, temperature, weight_gradient="masked")
+    expected = masked_weight(
+        weight, exact_threshold(weight, 0.5), temperature, weight_gradient="masked"
+    )
+    assert torch.equal(out, expected)
+    out.sum().backward()
+    assert ratio.grad is None and temperature.grad is not None
+
+
+def test_pruned_weight_refuses_an_unknown_weight_gradient():
+    from sk_adaprune._mask import pruned_weight
+
+    weight, _, temperature = float64_inputs(6)
+    ratio = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(ValueError, match="weight_gradient must be one of"):
+        pruned_weight(weight, ratio, temperature, weight_gradient="straight")
