@@ -20,15 +20,19 @@ running: it is a timing).
 
 import argparse
 import cProfile
+import importlib
 import json
 import math
 import os
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,6 +45,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
+import sk_adaprune
 from _common import RESULTS, machine_info, markdown_table, write_results
 from _data import classification_splits, regression_splits
 from sk_adaprune import (
@@ -408,43 +413,45 @@ def threshold_routes(sizes=(1000, 3000, 7400, 10_000, 15_000, 20_000, 40_000)):
     return rows
 
 
-_ONE_FIT = """
-import sys, time, warnings
-sys.path.insert(0, {folder!r})
-from sklearn.exceptions import ConvergenceWarning
-from small_data_speed import ALL_EPOCHS, data_sets
-from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
-warnings.simplefilter("ignore", ConvergenceWarning)
-X, y, classify, max_iter, hidden = data_sets()[{name!r}]
-kind = AdaptivePrunedMLPClassifier if classify else AdaptivePrunedMLPRegressor
-kind(hidden_layer_sizes=hidden, max_iter=1).fit(X, y)  # what the first fit builds
-start = time.perf_counter()
-params = dict(hidden_layer_sizes=hidden, max_iter=max_iter, random_state={seed})
-kind(**params, **ALL_EPOCHS).fit(X, y)
-print(time.perf_counter() - start)
-"""
+def baseline_package(checkout):
+    """The sk_adaprune of ``checkout``, importable beside ours as
+    ``sk_adaprune_baseline``: a copy of its package folder (with its compiled
+    kernel, if built there; the package imports itself relatively)."""
+    folder = Path(tempfile.mkdtemp())
+    shutil.copytree(Path(checkout) / "sk_adaprune", folder / "sk_adaprune_baseline")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("sk_adaprune_baseline")
 
 
 def fits_against(rounds, baseline):
-    """Each data set's fit by ours and by the sk_adaprune of ``baseline``, in
-    fresh processes taking turns (rounds outermost), medians."""
-    folder = os.path.dirname(os.path.abspath(__file__))
-    names = list(data_sets())
-    times = {(name, side): [] for name in names for side in ("ours", "baseline")}
-    for round_ in range(rounds):
-        for name in names:
-            code = _ONE_FIT.format(folder=folder, name=name, seed=round_)
-            for side, checkout in (("ours", None), ("baseline", baseline)):
-                times[name, side].append(float(run_python(code, checkout)[0]))
+    """Each data set's fit by ours and by the sk_adaprune of ``baseline`` in
+    this process, after a 1-epoch fit of each, in turn (who goes first
+    alternates by round); medians. One process: this host's speed drifts
+    between processes by more than the differences measured."""
+    packages = {"ours": sk_adaprune, "baseline": baseline_package(baseline)}
     rows = []
-    for name in names:
-        ours, before = (statistics.median(times[name, s]) for s in ("ours", "baseline"))
-        pairs = zip(times[name, "ours"], times[name, "baseline"])
+    for name, (X, y, classify, max_iter, hidden) in data_sets().items():
+        kinds = {
+            side: package.AdaptivePrunedMLPClassifier
+            if classify
+            else package.AdaptivePrunedMLPRegressor
+            for side, package in packages.items()
+        }
+        for kind in kinds.values():  # what the first fit builds
+            kind(hidden_layer_sizes=hidden, max_iter=1).fit(X, y)
+        times = {side: [] for side in kinds}
+        for round_ in range(rounds):
+            sides = list(kinds) if round_ % 2 == 0 else list(kinds)[::-1]
+            for side in sides:
+                params = dict(hidden_layer_sizes=hidden, max_iter=max_iter)
+                estimator = kinds[side](random_state=round_, **params, **ALL_EPOCHS)
+                times[side].append(timed_fit(estimator, X, y)[0])
+        pairs = zip(times["ours"], times["baseline"])
         rows.append(
             {
                 "data": name,
-                "ours_fit_s": ours,
-                "baseline_fit_s": before,
+                "ours_fit_s": statistics.median(times["ours"]),
+                "baseline_fit_s": statistics.median(times["baseline"]),
                 "ours_vs_baseline": statistics.median(a / b for a, b in pairs),
             }
         )
@@ -466,10 +473,10 @@ def write_fits_against(rounds, baseline) -> None:
         "Fit time against an earlier commit",
         fits_against(rounds, baseline),
         notes=f"The data sets and fits of small_data_speed.md (float64, every epoch "
-        f"runs), each fit in a fresh process after a 1-epoch fit, ours and the "
-        f"sk_adaprune of {baseline} (commit {_commit(baseline)}) in turn, "
-        f"{rounds} rounds (random_state = round), medians; ours_vs_baseline: the "
-        "median of the per-round ratios.",
+        f"runs), ours and the sk_adaprune of {baseline} (commit "
+        f"{_commit(baseline)}) in one process, each after a 1-epoch fit, in turn "
+        f"(who goes first alternates), {rounds} rounds (random_state = round), "
+        "medians; ours_vs_baseline: the median of the per-round ratios.",
     )
 
 
