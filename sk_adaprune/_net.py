@@ -9,7 +9,8 @@ import torch
 from sklearn.metrics import accuracy_score, r2_score
 from skorch import NeuralNet
 from skorch.callbacks import Callback, PrintLog
-from skorch.utils import to_tensor
+from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator, to_tensor
 from torch import nn
 
 from ._history import EpochHistory
@@ -412,7 +413,14 @@ class PruningNet(NeuralNet):
         return 0.5 * self.alpha * torch.dot(weights, weights).item() / batch_size
 
     def train_step_single(self, batch, **fit_params):
-        step = super().train_step_single(batch, **fit_params)
+        # skorch's steps, without re-walking the modules to set a mode they
+        # are in already: training mode is left only by validation's steps.
+        if not (self.module_.training and self.criterion_.training):
+            self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
         module = self.module_
         if not module.hardened and self.sparsity_penalty:
             # d/dr of sparsity_penalty (1 - r)^2, the term get_loss added.
@@ -420,15 +428,29 @@ class PruningNet(NeuralNet):
             if module.ratio.grad is None:
                 module.ratio.grad = torch.zeros_like(module.ratio)
             module.ratio.grad.add_(slope)
-        return step
+        return {"loss": loss, "y_pred": y_pred}
 
     def train_step(self, batch, **fit_params):
+        # skorch's train_step hands the optimizer a closure and collects the
+        # step through an accumulator, for optimizers that evaluate the loss
+        # several times; the net's Adam evaluates it once, so the step is
+        # made in line: zero the gradients, compute them (callbacks hear of
+        # them), step.
+        optimizer = self.optimizer_
+        optimizer.zero_grad()
         try:
-            step = super().train_step(batch, **fit_params)
+            step = self.train_step_single(batch, **fit_params)
         except NonFiniteWeightsError:
             # A step with a finite loss left NaN or infinite weights; the
             # divergence guard sees it in this batch's loss.
             return {"loss": torch.tensor(math.nan), "y_pred": None}
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        optimizer.step()
         self.train_steps_ += 1
         if self.module_.hardened:
             self.module_.zero_pruned_()

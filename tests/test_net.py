@@ -438,3 +438,38 @@ def test_nets_call_only_the_hooks_their_callbacks_define(monkeypatch, three_clas
     net.notify("on_batch_end", training=False)
     net.notify("on_grad_computed", named_parameters=[])
     assert counting.calls == 1
+
+
+def test_a_train_step_reports_the_gradients_then_steps(three_classes):
+    from skorch.callbacks import Callback
+
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+
+    X, y = three_classes(60)
+    net = AdaptivePrunedMLPClassifier(max_iter=1).fit(X, y).net_
+
+    class Gradients(Callback):
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            self.seen = {
+                name: p.grad.clone()
+                for name, p in named_parameters
+                if p.grad is not None
+            }
+
+    heard = Gradients()
+    net.callbacks_.append(("gradients", heard))
+    net.module_.eval()  # as validation leaves it
+    before = net.module_.weights.detach().clone()
+    steps = net.train_steps_
+    batch = (torch.from_numpy(X), torch.from_numpy(y))
+    step = net.train_step(batch)
+    assert net.module_.training and net.train_steps_ == steps + 1
+    # the fit ends hardened: r and tau have no gradient any more
+    assert net.module_.hardened and set(heard.seen) == {
+        "weights",
+        "biases.0",
+        "biases.1",
+    }
+    assert heard.seen["weights"].abs().sum() > 0
+    assert not torch.equal(net.module_.weights.detach(), before)
+    assert step["y_pred"].shape == (60, 3) and step["loss"].requires_grad
