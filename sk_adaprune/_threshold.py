@@ -160,7 +160,7 @@ def _small_threshold_and_density(values, k, grid_size):
     # The binned route's floor: half a bin of the grid it would count on.
     spacing = max(upper, np.finfo(magnitudes.dtype).eps) / (grid_size - 0.5)
     bandwidth = scott_bandwidth(samples, floor=0.5 * spacing)
-    density = reflected_kde_at(samples, float(threshold), bandwidth)
+    density = reflected_kde_at(samples, float(threshold), bandwidth, upper)
     return values.new_tensor(threshold), density
 
 

@@ -50,6 +50,26 @@ def test_kde_at_a_point_is_the_exact_reflected_kde(name):
         assert got == pytest.approx(exact, rel=1e-12)
 
 
+@pytest.mark.parametrize("bandwidth, floored", [(0.05, False), (0.001, True)])
+def test_kde_at_a_point_floors_exponents_only_where_they_could_reach_the_floor(
+    monkeypatch, bandwidth, floored
+):
+    samples = np.abs(np.random.default_rng(4).normal(0.0, 0.1, 2000))
+    point = float(np.quantile(samples, 0.7))
+    expected = reflected_kde_at(samples, point, bandwidth)  # always floored
+    floors = []
+    clamp = torch.Tensor.clamp_
+
+    def counted(tensor, *args, **kwargs):
+        floors.append(kwargs.get("min"))
+        return clamp(tensor, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "clamp_", counted)
+    got = reflected_kde_at(samples, point, bandwidth, largest=float(samples.max()))
+    assert got == expected  # bit for bit, floored or not
+    assert len(floors) == int(floored)
+
+
 def test_bandwidth_of_the_samples_is_scotts_and_floored():
     samples = np.random.default_rng(0).random(1000)
     expected = samples.std(ddof=1) * 1000 ** (-0.2)
