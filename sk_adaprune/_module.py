@@ -3,14 +3,18 @@
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ._mask import pruned_weight
 from ._scratch import Scratch
-from ._threshold import exact_threshold, quantile_threshold
+from ._threshold import (
+    count_below,
+    exact_threshold,
+    exact_threshold_and_count_below,
+    quantile_threshold,
+)
 from ._units import UNIT_SCORES, unit_masks, unit_pool
 
 __all__ = ["ACTIVATIONS", "PRUNE_TARGETS", "SoftMaskedMLP"]
@@ -303,14 +307,21 @@ class SoftMaskedMLP(nn.Module):
             kept = self.kept_weights(threshold)
             return 1.0 - kept.sum().item() / kept.numel()
         weights = self.weights.detach()
-        if weights.device.type == "cpu":
-            # One numpy pass over |w|: a third of torch's three passes and
-            # reduction on a small network's pool, once every epoch.
-            below = np.count_nonzero(np.abs(weights.numpy()) < threshold)
-        else:
-            # -t < w < t without a copy of |w|: byte-sized temporaries.
-            below = (weights > -threshold).logical_and_(weights < threshold).sum()
-        return int(below) / weights.numel()
+        return count_below(weights, threshold) / weights.numel()
+
+    @torch.no_grad()
+    def hard_threshold_and_sparsity(self) -> tuple[float, float]:
+        """:meth:`hard_threshold` and :meth:`fraction_below` at it, what
+        every epoch records; with weights pruned both come from one
+        selection on a small pool (``exact_threshold_and_count_below``)."""
+        if self.prune == "neurons":
+            threshold = self.hard_threshold()
+            return threshold, self.fraction_below(threshold)
+        weights = self.weights.detach()
+        threshold, below = exact_threshold_and_count_below(
+            weights, self.ratio.item(), self.grid_size, self.scratch
+        )
+        return threshold, below / weights.numel()
 
     @torch.no_grad()
     def harden(self) -> float:

@@ -537,8 +537,7 @@ class PruningMonitor(Callback):
             sparsity = (total - module.kept.sum().item()) / total
         else:
             try:
-                threshold = module.hard_threshold()
-                sparsity = module.fraction_below(threshold)
+                threshold, sparsity = module.hard_threshold_and_sparsity()
             except NonFiniteWeightsError:  # the divergence guard takes over
                 threshold = sparsity = math.nan
         net.history.record("ratio", module.ratio.item())

@@ -144,3 +144,16 @@ def test_hard_threshold_and_fraction_below_match_the_sorted_pool():
     module.eval()
     kept = module.masked_weights() != 0
     assert kept.double().mean().item() == pytest.approx(1 - below, abs=1e-12)
+    assert module.hard_threshold_and_sparsity() == (threshold, below)
+
+
+@pytest.mark.parametrize("prune, hidden", [("weights", [900]), ("neurons", [20, 10])])
+def test_the_epochs_threshold_and_sparsity_come_from_either_route_alike(prune, hidden):
+    from sk_adaprune._threshold import SMALL_POOL
+
+    # 30 x 900 + 900 x 4 weights: a pool above SMALL_POOL, thresholded binned
+    module = SoftMaskedMLP(30, hidden, 4, ratio_init=0.6, seed=6, prune=prune)
+    assert (module.weights.numel() > SMALL_POOL) == (prune == "weights")
+    threshold, sparsity = module.hard_threshold_and_sparsity()
+    assert threshold == module.hard_threshold()
+    assert sparsity == module.fraction_below(threshold) > 0.0

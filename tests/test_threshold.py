@@ -172,3 +172,16 @@ def test_dt_dr_of_a_few_hundred_unit_scores_is_near_the_true_one(ratio):
         errors.append(r.grad.item() / truth - 1.0)
     assert np.median(np.abs(errors)) <= 0.12
     assert abs(np.mean(errors)) <= 0.1
+
+
+@pytest.mark.parametrize("size", [3000, 30_000])  # the host route and the binned one
+@pytest.mark.parametrize("ratio", [0.0, 0.35, 0.9])
+def test_exact_threshold_and_count_below_are_exact_thresholds_and_counts(size, ratio):
+    from sk_adaprune._threshold import exact_threshold_and_count_below
+
+    weights = torch.randn(size, generator=torch.Generator().manual_seed(size))
+    weights[::5] = weights[1::5].neg()  # ties in magnitude
+    threshold, below = exact_threshold_and_count_below(weights, ratio)
+    assert threshold == exact_threshold(weights, ratio).item()
+    assert below == int((weights.abs() < threshold).sum())
+    assert (size > _threshold.SMALL_POOL) == (size == 30_000)
