@@ -30,7 +30,6 @@ from ._mask import WEIGHT_GRADIENTS
 from ._module import PRUNE_TARGETS, RATIO_CEILING, SoftMaskedMLP
 from ._net import (
     BatchIterator,
-    BatchMeans,
     DivergenceGuard,
     PruningMonitor,
     PruningNet,
@@ -527,8 +526,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             iterator_valid__batch_size=-1,
             train_split=None if held_out is None else predefined_split(held_out),
             callbacks=[
-                # Epoch means of the loss's parts that get_loss records per batch.
-                ("loss_parts", BatchMeans(("task_loss", "mlp_loss", "pruning_loss"))),
                 ("pruning", PruningMonitor()),
                 ("divergence", DivergenceGuard()),
                 ("stopping", stopping_rule),

@@ -266,9 +266,12 @@ class PruningNet(NeuralNet):
 
     @property
     def _default_callbacks(self):
-        # skorch's, with the epoch means by BatchMeans and the table by EpochLog.
+        # skorch's, with the epoch means by BatchMeans (the loss and the parts
+        # get_loss records, in one pass) and the table by EpochLog.
         replacements = {
-            "train_loss": BatchMeans(("train_loss",)),
+            "train_loss": BatchMeans(
+                ("train_loss", "task_loss", "mlp_loss", "pruning_loss")
+            ),
             "valid_loss": BatchMeans(("valid_loss",), on_train=False),
             "print_log": EpochLog(),
         }
