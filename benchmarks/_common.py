@@ -1,10 +1,15 @@
 """Shared by the benchmarks: machine and library versions, result files, and the
 dense 784-512-512-10 reference network."""
 
+import importlib
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -37,6 +42,26 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def baseline_package(checkout):
+    """The sk_adaprune of ``checkout`` (an earlier commit's checkout), importable
+    beside ours as ``sk_adaprune_baseline``: a copy of its package folder (with
+    its compiled kernel, if built there; the package imports itself
+    relatively). Both in one process: this host's speed drifts between
+    processes by more than the differences measured."""
+    folder = Path(tempfile.mkdtemp())
+    shutil.copytree(Path(checkout) / "sk_adaprune", folder / "sk_adaprune_baseline")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("sk_adaprune_baseline")
+
+
+def commit_of(checkout) -> str:
+    return subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -20,19 +20,15 @@ running: it is a timing).
 
 import argparse
 import cProfile
-import importlib
 import json
 import math
 import os
 import pstats
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -46,7 +42,14 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 import sk_adaprune
-from _common import RESULTS, machine_info, markdown_table, write_results
+from _common import (
+    RESULTS,
+    baseline_package,
+    commit_of,
+    machine_info,
+    markdown_table,
+    write_results,
+)
 from _data import classification_splits, regression_splits
 from sk_adaprune import (
     AdaptivePrunedMLPClassifier,
@@ -413,16 +416,6 @@ def threshold_routes(sizes=(1000, 3000, 7400, 10_000, 15_000, 20_000, 40_000)):
     return rows
 
 
-def baseline_package(checkout):
-    """The sk_adaprune of ``checkout``, importable beside ours as
-    ``sk_adaprune_baseline``: a copy of its package folder (with its compiled
-    kernel, if built there; the package imports itself relatively)."""
-    folder = Path(tempfile.mkdtemp())
-    shutil.copytree(Path(checkout) / "sk_adaprune", folder / "sk_adaprune_baseline")
-    sys.path.insert(0, str(folder))
-    return importlib.import_module("sk_adaprune_baseline")
-
-
 def fits_against(rounds, baseline):
     """Each data set's fit by ours and by the sk_adaprune of ``baseline`` in
     this process, after a 1-epoch fit of each, in turn (who goes first
@@ -459,14 +452,6 @@ def fits_against(rounds, baseline):
     return rows
 
 
-def _commit(checkout) -> str:
-    return subprocess.run(
-        ["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-
-
 def write_fits_against(rounds, baseline) -> None:
     write_results(
         "small_data_speed_against",
@@ -474,14 +459,14 @@ def write_fits_against(rounds, baseline) -> None:
         fits_against(rounds, baseline),
         notes=f"The data sets and fits of small_data_speed.md (float64, every epoch "
         f"runs), ours and the sk_adaprune of {baseline} (commit "
-        f"{_commit(baseline)}) in one process, each after a 1-epoch fit, in turn "
+        f"{commit_of(baseline)}) in one process, each after a 1-epoch fit, in turn "
         f"(who goes first alternates), {rounds} rounds (random_state = round), "
         "medians; ours_vs_baseline: the median of the per-round ratios.",
     )
 
 
 def write_fixed_costs(rounds, baseline) -> None:
-    commit = _commit(baseline)
+    commit = commit_of(baseline)
     write_results(
         "small_data_speed_fixed_costs",
         "Fixed costs of a fit, against an earlier commit",

@@ -9,7 +9,8 @@ profile of a step, ours and dense.
 
 Writes ``results/training_speed.md`` and ``.json``, and the profile to
 ``results/training_speed_profile.md`` and ``.json``. Run:
-``python benchmarks/training_speed.py [--rounds 5] [--quick]``.
+``python benchmarks/training_speed.py [--rounds 5] [--quick]
+[--epochs-against CHECKOUT]``.
 """
 
 import argparse
@@ -29,7 +30,14 @@ from sklearn.neural_network import MLPClassifier
 from skorch import NeuralNet
 from torch import nn
 
-from _common import HIDDEN, RESULTS, dense_mlp, write_results
+from _common import (
+    HIDDEN,
+    RESULTS,
+    baseline_package,
+    commit_of,
+    dense_mlp,
+    write_results,
+)
 from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
 from sk_adaprune._module import SoftMaskedMLP
@@ -209,16 +217,69 @@ def peak_memory_mb(method: str, batch_size: int) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
+def epochs_against(X, y, rounds, baseline) -> list[dict]:
+    """One epoch of ours and of the sk_adaprune of ``baseline`` per batch size,
+    in one process, in turn (who goes first alternates by round); medians of
+    the epochs' ``dur``."""
+    kinds = {
+        "ours": AdaptivePrunedMLPClassifier,
+        "baseline": baseline_package(baseline).AdaptivePrunedMLPClassifier,
+    }
+    rows = []
+    for batch_size in (32, 128, "auto"):
+        times = {side: [] for side in kinds}
+        for round_ in range(rounds):
+            sides = list(kinds) if round_ % 2 == 0 else list(kinds)[::-1]
+            for side in sides:
+                model = kinds[side](
+                    hidden_layer_sizes=HIDDEN,
+                    batch_size=batch_size,
+                    max_iter=1,
+                    random_state=0,
+                ).fit(X, y)
+                times[side].append(model.net_.history[-1, "dur"])
+        pairs = zip(times["ours"], times["baseline"])
+        rows.append(
+            {
+                "batch_size": str(batch_size),
+                "ours_s_per_epoch": statistics.median(times["ours"]),
+                "baseline_s_per_epoch": statistics.median(times["baseline"]),
+                "ours_vs_baseline": statistics.median(a / b for a, b in pairs),
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="10k samples, 2 rounds")
+    parser.add_argument(
+        "--epochs-against",
+        metavar="CHECKOUT",
+        help="only our epochs against those of the sk_adaprune of CHECKOUT (a "
+        "checkout of an earlier commit); writes training_speed_against.md",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, y, _, _, data_name = load_fashion_mnist_or_stand_in()
     rounds = args.rounds
     if args.quick:
         X, y, rounds = X[:10_000], y[:10_000], 2
+    if args.epochs_against:
+        write_results(
+            "training_speed_against",
+            "Training speed against an earlier commit",
+            epochs_against(X, y, rounds, args.epochs_against),
+            notes=f"Data: {data_name}, {len(X)} training samples, 784-512-512-10. One "
+            f"epoch of a fresh model (its history's dur: set-up not counted), ours "
+            f"and the sk_adaprune of {args.epochs_against} (commit "
+            f"{commit_of(args.epochs_against)}) in one process, in turn (who goes "
+            f"first alternates), {rounds} rounds, medians; ours_vs_baseline: the "
+            "median of the per-round ratios.",
+        )
+        return
     methods = ("ours", "dense skorch", "MLPClassifier")
     rows = []
     for batch_size in (32, 128, "auto"):
