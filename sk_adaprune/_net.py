@@ -289,11 +289,13 @@ class PruningNet(NeuralNet):
 
     def _listeners(self, method_name: str) -> list:
         """The callbacks, in order, whose ``method_name`` is their own (not
-        the base ``Callback``'s); recomputed when ``callbacks_`` changes."""
+        the base ``Callback``'s); recomputed when ``callbacks_`` changes. The
+        cache is state (``_listening_``; skorch takes names without a trailing
+        ``_`` for parameters)."""
         callbacks = self.callbacks_
-        cached = self.__dict__.get("_listening")
+        cached = self.__dict__.get("_listening_")
         if cached is None or cached[0] != callbacks:
-            cached = self._listening = (list(callbacks), {})
+            cached = self._listening_ = (list(callbacks), {})
         listeners = cached[1].get(method_name)
         if listeners is None:
             no_op = getattr(Callback, method_name, None)

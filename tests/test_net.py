@@ -425,6 +425,7 @@ def test_nets_call_only_the_hooks_their_callbacks_define(monkeypatch, three_clas
     X, y = three_classes(60)
     net = AdaptivePrunedMLPClassifier(max_iter=2).fit(X, y).net_
     assert len(net.history) == 2 and "train_loss" in net.history[-1]
+    assert not [name for name in net.get_params() if "listen" in name]
 
     class Counting(Callback):
         def __init__(self):
