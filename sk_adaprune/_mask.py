@@ -26,8 +26,8 @@ def soft_mask(
     return torch.sigmoid((weight * weight - threshold * threshold) / temperature)
 
 
-def _mask_forward(ctx, weight, t, temperature, scratch, name, weight_gradient):
-    """``w * m`` with ``m`` at the host threshold ``t``; keeps on ``ctx``
+def _mask_forward(ctx, weight, threshold, temperature, scratch, name, weight_gradient):
+    """``w * m`` with ``m`` at the threshold ``t`` (a float); keeps on ``ctx``
     what :func:`_mask_backward` needs."""
     if scratch is None:
         logits, mask = torch.empty_like(weight), torch.empty_like(weight)
@@ -40,6 +40,7 @@ def _mask_forward(ctx, weight, t, temperature, scratch, name, weight_gradient):
     ctx.full = weight_gradient == "full"
     # Scalars on the host (_scalars), rounded as 0-d tensors would be.
     scalar = host_scalar(temperature.dtype)
+    t = scalar(threshold)
     inverse_temperature = scalar(1.0) / scalar(temperature.item())
     # (w^2 - t^2) / tau in one pass: -t^2/tau + (1/tau) w w.
     offset = weight.new_tensor(-t * t * inverse_temperature)
@@ -84,9 +85,8 @@ def _mask_backward(ctx, grad):
 class _MaskedWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, threshold, temperature, scratch, name, weight_gradient):
-        t = host_scalar(temperature.dtype)(threshold.item())
         return _mask_forward(
-            ctx, weight, t, temperature, scratch, name, weight_gradient
+            ctx, weight, threshold.item(), temperature, scratch, name, weight_gradient
         )
 
     @staticmethod
@@ -102,9 +102,8 @@ class _PrunedWeight(torch.autograd.Function):
         threshold, ctx.threshold_per_ratio = threshold_and_slope(
             weight, float(ratio), grid_size, scratch
         )
-        t = host_scalar(temperature.dtype)(threshold.item())
         return _mask_forward(
-            ctx, weight, t, temperature, scratch, "mask", weight_gradient
+            ctx, weight, threshold.item(), temperature, scratch, "mask", weight_gradient
         )
 
     @staticmethod

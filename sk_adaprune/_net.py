@@ -309,11 +309,9 @@ class PruningNet(NeuralNet):
         return listeners
 
     def initialize_history(self):
-        if self.history_ is None:
+        if self.history_ is None:  # skorch's would be a plain History
             self.history_ = EpochHistory()
-        else:
-            self.history_.clear()
-        return self
+        return super().initialize_history()
 
     def initialize(self):
         super().initialize()
