@@ -56,6 +56,24 @@ def baseline_package(checkout):
     return importlib.import_module("sk_adaprune_baseline")
 
 
+def in_turn(rounds: int, kinds: dict, seconds) -> dict:
+    """``seconds(kind, round_)`` for ``kinds["ours"]`` and ``kinds["baseline"]``
+    in turn, who goes first alternating by round: each side's median
+    (``"ours"``, ``"baseline"``) and the median of the per-round ratios
+    (``"ratio"``, ours / baseline)."""
+    times = {side: [] for side in kinds}
+    for round_ in range(rounds):
+        sides = list(kinds) if round_ % 2 == 0 else list(kinds)[::-1]
+        for side in sides:
+            times[side].append(seconds(kinds[side], round_))
+    pairs = zip(times["ours"], times["baseline"])
+    return {
+        "ours": statistics.median(times["ours"]),
+        "baseline": statistics.median(times["baseline"]),
+        "ratio": statistics.median(ours / before for ours, before in pairs),
+    }
+
+
 def commit_of(checkout) -> str:
     return subprocess.run(
         ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],

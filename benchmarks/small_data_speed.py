@@ -20,6 +20,7 @@ running: it is a timing).
 
 import argparse
 import cProfile
+import functools
 import json
 import math
 import os
@@ -46,6 +47,7 @@ from _common import (
     RESULTS,
     baseline_package,
     commit_of,
+    in_turn,
     machine_info,
     markdown_table,
     write_results,
@@ -416,6 +418,10 @@ def threshold_routes(sizes=(1000, 3000, 7400, 10_000, 15_000, 20_000, 40_000)):
     return rows
 
 
+def _fit_seconds(kind, round_, X, y, params):
+    return timed_fit(kind(random_state=round_, **params), X, y)[0]
+
+
 def fits_against(rounds, baseline):
     """Each data set's fit by ours and by the sk_adaprune of ``baseline`` in
     this process, after a 1-epoch fit of each, in turn (who goes first
@@ -432,20 +438,15 @@ def fits_against(rounds, baseline):
         }
         for kind in kinds.values():  # what the first fit builds
             kind(hidden_layer_sizes=hidden, max_iter=1).fit(X, y)
-        times = {side: [] for side in kinds}
-        for round_ in range(rounds):
-            sides = list(kinds) if round_ % 2 == 0 else list(kinds)[::-1]
-            for side in sides:
-                params = dict(hidden_layer_sizes=hidden, max_iter=max_iter)
-                estimator = kinds[side](random_state=round_, **params, **ALL_EPOCHS)
-                times[side].append(timed_fit(estimator, X, y)[0])
-        pairs = zip(times["ours"], times["baseline"])
+        params = dict(hidden_layer_sizes=hidden, max_iter=max_iter, **ALL_EPOCHS)
+        seconds = functools.partial(_fit_seconds, X=X, y=y, params=params)
+        timed = in_turn(rounds, kinds, seconds)
         rows.append(
             {
                 "data": name,
-                "ours_fit_s": statistics.median(times["ours"]),
-                "baseline_fit_s": statistics.median(times["baseline"]),
-                "ours_vs_baseline": statistics.median(a / b for a, b in pairs),
+                "ours_fit_s": timed["ours"],
+                "baseline_fit_s": timed["baseline"],
+                "ours_vs_baseline": timed["ratio"],
             }
         )
         print(rows[-1], flush=True)

@@ -14,6 +14,7 @@ Writes ``results/training_speed.md`` and ``.json``, and the profile to
 """
 
 import argparse
+import functools
 import json
 import math
 import random
@@ -36,6 +37,7 @@ from _common import (
     baseline_package,
     commit_of,
     dense_mlp,
+    in_turn,
     write_results,
 )
 from _data import load_fashion_mnist_or_stand_in
@@ -65,10 +67,7 @@ def dense_net(batch_size: int, epochs: int) -> NeuralNet:
 def epoch_seconds(method: str, X, y, batch_size) -> float:
     """Seconds of one training epoch of a fresh model (set-up not counted)."""
     if method == "ours":
-        model = AdaptivePrunedMLPClassifier(
-            hidden_layer_sizes=HIDDEN, batch_size=batch_size, max_iter=1, random_state=0
-        ).fit(X, y)
-        return model.net_.history[-1, "dur"]
+        return _epoch_seconds_of(AdaptivePrunedMLPClassifier, 0, X, y, batch_size)
     if method == "dense skorch":
         size = min(200, len(X)) if batch_size == "auto" else batch_size
         net = dense_net(size, 1)
@@ -217,6 +216,15 @@ def peak_memory_mb(method: str, batch_size: int) -> float:
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
+def _epoch_seconds_of(kind, round_, X, y, batch_size) -> float:
+    """One epoch of a fresh ``kind`` model (its history's ``dur``); every
+    round fits the same model (random_state 0), ``round_`` is not used."""
+    model = kind(
+        hidden_layer_sizes=HIDDEN, batch_size=batch_size, max_iter=1, random_state=0
+    ).fit(X, y)
+    return model.net_.history[-1, "dur"]
+
+
 def epochs_against(X, y, rounds, baseline) -> list[dict]:
     """One epoch of ours and of the sk_adaprune of ``baseline`` per batch size,
     in one process, in turn (who goes first alternates by round); medians of
@@ -227,24 +235,14 @@ def epochs_against(X, y, rounds, baseline) -> list[dict]:
     }
     rows = []
     for batch_size in (32, 128, "auto"):
-        times = {side: [] for side in kinds}
-        for round_ in range(rounds):
-            sides = list(kinds) if round_ % 2 == 0 else list(kinds)[::-1]
-            for side in sides:
-                model = kinds[side](
-                    hidden_layer_sizes=HIDDEN,
-                    batch_size=batch_size,
-                    max_iter=1,
-                    random_state=0,
-                ).fit(X, y)
-                times[side].append(model.net_.history[-1, "dur"])
-        pairs = zip(times["ours"], times["baseline"])
+        seconds = functools.partial(_epoch_seconds_of, X=X, y=y, batch_size=batch_size)
+        timed = in_turn(rounds, kinds, seconds)
         rows.append(
             {
                 "batch_size": str(batch_size),
-                "ours_s_per_epoch": statistics.median(times["ours"]),
-                "baseline_s_per_epoch": statistics.median(times["baseline"]),
-                "ours_vs_baseline": statistics.median(a / b for a, b in pairs),
+                "ours_s_per_epoch": timed["ours"],
+                "baseline_s_per_epoch": timed["baseline"],
+                "ours_vs_baseline": timed["ratio"],
             }
         )
         print(rows[-1], flush=True)
