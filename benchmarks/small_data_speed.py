@@ -47,6 +47,7 @@ from _common import (
     RESULTS,
     baseline_package,
     commit_of,
+    dense_mlp,
     in_turn,
     machine_info,
     markdown_table,
@@ -111,13 +112,7 @@ def plain_torch_fit(X, y, classify, max_iter, seed, hidden=(100,)):
         y = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
         outputs = 1
         loss_fn = lambda pred, true: 0.5 * torch.nn.functional.mse_loss(pred, true)  # noqa: E731
-    torch.manual_seed(seed)
-    sizes = [X.shape[1], *hidden]
-    layers = []
-    for fan_in, fan_out in zip(sizes, sizes[1:]):
-        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
-    network = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], outputs))
-    network = network.double()
+    network = dense_mlp(X.shape[1], outputs, seed, hidden).double()
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3, fused=True)
     rows, batch = len(X), min(200, len(X))
     start = time.perf_counter()
