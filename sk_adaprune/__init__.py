@@ -2,7 +2,13 @@
 
 from ._classifier import AdaptivePrunedMLPClassifier
 from ._load import load
+from ._persistence import ArchiveError
 from ._regressor import AdaptivePrunedMLPRegressor
 
-__all__ = ["AdaptivePrunedMLPClassifier", "AdaptivePrunedMLPRegressor", "load"]
+__all__ = [
+    "AdaptivePrunedMLPClassifier",
+    "AdaptivePrunedMLPRegressor",
+    "ArchiveError",
+    "load",
+]
 __version__ = "0.1.0"

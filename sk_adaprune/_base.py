@@ -4,7 +4,8 @@ import math
 import os
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
@@ -37,7 +38,13 @@ from ._net import (
 )
 from ._persistence import write_archive
 from ._predict_input import checked_for_predict
-from ._sklearn_private import Interval, Options, StrOptions, check_sample_weight
+from ._sklearn_private import (
+    Interval,
+    Options,
+    StrOptions,
+    check_parameters,
+    check_sample_weight,
+)
 from ._warm_start import FittedNetwork, continue_records, load_into
 
 _HISTORY_KEYS = {
@@ -248,8 +255,29 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             )
         return device
 
+    @contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """A fit as a transaction: if it raises (bad input, divergence in the
+        first epoch, an interrupt before one epoch ended), the estimator is
+        what it was before the call, fitted attributes and all.
+
+        A fit replaces attributes and never changes their values in place, so
+        the attributes as they were are all it takes to undo it; a
+        ``partial_fit`` stream that failed midway is dropped, and the next
+        call goes on from the fitted attributes.
+        """
+        before = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            if self.__dict__.get("_partial_stream_") is not None:
+                self._partial_stream_ = None
+            raise
+
     def _fit(self, X, y, sample_weight=None):
-        with threads_for_this_process():
+        with threads_for_this_process(), self._all_or_nothing():
             return self._fit_on_this_process(X, y, sample_weight)
 
     def _fit_on_this_process(self, X, y, sample_weight):
@@ -286,7 +314,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             single_label = is_classifier(self) and (
                 self.out_activation_ == "softmax" or self.n_outputs_ == 1
             )
-            stratify = y_score if single_label else None
+            # The user's labels, so that a class too small is named as given.
+            stratify = y if single_label else None
             train_rows, valid_rows = train_test_split(
                 np.arange(n_samples),
                 random_state=split_seed,
@@ -342,7 +371,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _partial_fit(self, X, y, sample_weight=None, classes=None):
-        with threads_for_this_process():
+        with threads_for_this_process(), self._all_or_nothing():
             return self._partial_fit_on_this_process(X, y, sample_weight, classes)
 
     def _partial_fit_on_this_process(self, X, y, sample_weight, classes):
@@ -546,6 +575,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         y_train = torch.as_tensor(y_train)
         if y_train.is_floating_point():  # indicators and regression targets
             y_train = y_train.to(dtype)
+        epochs_before = len(net.history or ())  # None before a fit initializes it
         train(X_train, y_train)
         # The fitted net keeps neither the data's weights nor the start.
         net.sample_weight = net.start_from = None
@@ -553,10 +583,17 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         if guard.diverged_ is not None and guard.healthy_epochs_ == 0:
             epoch, loss = guard.diverged_
             raise ValueError(
-                f"Training diverged in the first epoch (loss {loss:.3g}). Lower "
+                # MLPClassifier's words first, for code that matches them.
+                "Solver produced non-finite parameter weights. The input data may "
+                "contain large values and need to be preprocessed. Training "
+                f"diverged in the first epoch (loss {loss:.3g}). Lower "
                 f"learning_rate_init (now {self.learning_rate_init}) or standardise "
                 "X, e.g. make_pipeline(StandardScaler(), estimator)."
             )
+        if not any("sparsity" in epoch for epoch in net.history[epochs_before:]):
+            # skorch ends training quietly on an interrupt; before the call's
+            # first epoch ended there is no new model to keep.
+            raise KeyboardInterrupt
 
     def _steps(self, n_samples, batch_size) -> int:
         """Training steps of a fit that runs all ``max_iter`` epochs."""
@@ -584,25 +621,39 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         # pruning, the short ones keep the thesis's method.
         return "masked" if self._r_can_climb_far(n_samples, batch_size) else "full"
 
-    def _ratio_ramp_steps(self, n_samples, batch_size):
-        """``r_ramp`` in training steps, or None."""
+    def _check_params(self) -> None:
+        """Every check of the parameters alone, as ``fit`` makes them before
+        it touches the data (``load`` makes them too)."""
+        check_parameters(self)
+        self._hidden_sizes()
+        self._ratio_ramp()
+
+    def _ratio_ramp(self):
+        """``r_ramp`` checked: ``'auto'``, None or ``(begin, end)``."""
         ramp = self.r_ramp
-        if ramp == "auto":
-            # Only where r could outrun the weights, as r_init='auto' starts low.
-            climbs = self._r_can_climb_far(n_samples, batch_size)
-            ramp = _AUTO_R_RAMP if climbs else None
-        if ramp is None:
-            return None
+        if ramp == "auto" or ramp is None:
+            return ramp
         ramp = tuple(ramp)
         if not (
             len(ramp) == 2
-            and all(isinstance(f, Real) for f in ramp)
+            and all(isinstance(f, Real) and not isinstance(f, bool) for f in ramp)
             and 0 <= ramp[0] < ramp[1] <= 1
         ):
             raise ValueError(
                 "r_ramp must be None or (begin, end) with 0 <= begin < end <= 1, "
                 f"got {self.r_ramp!r}."
             )
+        return ramp
+
+    def _ratio_ramp_steps(self, n_samples, batch_size):
+        """``r_ramp`` in training steps, or None."""
+        ramp = self._ratio_ramp()
+        if ramp == "auto":
+            # Only where r could outrun the weights, as r_init='auto' starts low.
+            climbs = self._r_can_climb_far(n_samples, batch_size)
+            ramp = _AUTO_R_RAMP if climbs else None
+        if ramp is None:
+            return None
         steps = self._steps(n_samples, batch_size)
         return round(ramp[0] * steps), round(ramp[1] * steps)
 

@@ -4,7 +4,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.multiclass import (
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
 from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseAdaptivePrunedMLP
@@ -134,6 +138,15 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         check_classification_targets(y)
         if classes is None:
             binarizer = LabelBinarizer().fit(y)
+        elif type_of_target(y).startswith("multilabel"):
+            # As MLPClassifier's partial_fit: an indicator matrix's labels are
+            # its columns' numbers.
+            binarizer = LabelBinarizer().fit(y)
+            if len(classes) != len(binarizer.classes_):
+                raise ValueError(
+                    f"`y` is an indicator matrix of {len(binarizer.classes_)} "
+                    f"labels; `classes` has {len(classes)}."
+                )
         else:
             binarizer = LabelBinarizer().fit(classes)
             unknown = np.setdiff1d(unique_labels(y), binarizer.classes_)

@@ -9,8 +9,13 @@ of weights recorded as float64, come back as they were); the training state
 the network is rebuilt from the weights.
 """
 
+import math
+from collections.abc import Mapping
+from numbers import Integral, Real
+
 import numpy as np
 from scipy import sparse
+from sklearn.base import is_classifier
 from sklearn.preprocessing import LabelBinarizer
 
 __all__ = ["FITTED_VALUES", "fitted_state", "restore_fitted_state"]
@@ -33,6 +38,18 @@ FITTED_VALUES = (
     "loss_curve_",
     "validation_scores_",
 )
+
+
+_WEIGHT_DTYPES = ("float32", "float64")
+_CLASSIFIER_OUTPUTS = ("softmax", "logistic")
+_LABEL_TYPES = ("binary", "multiclass", "multilabel-indicator")
+_HISTORY = "history_"
+_KIND_NAMES = {
+    "iu": "integers",
+    "f": "floats",
+    "UO": "strings",
+    "biufUO": "labels",
+}
 
 
 def _narrowest_index(size: int):
@@ -63,58 +80,283 @@ def fitted_state(estimator) -> dict:
     return state
 
 
-def restore_fitted_state(estimator, state: dict):
+def restore_fitted_state(estimator, state: Mapping, *, max_weights=None):
     """Set the fitted attributes of an unfitted ``estimator`` from
-    :func:`fitted_state`'s dict; returns the estimator, ready to predict
-    (``net_`` is None)."""
-    missing = [name for name in (*FITTED_VALUES, "weights_dtype") if name not in state]
-    if missing:
-        raise ValueError(
-            f"The saved state lacks {missing}: it was written by another version "
-            "of sk_adaprune. Load it with that version, or refit."
-        )
+    :func:`fitted_state`'s mapping; returns the estimator, ready to predict
+    (``net_`` is None).
+
+    ``state`` is checked against what :func:`fitted_state` can produce
+    before anything is set or allocated: every value's type and range, every
+    array's declared dtype and shape (read from ``state.declared(name)``
+    where ``state`` has it, before ``state[name]`` reads the array), the CSR
+    structure of the weights, and the agreement of layers, labels and
+    activations. At most ``max_weights`` weights (the dense matrices'
+    entries) are accepted, None for no limit. Raises ``ValueError`` naming
+    the first defect.
+    """
+    checked = _checked_state(estimator, state, max_weights)
     for name in FITTED_VALUES:
-        setattr(estimator, name, state[name])
+        setattr(estimator, name, checked[name])
     n_layers = estimator.n_layers_ - 1
-    dtype = np.dtype(state["weights_dtype"])
+    dtype = np.dtype(checked["weights_dtype"])
     estimator.coefs_ = [
-        sparse.csr_matrix(
-            (
-                state[f"coef{i}_data"],
-                state[f"coef{i}_indices"],
-                state[f"coef{i}_indptr"],
-            ),
-            shape=tuple(state[f"coef{i}_shape"]),
-        )
+        sparse.csr_matrix(checked[f"coef{i}"], shape=checked[f"coef{i}_shape"])
         .toarray()
         .astype(dtype)
         for i in range(n_layers)
     ]
     estimator.intercepts_ = [
-        np.asarray(state[f"intercept{i}"], dtype=dtype) for i in range(n_layers)
+        checked[f"intercept{i}"].astype(dtype) for i in range(n_layers)
     ]
-    estimator.pruning_history_ = {
-        name[len("history_") :]: values
-        for name, values in state.items()
-        if name.startswith("history_")
-    }
-    estimator.layer_sparsity_ = state["layer_sparsity"]
-    if "feature_names" in state:
-        estimator.feature_names_in_ = np.asarray(state["feature_names"], dtype=object)
-    if "classes" in state:
+    estimator.pruning_history_ = checked["history"]
+    estimator.layer_sparsity_ = checked["layer_sparsity"]
+    if "feature_names" in checked:
+        estimator.feature_names_in_ = checked["feature_names"]
+    if is_classifier(estimator):
         estimator._label_binarizer = _label_binarizer(
-            state["classes"], state["label_type"]
+            checked["classes"], checked["label_type"]
         )
         estimator.classes_ = estimator._label_binarizer.classes_
     estimator.net_ = None
     estimator._compact()
-    if "unit_sparsity" in state:
-        estimator.unit_sparsity_ = np.asarray(state["unit_sparsity"])
+    if "unit_sparsity" in checked:
+        estimator.unit_sparsity_ = checked["unit_sparsity"]
     else:  # earlier versions pruned weights only: coefs_ hold every unit
         hidden = np.array([coef.shape[1] for coef in estimator.coefs_[:-1]])
         kept = np.array(estimator.compact_.layer_sizes[1:-1])
         estimator.unit_sparsity_ = 1.0 - kept / hidden
     return estimator
+
+
+def _checked_state(estimator, state: Mapping, max_weights) -> dict:
+    """``state``'s contents, checked (see :func:`restore_fitted_state`)."""
+    classifier = is_classifier(estimator)
+    required = {*FITTED_VALUES, "weights_dtype", "layer_sparsity"}
+    if classifier:
+        required |= {"classes", "label_type"}
+    missing = sorted(required - set(state))
+    if missing:
+        raise ValueError(
+            f"The saved state lacks {missing}: it was written by another version "
+            "of sk_adaprune. Load it with that version, or refit."
+        )
+    read = _Reader(state)
+    checked = dict(
+        weights_dtype=read.choice("weights_dtype", _WEIGHT_DTYPES),
+        n_features_in_=read.integer("n_features_in_", low=1),
+        n_iter_=read.integer("n_iter_", low=0),
+        n_layers_=read.integer("n_layers_", low=3),
+        n_outputs_=read.integer("n_outputs_", low=1),
+        out_activation_=read.choice(
+            "out_activation_", _CLASSIFIER_OUTPUTS if classifier else ("identity",)
+        ),
+        loss_curve_=read.reals("loss_curve_"),
+        validation_scores_=read.reals("validation_scores_", optional=True),
+        learned_sparsity_=read.real("learned_sparsity_", low=0.0, high=1.0),
+    )
+    for name in ("learned_ratio_", "initial_ratio_", "temperature_", "threshold_"):
+        checked[name] = read.real(name)
+    # The losses of a fit that diverged and was restored need not be finite.
+    checked["loss_"] = read.real("loss_", finite=False)
+    for name in ("best_loss_", "best_validation_score_"):
+        checked[name] = read.real(name, optional=True, finite=False)
+
+    n_layers = checked["n_layers_"]
+    hidden = estimator._hidden_sizes()
+    if len(hidden) != n_layers - 2:
+        raise ValueError(
+            f"n_layers_ is {n_layers} but hidden_layer_sizes={hidden} has "
+            f"{len(hidden)} hidden layers."
+        )
+    rows, weights = checked["n_features_in_"], 0
+    for i in range(n_layers - 1):
+        last = i == n_layers - 2
+        shape = read.array(f"coef{i}_shape", "iu", (2,))
+        if shape[0] != rows:
+            raise ValueError(f"coef{i}_shape {shape.tolist()} should have {rows} rows.")
+        columns = int(shape[1])
+        if not (
+            columns == checked["n_outputs_"] if last else 1 <= columns <= hidden[i]
+        ):
+            raise ValueError(
+                f"coef{i}_shape {shape.tolist()} does not fit hidden_layer_sizes="
+                f"{hidden} and n_outputs_={checked['n_outputs_']}."
+            )
+        weights += rows * columns
+        if max_weights is not None and weights > max_weights:
+            raise ValueError(
+                f"its layers hold more than {max_weights:,} weights (max_weights); "
+                "pass a larger max_weights to load a network this large."
+            )
+        checked[f"coef{i}_shape"] = (rows, columns)
+        checked[f"coef{i}"] = read.csr(f"coef{i}", rows, columns)
+        checked[f"intercept{i}"] = read.array(
+            f"intercept{i}", "f", (columns,), finite=True
+        )
+        rows = columns
+
+    epochs = len(checked["loss_curve_"])
+    history_names = [name for name in state if name.startswith(_HISTORY)]
+    checked["history"] = {
+        name[len(_HISTORY) :]: read.array(name, "f", (epochs,), dtype=float)
+        for name in history_names
+    }
+    sparsity = {"layer_sparsity": n_layers - 1, "unit_sparsity": n_layers - 2}
+    for name, length in sparsity.items():
+        if name in state:
+            checked[name] = read.array(name, "f", (length,), dtype=float, unit=True)
+    if "feature_names" in state:
+        names = read.array("feature_names", "UO", (checked["n_features_in_"],))
+        checked["feature_names"] = names.astype(object)
+    if classifier:
+        checked["label_type"] = read.choice("label_type", _LABEL_TYPES)
+        checked["classes"] = _checked_classes(read, checked)
+    unknown = set(state) - set(checked) - set(history_names) - _csr_parts(n_layers)
+    if unknown:
+        raise ValueError(f"it holds entries save() does not write: {sorted(unknown)}.")
+    return checked
+
+
+def _csr_parts(n_layers) -> set:
+    return {
+        f"coef{i}_{part}"
+        for i in range(n_layers - 1)
+        for part in ("data", "indices", "indptr")
+    }
+
+
+def _checked_classes(read, checked) -> np.ndarray:
+    """The classes, sorted and unique as a fitted LabelBinarizer holds them,
+    in the number the label type and the output layer imply."""
+    label_type, n_outputs = checked["label_type"], checked["n_outputs_"]
+    classes = read.array("classes", "biufUO", (None,))
+    if label_type == "multiclass":
+        agree = len(classes) == n_outputs >= 3
+    elif label_type == "binary":
+        agree = n_outputs == 1 and len(classes) in (1, 2)
+    else:
+        # The binarizer of an indicator matrix: its column numbers.
+        agree = (
+            n_outputs == len(classes)
+            and classes.dtype.kind in "iu"
+            and np.array_equal(classes, np.arange(len(classes)))
+        )
+    softmax = checked["out_activation_"] == "softmax"
+    if not agree or softmax != (label_type == "multiclass"):
+        raise ValueError(
+            f"{len(classes)} classes of a {label_type} target do not fit "
+            f"{n_outputs} outputs with out_activation_="
+            f"{checked['out_activation_']!r}."
+        )
+    try:
+        in_order = np.array_equal(np.unique(classes), classes)
+    except TypeError:  # labels of types that do not compare
+        in_order = False
+    if not in_order:
+        raise ValueError("its classes are not sorted and unique, as fit sets them.")
+    return classes
+
+
+class _Reader:
+    """Reads and checks the entries of a saved state: JSON values by type and
+    range, arrays by declared dtype and shape before their data."""
+
+    def __init__(self, state: Mapping):
+        self.state = state
+
+    def value(self, name):
+        if getattr(self.state, "is_array", lambda name: False)(name):
+            raise ValueError(f"{name} should be a value, not an array.")
+        return self.state[name]
+
+    def _invalid(self, name, value, expected) -> ValueError:
+        return ValueError(f"{name} is {value!r:.80}, not {expected}.")
+
+    def integer(self, name, low):
+        value = self.value(name)
+        if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+            raise self._invalid(name, value, f"an integer >= {low}")
+        return int(value)
+
+    def real(self, name, low=-np.inf, high=np.inf, optional=False, finite=True):
+        value = self.value(name)
+        if optional and value is None:
+            return None
+        if (
+            not isinstance(value, Real)
+            or isinstance(value, bool)
+            or (finite and not math.isfinite(value))
+            or not low <= value <= high
+        ):
+            raise self._invalid(name, value, f"a number in [{low}, {high}]")
+        return float(value)
+
+    def reals(self, name, optional=False):
+        values = self.value(name)
+        if optional and values is None:
+            return None
+        if not isinstance(values, list) or not all(
+            isinstance(v, Real) and not isinstance(v, bool) for v in values
+        ):
+            raise ValueError(f"{name} is not a list of numbers.")
+        return [float(v) for v in values]
+
+    def choice(self, name, options):
+        value = self.value(name)
+        if not isinstance(value, str) or value not in options:
+            raise self._invalid(name, value, f"one of {sorted(options)}")
+        return value
+
+    def array(self, name, kinds, shape, dtype=None, finite=False, unit=False):
+        """Array ``name`` of a dtype of ``kinds`` and ``shape`` (None: any
+        length), its data read only after both are checked."""
+        if name not in self.state:
+            raise ValueError(f"it lacks the array {name}.")
+        if hasattr(self.state, "declared"):
+            declared_dtype, declared_shape = self.state.declared(name)
+        else:
+            value = np.asarray(self.state[name])
+            declared_dtype, declared_shape = value.dtype, value.shape
+        if declared_dtype.kind not in kinds or not (
+            len(declared_shape) == len(shape)
+            and all(s is None or s == d for s, d in zip(shape, declared_shape))
+        ):
+            expected = "x".join("n" if s is None else str(s) for s in shape)
+            raise ValueError(
+                f"{name} is {declared_dtype} of shape {declared_shape}; save() "
+                f"writes it as {_KIND_NAMES[kinds]} of shape ({expected},)."
+            )
+        values = np.asarray(self.state[name], dtype=dtype)
+        if finite and not np.isfinite(values).all():
+            raise ValueError(f"{name} holds values that are not finite.")
+        if unit and not ((values >= 0) & (values <= 1)).all():
+            raise ValueError(f"{name} holds shares outside [0, 1].")
+        return values
+
+    def csr(self, name, rows, columns):
+        """``(data, indices, indptr)`` of a canonical CSR matrix of shape
+        ``(rows, columns)``: row pointers from 0 that never decrease,
+        column indices within the width and increasing along each row,
+        finite values."""
+        indptr = self.array(f"{name}_indptr", "iu", (rows + 1,)).astype(np.int64)
+        steps = np.diff(indptr)
+        nnz = int(indptr[-1])
+        if indptr[0] != 0 or (steps < 0).any() or nnz > rows * columns:
+            raise ValueError(f"{name}_indptr is not the row pointer of a CSR matrix.")
+        indices = self.array(f"{name}_indices", "iu", (nnz,)).astype(np.int64)
+        starts = np.zeros(nnz, dtype=bool)
+        starts[indptr[:-1][steps > 0]] = True
+        if nnz and (
+            indices.min() < 0
+            or indices.max() >= columns
+            or (np.diff(indices)[~starts[1:]] <= 0).any()
+        ):
+            raise ValueError(
+                f"{name}_indices are not increasing column indices below {columns} "
+                "in each row."
+            )
+        data = self.array(f"{name}_data", "f", (nnz,), finite=True)
+        return data, indices, indptr
 
 
 def _label_binarizer(classes, label_type) -> LabelBinarizer:

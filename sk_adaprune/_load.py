@@ -13,20 +13,31 @@ _KINDS = {
     kind.__name__: kind
     for kind in (AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor)
 }
+# The most weights (entries of the dense weight matrices) load() accepts by
+# default: a file of a few kilobytes can declare a network of any size.
+MAX_WEIGHTS = 100_000_000
 
 
 def load(
-    path: str | os.PathLike,
+    path: str | os.PathLike, *, max_weights: int | None = MAX_WEIGHTS
 ) -> AdaptivePrunedMLPClassifier | AdaptivePrunedMLPRegressor:
     """Read an estimator written by its ``save`` method.
 
-    The file is read with ``numpy.load(allow_pickle=False)``: no code from it
-    ever runs.
+    The file is treated as untrusted: nothing in it is unpickled or run, and
+    everything is checked before it is used. Each array's declared dtype and
+    shape are checked against the layers the archive declares before its
+    data are decompressed, the sparse weights' structure is checked, and
+    every parameter and fitted value must be one that ``save`` can write.
+    An estimator that loads predicts.
 
     Parameters
     ----------
     path : str or path-like
         An archive written by ``save``.
+    max_weights : int or None, default=100_000_000
+        The most weights (entries of the dense weight matrices, which
+        ``coefs_`` holds) to accept; a file of a few kilobytes can declare a
+        network of any size. None accepts any size: only for files you trust.
 
     Returns
     -------
@@ -36,10 +47,21 @@ def load(
 
     Raises
     ------
-    ValueError
-        If the file holds pickled Python objects or is not such an archive.
+    ArchiveError
+        A ``ValueError``: the file is not a valid archive of this package
+        (not a zip, truncated, pickled objects, members or values that
+        ``save`` does not write, a network larger than ``max_weights``); the
+        message says what is wrong.
+    OSError
+        The path cannot be read (missing, a directory, no permission).
     """
-    kind, params, state = read_archive(path)
-    if kind not in _KINDS:
-        raise ValueError(f"{path} holds an unknown kind of estimator: {kind!r}.")
-    return restore_fitted_state(_KINDS[kind](**params), state)
+    with read_archive(path) as (kind, params, state):
+        if kind not in _KINDS:
+            raise ValueError(f"it holds an unknown kind of estimator: {kind!r:.80}")
+        estimator = _KINDS[kind]()
+        unknown = sorted(set(params) - set(estimator.get_params(deep=False)))
+        if unknown:
+            raise ValueError(f"it holds parameters the estimator lacks: {unknown}")
+        estimator.set_params(**params)
+        estimator._check_params()
+        return restore_fitted_state(estimator, state, max_weights=max_weights)

@@ -1,6 +1,8 @@
 """The private scikit-learn API the estimators rely on, in one place.
 
-``_fit_context`` (parameter validation on ``fit``), ``_check_sample_weight``
+``_fit_context`` (parameter validation on ``fit``),
+``validate_parameter_constraints`` (the same validation, for ``load``),
+``_check_sample_weight``
 (MLPClassifier's check of ``sample_weight``) and the constraint
 classes of ``sklearn.utils._param_validation`` are what scikit-learn's own
 estimators use, but private: a release may move them. Only this module
@@ -10,10 +12,32 @@ tested with 1.9.1.
 """
 
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import _check_sample_weight
 
-__all__ = ["Interval", "Options", "StrOptions", "check_sample_weight", "fit_context"]
+__all__ = [
+    "Interval",
+    "Options",
+    "StrOptions",
+    "check_parameters",
+    "check_sample_weight",
+    "fit_context",
+]
 
 check_sample_weight = _check_sample_weight
 fit_context = _fit_context
+
+
+def check_parameters(estimator) -> None:
+    """What ``fit_context`` checks: the parameters against the estimator's
+    ``_parameter_constraints`` (``InvalidParameterError``, a ValueError)."""
+    validate_parameter_constraints(
+        estimator._parameter_constraints,
+        estimator.get_params(deep=False),
+        caller_name=type(estimator).__name__,
+    )

@@ -358,3 +358,22 @@ def test_early_stopping_split_is_stratified_except_for_multilabel_targets(
     if target == "multiclass":  # each class in the split as in the data, +-1
         expected = np.bincount(y) * split["valid"].size / y.size
         assert np.all(np.abs(np.bincount(y[split["valid"]]) - expected) < 1)
+
+
+def test_partial_fit_learns_multilabel_targets_as_mlpclassifier(blobs):
+    X, y = blobs
+    Y = np.column_stack([y == 0, y == 1, y > 0]).astype(int)
+    clf = AdaptivePrunedMLPClassifier(random_state=0)
+    for _ in range(3):
+        clf.partial_fit(X, Y, classes=[0, 1, 2])
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    assert clf.predict(X).shape == (150, 3) and clf.score(X, Y) > 0.3
+    with pytest.raises(ValueError, match="indicator matrix of 2 labels; `classes`"):
+        clf.partial_fit(X, Y[:, :2])
+
+
+def test_early_stopping_names_a_class_too_small_as_the_user_does(blobs):
+    X, _ = blobs
+    y = np.array(["common"] * 149 + ["rare"])
+    with pytest.raises(ValueError, match=r"too few members are: \['rare'\]"):
+        AdaptivePrunedMLPClassifier(early_stopping=True).fit(X, y)

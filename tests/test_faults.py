@@ -23,8 +23,11 @@ def all_finite(estimator):
 
 def test_divergence_in_the_first_epoch_raises_with_advice(blobs):
     X, y = blobs
+    # MLPClassifier's words first, then the advice.
     with pytest.raises(
-        ValueError, match="diverged in the first epoch.*learning_rate_init"
+        ValueError,
+        match="^Solver produced non-finite parameter weights. The input data may "
+        "contain large values.*diverged in the first epoch.*learning_rate_init",
     ):
         AdaptivePrunedMLPClassifier(learning_rate_init=1e3, random_state=0).fit(X, y)
 
@@ -228,3 +231,80 @@ def test_early_stopping_never_restores_a_state_the_guard_rejected(blobs, monkeyp
     assert clf.best_validation_score_ == 0.6
     np.testing.assert_array_equal(intercepts(clf), biases[1])
     assert all_finite(clf)
+
+
+def interrupt_in_epoch(monkeypatch, epoch):
+    """A KeyboardInterrupt at the second batch of epoch ``epoch``."""
+    original = _net.BatchIterator.__iter__
+    epochs = {"n": 0}
+
+    def interrupted(self):
+        epochs["n"] += 1
+        for i, batch in enumerate(original(self)):
+            if epochs["n"] == epoch and i == 1:
+                raise KeyboardInterrupt
+            yield batch
+
+    monkeypatch.setattr(_net.BatchIterator, "__iter__", interrupted)
+
+
+FAILURES = {
+    "invalid r_ramp": (dict(r_ramp=(0.9, 0.1)), ValueError, "r_ramp must be"),
+    "divergence": (dict(learning_rate_init=1e3), ValueError, "non-finite"),
+    "validation set": (
+        dict(early_stopping=True, validation_fraction=0.005),
+        ValueError,
+        "test_size|validation set is too small",
+    ),
+    "first-epoch interrupt": (dict(), KeyboardInterrupt, None),
+}
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_a_failed_refit_leaves_the_fitted_model_as_it_was(blobs, failure, monkeypatch):
+    X, y = blobs
+    clf = AdaptivePrunedMLPClassifier(batch_size=50, max_iter=5, random_state=0)
+    clf.fit(X, y)  # three classes; the refit gets two
+    params, error, match = FAILURES[failure]
+    clf.set_params(**params)
+    proba, before = clf.predict_proba(X), dict(vars(clf))
+    if failure == "first-epoch interrupt":
+        interrupt_in_epoch(monkeypatch, 1)
+    with pytest.raises(error, match=match):
+        clf.fit(X, y % 2)
+    assert vars(clf).keys() == before.keys()
+    assert all(vars(clf)[name] is value for name, value in before.items())
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    assert list(clf.classes_) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_an_interrupt_in_the_first_epoch_leaves_an_unfitted_estimator(
+    blobs, monkeypatch, method
+):
+    X, y = blobs
+    clf = AdaptivePrunedMLPClassifier(batch_size=50, random_state=0)
+    interrupt_in_epoch(monkeypatch, 1)
+    kwargs = {"classes": [0, 1, 2]} if method == "partial_fit" else {}
+    with pytest.raises(KeyboardInterrupt):
+        getattr(clf, method)(X, y, **kwargs)
+    fitted = [name for name in vars(clf) if name.endswith("_") and name != "lambda_"]
+    assert fitted == []
+    assert (
+        vars(clf) == AdaptivePrunedMLPClassifier(batch_size=50, random_state=0).__dict__
+    )
+
+
+def test_a_failed_partial_fit_keeps_the_last_calls_model(blobs, monkeypatch):
+    X, y = blobs
+    clf = AdaptivePrunedMLPClassifier(batch_size=50, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    proba, coefs = clf.predict_proba(X), clf.coefs_
+    interrupt_in_epoch(monkeypatch, 1)  # the second call's epoch
+    with pytest.raises(KeyboardInterrupt):
+        clf.partial_fit(X, y)
+    assert clf.coefs_ is coefs and len(clf.loss_curve_) == 1
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    # The next call goes on from the fitted attributes.
+    monkeypatch.undo()
+    assert len(clf.partial_fit(X, y).loss_curve_) == 2
