@@ -14,9 +14,11 @@ than the schema allows.
 
 import errno
 import json
+import lzma
 import os
 import secrets
 import struct
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -63,6 +65,9 @@ _ZIP_ERRORS = (
     RuntimeError,  # an encrypted member
     OverflowError,
     UnicodeDecodeError,
+    lzma.LZMAError,
+    tokenize.TokenError,  # numpy's parser of a garbled .npy header
+    SyntaxError,
 )
 
 
@@ -134,17 +139,11 @@ def _planes_dtype(dtype) -> np.dtype:
 
 
 def _from_planes(planes: np.ndarray, dtype) -> np.ndarray:
-    """The float array of ``dtype`` whose byte planes ``planes`` are."""
-    dtype = _planes_dtype(dtype)
-    if planes.dtype != np.uint8 or planes.ndim < 1:
-        raise ArchiveError("byte planes must be uint8 planes of a float dtype.")
-    if planes.shape[0] != dtype.itemsize:
-        raise ArchiveError(
-            f"{planes.shape[0]} byte planes cannot hold {dtype.name} values."
-        )
+    """The float array of ``dtype`` whose byte planes ``planes`` are (as
+    :meth:`ArchiveState.declared` checked them)."""
+    dtype = np.dtype(dtype)
     shape = planes.shape[1:]
-    size = planes[0].size
-    as_bytes = np.ascontiguousarray(planes.reshape(dtype.itemsize, size).T)
+    as_bytes = np.ascontiguousarray(planes.reshape(dtype.itemsize, -1).T)
     return as_bytes.view(dtype).reshape(shape)
 
 
@@ -381,7 +380,9 @@ def _zip_errors() -> Iterator[None]:
     except _ZIP_ERRORS as error:
         raise ArchiveError(f"{type(error).__name__}: {error}") from error
     except OSError as error:
-        if error.errno != errno.EINVAL:  # a seek that a crafted offset asked
+        # A seek to a crafted offset (EINVAL), or bz2's verdict on its data
+        # (no errno); a failing disk keeps its OSError.
+        if error.errno not in (None, errno.EINVAL):
             raise
         raise ArchiveError(f"{error}") from error
 
