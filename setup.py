@@ -22,7 +22,11 @@ class BuildWithOpenMP(build_ext):
 
 setup(
     ext_modules=[
-        Extension("sk_adaprune._binning", ["sk_adaprune/_binning.c"], optional=True)
+        Extension(
+            "sk_adaprune._method._binning",
+            ["sk_adaprune/_method/_binning.c"],
+            optional=True,
+        )
     ],
     cmdclass={"build_ext": BuildWithOpenMP},
 )

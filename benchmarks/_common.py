@@ -13,6 +13,9 @@ import tempfile
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+# The tests' slow references (tests/reference.py), which some benchmarks
+# measure the fast code against.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 HIDDEN = (512, 512)
 
 

@@ -46,7 +46,7 @@ from skorch.callbacks import Callback
 from _common import fixed_epochs, summarise, write_results
 from _data import load_fashion_mnist_or_stand_in, regression_splits
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
-from sk_adaprune._net import PruningNet
+from sk_adaprune._training.net import PruningNet
 
 LENET, WIDE = (300, 100), (512, 512)
 FRACTIONS = (0.0, 0.2, 0.4)

@@ -29,7 +29,7 @@ from neuron_pruning import plot, quick_or_full_data
 from _common import HIDDEN, RESULTS, fixed_epochs, summarise, write_results
 from _data import classification_splits
 from sk_adaprune import AdaptivePrunedMLPClassifier
-from sk_adaprune._units import UNIT_SCORES
+from sk_adaprune._method.units import UNIT_SCORES
 
 COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:purple")
 

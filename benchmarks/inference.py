@@ -28,7 +28,7 @@ from sklearn.neural_network import MLPClassifier
 from _common import HIDDEN, write_results
 from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
-from sk_adaprune._export import torch_sequential
+from sk_adaprune._inference import torch_sequential
 
 ROUNDS = 9
 

@@ -11,14 +11,14 @@ import torch
 from scipy.stats import norm
 
 from _common import write_results
-from sk_adaprune._mask import masked_weight, soft_mask
-from sk_adaprune._reference import (
+from reference import (
     closed_form_gradients,
     exact_reflected_kde,
     magnitude_density,
     scott_bandwidth,
 )
-from sk_adaprune._threshold import (
+from sk_adaprune._method.mask import masked_weight, soft_mask
+from sk_adaprune._method.threshold import (
     exact_threshold,
     quantile_threshold,
     threshold_and_density,

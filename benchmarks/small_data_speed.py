@@ -57,10 +57,10 @@ from _data import classification_splits, regression_splits
 from sk_adaprune import (
     AdaptivePrunedMLPClassifier,
     AdaptivePrunedMLPRegressor,
-    _threshold,
 )
-from sk_adaprune._adam import FusedAdam
+from sk_adaprune._method import threshold as _threshold
 from sk_adaprune._module import SoftMaskedMLP
+from sk_adaprune._training.optim import FusedAdam
 
 ALL_EPOCHS = dict(tol=0.0, n_iter_no_change=np.inf)
 

@@ -43,7 +43,7 @@ from _common import (
 from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
 from sk_adaprune._module import SoftMaskedMLP
-from sk_adaprune._net import BatchIterator
+from sk_adaprune._training.net import BatchIterator
 
 
 def dense_net(batch_size: int, epochs: int) -> NeuralNet:

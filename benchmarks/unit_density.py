@@ -28,8 +28,8 @@ import torch
 from scipy import optimize, stats
 
 from _common import write_results
-from sk_adaprune._density import reflected_kde_at, scott_bandwidth
-from sk_adaprune._threshold import SMALL_POOL, threshold_and_density
+from sk_adaprune._method.density import reflected_kde_at, scott_bandwidth
+from sk_adaprune._method.threshold import SMALL_POOL, threshold_and_density
 
 DRAWS = 300
 SIZES = (100, 300, 1000)

@@ -22,22 +22,22 @@ from skorch.callbacks import ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from ._adam import FusedAdam
-from ._compact import compact_network
-from ._export import torch_sequential
-from ._fitted import fitted_state, restore_fitted_state
-from ._fork import threads_for_this_process
-from ._mask import WEIGHT_GRADIENTS
-from ._module import PRUNE_TARGETS, RATIO_CEILING, SoftMaskedMLP
-from ._net import (
-    BatchIterator,
-    DivergenceGuard,
-    PruningMonitor,
-    PruningNet,
-    StoppingRule,
+from ._fitted import (
+    FittedNetwork,
+    continue_records,
+    fitted_state,
+    load_into,
+    restore_fitted_state,
+)
+from ._inference import checked_for_predict, compact_network, torch_sequential
+from ._method.mask import WEIGHT_GRADIENTS
+from ._module import (
+    HIDDEN_ACTIVATIONS,
+    PRUNE_TARGETS,
+    RATIO_CEILING,
+    SoftMaskedMLP,
 )
 from ._persistence import write_archive
-from ._predict_input import checked_for_predict
 from ._sklearn_private import (
     Interval,
     Options,
@@ -45,7 +45,10 @@ from ._sklearn_private import (
     check_parameters,
     check_sample_weight,
 )
-from ._warm_start import FittedNetwork, continue_records, load_into
+from ._training.callbacks import DivergenceGuard, PruningMonitor, StoppingRule
+from ._training.net import BatchIterator, PruningNet
+from ._training.optim import FusedAdam
+from ._training.threads import threads_for_this_process
 
 _HISTORY_KEYS = {
     "loss": "train_loss",
@@ -109,7 +112,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),

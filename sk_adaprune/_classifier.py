@@ -13,8 +13,13 @@ from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseAdaptivePrunedMLP
 from ._docstrings import fill_docstring
-from ._net import BinaryLogLoss, SoftmaxLogLoss, argmax_accuracy, sign_accuracy
 from ._sklearn_private import fit_context
+from ._training.losses import (
+    BinaryLogLoss,
+    SoftmaxLogLoss,
+    argmax_accuracy,
+    sign_accuracy,
+)
 
 
 @fill_docstring

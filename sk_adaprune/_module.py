@@ -1,36 +1,75 @@
 """The soft-masked MLP: plain PyTorch, no scikit-learn."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import NamedTuple
 
+import numpy as np
 import torch
+from scipy.special import expit
 from torch import nn
 from torch.nn import functional as F
 
-from ._mask import pruned_weight
-from ._scratch import Scratch
-from ._threshold import (
+from ._method.mask import pruned_weight
+from ._method.threshold import (
     count_below,
     exact_threshold,
     exact_threshold_and_count_below,
     quantile_threshold,
 )
-from ._units import UNIT_SCORES, unit_masks, unit_pool
+from ._method.units import UNIT_SCORES, unit_masks, unit_pool
+from ._method.workspace import Scratch
 
-__all__ = ["ACTIVATIONS", "PRUNE_TARGETS", "SoftMaskedMLP"]
+__all__ = [
+    "ACTIVATIONS",
+    "HIDDEN_ACTIVATIONS",
+    "PRUNE_TARGETS",
+    "Activation",
+    "SoftMaskedMLP",
+]
 
-# torch's hidden-layer activations by MLPClassifier's names; the module
-# computes with them and exported models are built from them.
+
+class Activation(NamedTuple):
+    """An activation by MLPClassifier's name, in both backends: ``module()``
+    builds torch's (training and ``to_torch``), ``function(x)`` applies
+    numpy's, in place where it can (predictions)."""
+
+    module: Callable[[], nn.Module]
+    function: Callable[[np.ndarray], np.ndarray]
+
+
+def _identity(x):
+    return x
+
+
+def _relu(x):
+    return np.maximum(x, 0, out=x)
+
+
+def _softmax(x):
+    """Row-wise softmax in place, the steps of scikit-learn's ``softmax``
+    without its array-API dispatch (which costs a single row more than the
+    arithmetic)."""
+    x -= x.max(axis=1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=1, keepdims=True)
+    return x
+
+
 ACTIVATIONS = {
-    "identity": nn.Identity,
-    "logistic": nn.Sigmoid,
-    "tanh": nn.Tanh,
-    "relu": nn.ReLU,
+    "identity": Activation(nn.Identity, _identity),
+    "logistic": Activation(nn.Sigmoid, expit),
+    "tanh": Activation(nn.Tanh, np.tanh),
+    "relu": Activation(nn.ReLU, _relu),
+    "softmax": Activation(partial(nn.Softmax, dim=1), _softmax),
 }
+# The choices of the hidden layers' ``activation``; softmax ends a network.
+HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 
 RATIO_CEILING = 0.9999
 # What the pool of the learned ratio holds: single weights, or whole hidden
-# units (_units.py).
+# units (_method/units.py).
 PRUNE_TARGETS = ("weights", "neurons")
 
 
@@ -88,7 +127,7 @@ class SoftMaskedMLP(nn.Module):
     prune : {'weights', 'neurons'}
         What ``ratio`` prunes: single weights, or whole hidden units.
     unit_score : str, default='incoming'
-        With ``prune='neurons'``, the key of ``_units.UNIT_SCORES`` the
+        With ``prune='neurons'``, the key of ``units.UNIT_SCORES`` the
         units are ranked by.
     """
 
@@ -137,7 +176,7 @@ class SoftMaskedMLP(nn.Module):
         self.weights = nn.Parameter(weights.to(dtype))
         self.biases = nn.ParameterList([bias.to(dtype) for bias in biases])
         self.activation = activation
-        self.hidden_activation = ACTIVATIONS[activation]()
+        self.hidden_activation = ACTIVATIONS[activation].module()
         self.grid_size = grid_size
         self.weight_gradient = weight_gradient
         weight_std = self.weights.detach().std().item()

@@ -7,8 +7,8 @@ from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseAdaptivePrunedMLP
 from ._docstrings import fill_docstring
-from ._net import HalfSquaredError, outputs_r2
 from ._sklearn_private import fit_context
+from ._training.losses import HalfSquaredError, outputs_r2
 
 
 @fill_docstring

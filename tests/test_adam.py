@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sk_adaprune._adam import FusedAdam
+from sk_adaprune._training.optim import FusedAdam
 
 
 def _parameters(seed):

@@ -3,21 +3,20 @@ import pytest
 import torch
 
 from oracles import inputs_that_move
-from sk_adaprune._compact import HIDDEN_ACTIVATIONS, compact_network
-from sk_adaprune._export import OUTPUT_ACTIVATIONS
-from sk_adaprune._module import ACTIVATIONS
+from sk_adaprune._inference import compact_network
+from sk_adaprune._module import ACTIVATIONS, HIDDEN_ACTIVATIONS
 
 
 def reference_forward(coefs, intercepts, activation, out_activation, X):
     """The uncompacted network in float64, with torch's activations (the
     other backend's table) as the oracle for the numpy ones."""
-    hidden = ACTIVATIONS[activation]()
+    hidden = ACTIVATIONS[activation].module()
     X = torch.from_numpy(np.asarray(X, dtype=np.float64))
     for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
         X = X @ torch.from_numpy(coef) + torch.from_numpy(intercept)
         if i < len(coefs) - 1:
             X = hidden(X)
-    return OUTPUT_ACTIVATIONS[out_activation]()(X).numpy()
+    return ACTIVATIONS[out_activation].module()(X).numpy()
 
 
 def pruned_network(seed, sizes, sparsity):

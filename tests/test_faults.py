@@ -12,8 +12,9 @@ from sk_adaprune import (
     AdaptivePrunedMLPClassifier,
     AdaptivePrunedMLPRegressor,
     _classifier,
-    _net,
 )
+from sk_adaprune._training import callbacks
+from sk_adaprune._training import net as _net
 
 
 def all_finite(estimator):
@@ -176,13 +177,13 @@ def scripted_scores(monkeypatch, scores):
     """Make the held-out score of epoch i ``scores[i]`` (blobs: multiclass);
     return the biases each epoch ended with."""
     biases = []
-    record = _net.PruningMonitor.on_epoch_end
+    record = callbacks.PruningMonitor.on_epoch_end
 
     def recording(self, net, **kwargs):
         record(self, net, **kwargs)
         biases.append(np.concatenate([b.detach().numpy() for b in net.module_.biases]))
 
-    monkeypatch.setattr(_net.PruningMonitor, "on_epoch_end", recording)
+    monkeypatch.setattr(callbacks.PruningMonitor, "on_epoch_end", recording)
     monkeypatch.setattr(
         _classifier, "argmax_accuracy", lambda outputs, y: scores[len(biases) - 1]
     )

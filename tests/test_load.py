@@ -14,8 +14,8 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from archive_fuzz import _npy_header, _zipped, fuzz, mutate
 
+from archive_fuzz import _npy_header, _zipped, fuzz, mutate
 from sk_adaprune import (
     AdaptivePrunedMLPClassifier,
     AdaptivePrunedMLPRegressor,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from sk_adaprune._mask import masked_weight, soft_mask
+from sk_adaprune._method.mask import masked_weight, soft_mask
 
 
 def float64_inputs(seed=0, shape=(30, 20)):
@@ -105,7 +105,7 @@ def test_fused_mask_in_float32_matches_the_definition():
 
 
 def test_scratch_buffers_give_the_same_values_and_gradients():
-    from sk_adaprune._scratch import Scratch
+    from sk_adaprune._method.workspace import Scratch
 
     inputs = float64_inputs(3)
     upstream = torch.randn(inputs[0].shape, dtype=torch.float64)
@@ -123,7 +123,7 @@ def test_scratch_buffers_give_the_same_values_and_gradients():
 
 
 def test_backward_through_overwritten_scratch_buffers_raises():
-    from sk_adaprune._scratch import Scratch
+    from sk_adaprune._method.workspace import Scratch
 
     weight, threshold, temperature = float64_inputs(4)
     scratch = Scratch()
@@ -134,7 +134,7 @@ def test_backward_through_overwritten_scratch_buffers_raises():
 
 
 def test_second_backward_through_scratch_buffers_raises():
-    from sk_adaprune._scratch import Scratch
+    from sk_adaprune._method.workspace import Scratch
 
     weight, threshold, temperature = float64_inputs(4)
     masked = masked_weight(weight, threshold, temperature, Scratch(), "layer")
@@ -151,9 +151,9 @@ def test_second_backward_through_scratch_buffers_raises():
 def test_pruned_weight_is_the_mask_at_the_quantile_threshold_bit_for_bit(
     dtype, size, weight_gradient
 ):
-    from sk_adaprune._mask import pruned_weight
-    from sk_adaprune._scratch import Scratch
-    from sk_adaprune._threshold import SMALL_POOL, quantile_threshold
+    from sk_adaprune._method.mask import pruned_weight
+    from sk_adaprune._method.threshold import SMALL_POOL, quantile_threshold
+    from sk_adaprune._method.workspace import Scratch
 
     generator = torch.Generator().manual_seed(size)
     values = 0.1 * torch.randn(size, generator=generator)
@@ -186,8 +186,8 @@ def test_pruned_weight_is_the_mask_at_the_quantile_threshold_bit_for_bit(
 
 
 def test_pruned_weight_with_a_frozen_ratio_has_no_ratio_gradient():
-    from sk_adaprune._mask import pruned_weight
-    from sk_adaprune._threshold import exact_threshold
+    from sk_adaprune._method.mask import pruned_weight
+    from sk_adaprune._method.threshold import exact_threshold
 
     weight, _, temperature = float64_inputs(5)
     ratio = torch.tensor(0.5, dtype=torch.float64)
@@ -201,7 +201,7 @@ def test_pruned_weight_with_a_frozen_ratio_has_no_ratio_gradient():
 
 
 def test_pruned_weight_refuses_an_unknown_weight_gradient():
-    from sk_adaprune._mask import pruned_weight
+    from sk_adaprune._method.mask import pruned_weight
 
     weight, _, temperature = float64_inputs(6)
     ratio = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)

@@ -3,10 +3,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from sk_adaprune._mask import soft_mask
-from sk_adaprune._module import ACTIVATIONS, SoftMaskedMLP
-from sk_adaprune._reference import closed_form_gradients
-from sk_adaprune._threshold import quantile_threshold, threshold_and_density
+from reference import closed_form_gradients
+from sk_adaprune._method.mask import soft_mask
+from sk_adaprune._method.threshold import quantile_threshold, threshold_and_density
+from sk_adaprune._module import ACTIVATIONS, HIDDEN_ACTIVATIONS, SoftMaskedMLP
 
 
 def test_autograd_matches_closed_form_gradients_on_a_pool():
@@ -31,7 +31,7 @@ def test_autograd_matches_closed_form_gradients_on_a_pool():
 
 
 @pytest.mark.parametrize("weight_gradient", ["masked", "full"])
-@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
 def test_module_gradients_match_closed_forms_through_the_network(
     activation, weight_gradient
 ):
@@ -57,7 +57,7 @@ def test_module_gradients_match_closed_forms_through_the_network(
     for i, (bias, weight) in enumerate(zip(module.biases, effective)):
         hidden = F.linear(hidden, weight, bias.detach())
         if i < len(effective) - 1:
-            hidden = ACTIVATIONS[activation]()(hidden)
+            hidden = ACTIVATIONS[activation].module()(hidden)
     (hidden * upstream).sum().backward()
 
     pool = module.weights.detach().abs()
@@ -149,7 +149,7 @@ def test_hard_threshold_and_fraction_below_match_the_sorted_pool():
 
 @pytest.mark.parametrize("prune, hidden", [("weights", [900]), ("neurons", [20, 10])])
 def test_the_epochs_threshold_and_sparsity_come_from_either_route_alike(prune, hidden):
-    from sk_adaprune._threshold import SMALL_POOL
+    from sk_adaprune._method.threshold import SMALL_POOL
 
     # 30 x 900 + 900 x 4 weights: a pool above SMALL_POOL, thresholded binned
     module = SoftMaskedMLP(30, hidden, 4, ratio_init=0.6, seed=6, prune=prune)

@@ -4,14 +4,14 @@ import torch
 from scipy import sparse
 from skorch.dataset import Dataset
 
-from sk_adaprune._net import (
-    BatchIterator,
+from sk_adaprune._training.losses import (
     BinaryLogLoss,
     HalfSquaredError,
     argmax_accuracy,
     outputs_r2,
     sign_accuracy,
 )
+from sk_adaprune._training.net import BatchIterator
 
 
 def test_batch_iterator_visits_every_row_once_in_new_orders():
@@ -84,7 +84,7 @@ def test_alpha_is_weight_decay_on_weights_only_and_in_the_reported_loss(
 def batch_ready_net(**params):
     """A 4-6-3 net at r = 0.3, initialised, its history at a new batch."""
     from sk_adaprune._module import SoftMaskedMLP
-    from sk_adaprune._net import PruningNet
+    from sk_adaprune._training.net import PruningNet
 
     net = PruningNet(
         SoftMaskedMLP,
@@ -293,7 +293,7 @@ def test_loss_curve_is_mlpclassifiers_loss_and_the_pruning_term_is_kept_apart(
 @pytest.mark.parametrize("hardened", [False, True])
 def test_copied_state_equals_a_deep_copy_and_shares_no_memory(hardened):
     from sk_adaprune._module import SoftMaskedMLP
-    from sk_adaprune._net import copied_state
+    from sk_adaprune._training.callbacks import copied_state
 
     module = SoftMaskedMLP(4, [6], 3, ratio_init=0.4)
     if hardened:
@@ -326,8 +326,8 @@ def test_batch_means_record_what_passthrough_scoring_records(on_train):
     from skorch.callbacks import PassthroughScoring
     from skorch.history import History
 
-    from sk_adaprune._history import EpochHistory
-    from sk_adaprune._net import BatchMeans
+    from sk_adaprune._training.callbacks import BatchMeans
+    from sk_adaprune._training.net import EpochHistory
 
     ours, other = ("train", "valid") if on_train else ("valid", "train")
     records = {}
@@ -366,7 +366,7 @@ def test_batch_means_record_what_passthrough_scoring_records(on_train):
 def test_epoch_history_reads_a_row_without_copying_the_epochs(monkeypatch):
     from skorch.history import History
 
-    from sk_adaprune._history import EpochHistory
+    from sk_adaprune._training.net import EpochHistory
 
     histories = []
     for history in (EpochHistory(), History()):
@@ -397,7 +397,7 @@ def test_epoch_history_reads_a_row_without_copying_the_epochs(monkeypatch):
 
 def test_nets_record_the_epoch_losses_in_an_epoch_history(three_classes):
     from sk_adaprune import AdaptivePrunedMLPClassifier
-    from sk_adaprune._history import EpochHistory
+    from sk_adaprune._training.net import EpochHistory
 
     X, y = three_classes(300)
     est = AdaptivePrunedMLPClassifier(max_iter=3, early_stopping=True).fit(X, y)

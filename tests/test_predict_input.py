@@ -10,8 +10,8 @@ from sklearn.utils.validation import validate_data
 from sk_adaprune import (
     AdaptivePrunedMLPClassifier,
     AdaptivePrunedMLPRegressor,
-    _predict_input,
 )
+from sk_adaprune import _inference as _predict_input
 
 
 @pytest.fixture(scope="module")

@@ -15,15 +15,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.stats import norm
 
-from sk_adaprune._density import binned_bandwidth, grid_density, interpolate
-from sk_adaprune._mask import masked_weight
-from sk_adaprune._module import SoftMaskedMLP
-from sk_adaprune._threshold import (
+from sk_adaprune._method.density import binned_bandwidth, grid_density, interpolate
+from sk_adaprune._method.mask import masked_weight
+from sk_adaprune._method.threshold import (
     _binned,
     exact_threshold,
     quantile_threshold,
     threshold_and_density,
 )
+from sk_adaprune._module import SoftMaskedMLP
 
 # The estimators' default lower clamp of tau, as the float32 tau holds it.
 TAU_MIN = float(np.float32(1e-6))

@@ -7,7 +7,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
-from sk_adaprune._net import BinaryLogLoss, HalfSquaredError, SoftmaxLogLoss
+from sk_adaprune._training.losses import BinaryLogLoss, HalfSquaredError, SoftmaxLogLoss
 
 SHORT = dict(max_iter=5, tol=0, random_state=0)
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from sk_adaprune import _density, _selection
-from sk_adaprune._density import bin_magnitudes
-from sk_adaprune._reference import full_pair
-from sk_adaprune._scratch import Scratch
-from sk_adaprune._selection import binned_pair
+from reference import full_pair
+from sk_adaprune._method import density as _density
+from sk_adaprune._method import selection as _selection
+from sk_adaprune._method.density import bin_magnitudes
+from sk_adaprune._method.selection import binned_pair
+from sk_adaprune._method.workspace import Scratch
 
 
 def sorted_pair(values, k):

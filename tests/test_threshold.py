@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from sk_adaprune import _threshold
-from sk_adaprune._reference import (
+from reference import (
     exact_reflected_kde,
     order_statistic_midpoint,
     scott_bandwidth,
 )
-from sk_adaprune._threshold import (
+from sk_adaprune._method import threshold as _threshold
+from sk_adaprune._method.threshold import (
     NonFiniteWeightsError,
     exact_threshold,
     quantile_threshold,
@@ -112,7 +112,7 @@ def test_small_pool_route_agrees_with_the_binned_one(dtype, monkeypatch):
 def test_pools_above_the_small_size_are_binned(monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "sk_adaprune._threshold.grid_density",
+        "sk_adaprune._method.threshold.grid_density",
         lambda *a: calls.append(a) or np.ones(a[0].size),
     )
     threshold_and_density(torch.rand(_threshold.SMALL_POOL), 0.5)
@@ -124,8 +124,8 @@ def test_pools_above_the_small_size_are_binned(monkeypatch):
 def test_no_density_is_computed_without_a_gradient(monkeypatch, route):
     calls = []
     record = lambda *a: calls.append(a)  # noqa: E731
-    monkeypatch.setattr("sk_adaprune._threshold.grid_density", record)
-    monkeypatch.setattr("sk_adaprune._threshold.reflected_kde_at", record)
+    monkeypatch.setattr("sk_adaprune._method.threshold.grid_density", record)
+    monkeypatch.setattr("sk_adaprune._method.threshold.reflected_kde_at", record)
     quantile_threshold(torch.rand(100), torch.tensor(0.5))
     assert calls == []
 
@@ -177,7 +177,7 @@ def test_dt_dr_of_a_few_hundred_unit_scores_is_near_the_true_one(ratio):
 @pytest.mark.parametrize("size", [3000, 30_000])  # the host route and the binned one
 @pytest.mark.parametrize("ratio", [0.0, 0.35, 0.9])
 def test_exact_threshold_and_count_below_are_exact_thresholds_and_counts(size, ratio):
-    from sk_adaprune._threshold import exact_threshold_and_count_below
+    from sk_adaprune._method.threshold import exact_threshold_and_count_below
 
     weights = torch.randn(size, generator=torch.Generator().manual_seed(size))
     weights[::5] = weights[1::5].neg()  # ties in magnitude

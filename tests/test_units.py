@@ -6,14 +6,14 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from reference import exact_reflected_kde, scott_bandwidth
 from sk_adaprune import (
     AdaptivePrunedMLPClassifier,
     AdaptivePrunedMLPRegressor,
     load,
 )
+from sk_adaprune._method.units import unit_pool
 from sk_adaprune._module import SoftMaskedMLP
-from sk_adaprune._reference import exact_reflected_kde, scott_bandwidth
-from sk_adaprune._units import unit_pool
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

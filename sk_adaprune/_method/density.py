@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._scratch import Scratch
+from .workspace import Scratch
 
 try:  # compiled where the package was built with a C compiler and OpenMP
     from ._binning import count_bins

@@ -2,9 +2,8 @@
 
 import torch
 
-from ._scalars import host_scalar
-from ._scratch import Scratch
-from ._threshold import quantile_threshold, threshold_and_slope
+from .threshold import quantile_threshold, threshold_and_slope
+from .workspace import Scratch, host_scalar
 
 __all__ = ["WEIGHT_GRADIENTS", "masked_weight", "pruned_weight", "soft_mask"]
 
@@ -38,7 +37,7 @@ def _mask_forward(ctx, weight, threshold, temperature, scratch, name, weight_gra
         ctx.generation = scratch.bump(name)
     ctx.scratch, ctx.name = scratch, name
     ctx.full = weight_gradient == "full"
-    # Scalars on the host (_scalars), rounded as 0-d tensors would be.
+    # Scalars on the host (workspace.host_scalar), rounded as 0-d tensors would be.
     scalar = host_scalar(temperature.dtype)
     t = scalar(threshold)
     inverse_temperature = scalar(1.0) / scalar(temperature.item())
@@ -165,7 +164,7 @@ def pruned_weight(
 
     The same values and gradients, bit for bit (tests hold the two to each
     other): ``t`` is the ``ratio``-quantile of ``|weight|`` and ``r``'s
-    gradient is ``dL/dt / f(t)`` (:func:`~._threshold.threshold_and_slope`).
+    gradient is ``dL/dt / f(t)`` (:func:`~.threshold.threshold_and_slope`).
     One node instead of two saves the second node's bookkeeping and the
     threshold's trip through a tensor, a few percent of a small network's
     step. The mask's buffers in ``scratch`` are named ``"mask"``. A ``ratio``

@@ -1,41 +1,31 @@
-"""A pruned network without its dead inputs and units, for fast predictions."""
+"""Predictions of a fitted network: its compacted form without dead inputs
+and units, the input check of ``predict``, and the export to plain torch.
+"""
 
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy import sparse
-from scipy.special import expit
+from sklearn import get_config
 from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import validate_data
 
-__all__ = ["CompactNetwork", "HIDDEN_ACTIVATIONS", "compact_network"]
+from ._module import ACTIVATIONS
 
-HIDDEN_ACTIVATIONS = {
-    "identity": lambda x: x,
-    "logistic": expit,
-    "tanh": np.tanh,
-    "relu": lambda x: np.maximum(x, 0, out=x),
-}
-
-
-def _softmax(x):
-    """Row-wise softmax in place, the steps of scikit-learn's ``softmax``
-    without its array-API dispatch (which costs a single row more than the
-    arithmetic)."""
-    x -= x.max(axis=1, keepdims=True)
-    np.exp(x, out=x)
-    x /= x.sum(axis=1, keepdims=True)
-    return x
+__all__ = [
+    "CompactNetwork",
+    "checked_for_predict",
+    "compact_network",
+    "torch_sequential",
+]
 
 
-OUTPUT_ACTIVATIONS = {
-    "identity": lambda x: x,
-    "logistic": expit,
-    "softmax": _softmax,
-}
 # A layer at most this dense also keeps a CSR copy, used for batches of at
 # most SMALL_BATCH rows: there a sparse product beats BLAS (measured by
 # benchmarks/inference.py); for large batches the dense product wins.
 SPARSE_DENSITY = 0.15
+
 SMALL_BATCH = 16
 
 
@@ -63,7 +53,7 @@ class CompactNetwork:
         columns, computed in ``dtype``."""
         activations = X.astype(dtype, copy=False)
         small = activations.shape[0] <= SMALL_BATCH and not sparse.issparse(activations)
-        hidden = HIDDEN_ACTIVATIONS[self.activation]
+        hidden = ACTIVATIONS[self.activation].function
         last = len(self.coefs) - 1
         for i, (coef, intercept, csr) in enumerate(
             zip(self.coefs, self.intercepts, self.transposed_csr)
@@ -75,7 +65,7 @@ class CompactNetwork:
             if i < last:
                 activations = hidden(activations)
         # X was cast to dtype, which the weights' dtype does not exceed.
-        return OUTPUT_ACTIVATIONS[self.out_activation](activations)
+        return ACTIVATIONS[self.out_activation].function(activations)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -100,7 +90,7 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
     coefs = [np.asarray(c) for c in coefs]
     dtype = coefs[0].dtype
     intercepts = [np.array(b, dtype=np.float64) for b in intercepts]
-    hidden = HIDDEN_ACTIVATIONS[activation]
+    hidden = ACTIVATIONS[activation].function
     changed = True
     while changed:
         changed = False
@@ -129,3 +119,52 @@ def compact_network(coefs, intercepts, activation, out_activation) -> CompactNet
     return CompactNetwork(
         used, coefs, intercepts, transposed_csr, activation, out_activation
     )
+
+
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _passes_unchanged(estimator, X) -> bool:
+    """Whether ``validate_data`` would hand ``X`` back as it is, silently:
+    then predict skips it, since on a single row it costs several times
+    the prediction."""
+    if type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _FLOATS:
+        return False
+    if X.shape[0] == 0 or X.shape[1] != estimator.n_features_in_:
+        return False
+    if hasattr(estimator, "feature_names_in_"):  # it would warn: no names in X
+        return False
+    # The finiteness test scikit-learn starts with: a finite sum means finite
+    # values; an infinite or NaN sum leaves the verdict to validate_data.
+    return get_config()["assume_finite"] or bool(np.isfinite(X.sum()))
+
+
+def checked_for_predict(estimator, X):
+    """``X`` as ``validate_data(estimator, X, reset=False)`` accepts it for
+    prediction: float64 or float32, dense or CSR / CSC."""
+    if _passes_unchanged(estimator, X):
+        return X
+    return validate_data(
+        estimator,
+        X,
+        accept_sparse=["csr", "csc"],
+        dtype=(np.float64, np.float32),
+        reset=False,
+    )
+
+
+def torch_sequential(coefs, intercepts, activation, out_activation):
+    """A ``torch.nn.Sequential`` in the weights' dtype computing ``X @ coef +
+    intercept`` layer by layer, ``activation`` between layers,
+    ``out_activation`` last."""
+    layers = []
+    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+        linear = torch.nn.Linear(*coef.shape, dtype=torch.from_numpy(coef).dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(coef.T))
+            linear.bias.copy_(torch.from_numpy(intercept))
+        layers.append(linear)
+        if i < len(coefs) - 1:
+            layers.append(ACTIVATIONS[activation].module())
+    layers.append(ACTIVATIONS[out_activation].module())
+    return torch.nn.Sequential(*layers)

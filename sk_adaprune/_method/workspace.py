@@ -1,8 +1,16 @@
-"""Buffers reused across training steps for large temporaries."""
+"""What training steps keep between calls: reusable buffers for large
+temporaries, and host scalars rounded as torch's 0-d tensors round them.
 
+A training step's scalar arithmetic (the threshold's offset, ``1/tau``,
+``dt/dr``) on numpy scalars of the training dtype rounds each operation as
+the 0-d tensors would (IEEE arithmetic in that precision), at a fraction of
+their cost.
+"""
+
+import numpy as np
 import torch
 
-__all__ = ["Scratch"]
+__all__ = ["Scratch", "host_scalar"]
 
 
 class Scratch:
@@ -45,3 +53,20 @@ class Scratch:
             buffer = torch.empty(shape, dtype=dtype, device=like.device)
             self._buffers[name] = buffer
         return buffer
+
+
+_NUMPY_SCALARS = {
+    torch.float16: np.float16,
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+}
+
+
+def host_scalar(dtype: torch.dtype) -> type:
+    """The numpy scalar type of a torch floating dtype."""
+    try:
+        return _NUMPY_SCALARS[dtype]
+    except KeyError:
+        raise TypeError(
+            f"Training computes in float16, float32 or float64, not {dtype}."
+        ) from None

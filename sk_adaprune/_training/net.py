@@ -1,4 +1,6 @@
-"""The skorch side: loss with the sparsity regulariser, clamps, per-epoch records."""
+"""The skorch net: the loss with the sparsity regulariser, the clamps after
+each step, the batches, and the per-epoch history.
+"""
 
 import math
 import os
@@ -6,85 +8,16 @@ import sys
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, r2_score
 from skorch import NeuralNet
 from skorch.callbacks import Callback, PrintLog
 from skorch.dataset import unpack_data
+from skorch.history import History
 from skorch.utils import TeeGenerator, to_tensor
-from torch import nn
 
-from ._history import EpochHistory
-from ._threshold import NonFiniteWeightsError
+from .._method.threshold import NonFiniteWeightsError
+from .callbacks import BatchMeans
 
-__all__ = [
-    "BatchIterator",
-    "BatchMeans",
-    "BinaryLogLoss",
-    "DivergenceGuard",
-    "HalfSquaredError",
-    "PruningMonitor",
-    "PruningNet",
-    "SoftmaxLogLoss",
-    "StoppingRule",
-    "argmax_accuracy",
-    "outputs_r2",
-    "sign_accuracy",
-]
-
-
-def _weighted_mean(per_sample: torch.Tensor, sample_weight: torch.Tensor):
-    """``sum_i w_i l_i / sum_i w_i``: scikit-learn's weighted losses
-    (``np.average`` over the batch's rows)."""
-    return torch.dot(per_sample, sample_weight) / sample_weight.sum()
-
-
-class HalfSquaredError(nn.Module):
-    """``mean((y - y_pred)^2) / 2``, MLPRegressor's training loss; with
-    ``sample_weight``, the weighted mean over rows of the mean over outputs."""
-
-    def forward(
-        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight=None
-    ) -> torch.Tensor:
-        if sample_weight is None:
-            return 0.5 * torch.mean((y_pred - y_true) ** 2)
-        per_row = torch.mean((y_pred - y_true) ** 2, dim=1)
-        return 0.5 * _weighted_mean(per_row, sample_weight)
-
-
-class SoftmaxLogLoss(nn.Module):
-    """Cross-entropy of softmax logits, MLPClassifier's multiclass loss;
-    with ``sample_weight``, the weighted mean over rows."""
-
-    def forward(
-        self, logits: torch.Tensor, y_true: torch.Tensor, sample_weight=None
-    ) -> torch.Tensor:
-        if sample_weight is None:
-            return nn.functional.cross_entropy(logits, y_true)
-        per_row = nn.functional.cross_entropy(logits, y_true, reduction="none")
-        return _weighted_mean(per_row, sample_weight)
-
-
-class BinaryLogLoss(nn.Module):
-    """Logistic log loss summed over outputs, averaged over samples (with
-    ``sample_weight``: their weighted mean).
-
-    MLPClassifier's loss for binary and multilabel targets, on logits.
-    """
-
-    def forward(
-        self, logits: torch.Tensor, y_true: torch.Tensor, sample_weight=None
-    ) -> torch.Tensor:
-        # Held-out targets keep their integer indicators; training's are float.
-        y_true = y_true.to(logits.dtype)
-        if sample_weight is None:
-            loss = nn.functional.binary_cross_entropy_with_logits(
-                logits, y_true, reduction="sum"
-            )
-            return loss / logits.shape[0]
-        per_entry = nn.functional.binary_cross_entropy_with_logits(
-            logits, y_true, reduction="none"
-        )
-        return _weighted_mean(per_entry.sum(dim=1), sample_weight)
+__all__ = ["BatchIterator", "EpochHistory", "EpochLog", "PruningNet"]
 
 
 class BatchIterator:
@@ -171,6 +104,24 @@ class EpochLog(PrintLog):
         if not self.colour_:  # skorch colours a value when its "_best" is set
             row = {name: value for name, value in row.items() if name != key + "_best"}
         return super().format_row(row, key, color)
+
+
+class EpochHistory(History):
+    """skorch's ``History``, where ``history[i]`` for an int ``i`` is a plain
+    list lookup.
+
+    skorch resolves every index, ``history[-1]`` included, by copying the
+    list of epochs and parsing the key; a fit of a small network writes a
+    batch's records through ``history[-1]`` several times a step
+    (``new_batch``, ``record_batch``, ``record``), each a few microseconds
+    that grow with the epochs. The row returned is the same dict either way;
+    keys and slices (``history[:, "train_loss"]``) keep skorch's indexing.
+    """
+
+    def __getitem__(self, i):
+        if isinstance(i, int):
+            return list.__getitem__(self, i)
+        return super().__getitem__(i)
 
 
 class PruningNet(NeuralNet):
@@ -483,327 +434,3 @@ class PruningNet(NeuralNet):
         for _, callback in self.callbacks_:
             if hasattr(callback, "on_finetune_begin"):
                 callback.on_finetune_begin(self)
-
-
-class BatchMeans(Callback):
-    """The epoch means of per-batch records, weighted by the batches' rows:
-    for each of ``names``, ``name`` and ``name_best`` in the epoch's history,
-    as skorch's ``PassthroughScoring(name, on_train=on_train)`` records them
-    (lower is better), in one pass over the epoch's batches instead of two
-    history queries per name. The net's ``train_loss`` and ``valid_loss``
-    are recorded this way too (:class:`PruningNet`'s default callbacks)."""
-
-    def __init__(self, names=(), on_train=True):
-        self.names = names
-        self.on_train = on_train
-
-    def initialize(self):
-        self.best_scores_ = dict.fromkeys(self.names, math.inf)
-        return self
-
-    def on_epoch_end(self, net, **kwargs):
-        size = "train_batch_size" if self.on_train else "valid_batch_size"
-        batches = [b for b in net.history[-1]["batches"] if size in b]
-        for name in self.names:
-            recorded = [(b[size], b[name]) for b in batches if name in b]
-            if not recorded:
-                continue
-            rows, values = zip(*recorded)
-            mean = _batch_mean(values, rows)
-            best = mean < self.best_scores_[name]
-            if best:
-                self.best_scores_[name] = mean
-            net.history.record(name, mean)
-            net.history.record(name + "_best", bool(best))
-
-
-def _batch_mean(values, rows):
-    """``np.average(values, weights=rows)``, the same operations (so the same
-    rounding) without its argument checks, which cost twice the mean."""
-    rows = np.asarray(rows, dtype=np.float64)
-    return np.multiply(values, rows).sum() / rows.sum()
-
-
-class PruningMonitor(Callback):
-    """Records ``ratio``, ``temperature``, ``threshold``, hard-mask
-    ``sparsity`` and ``finetuning`` (whether the epoch trained the hardened
-    mask) in the net's history at the end of every epoch (threshold and
-    sparsity NaN while the weights are not finite)."""
-
-    def on_epoch_end(self, net, **kwargs):
-        module = net.module_
-        if module.hardened:
-            threshold = module.hardened_threshold
-            # (n - kept) / n, the division learned_sparsity_ makes (1 - kept / n
-            # can differ from it in the last bit).
-            total = module.kept.numel()
-            sparsity = (total - module.kept.sum().item()) / total
-        else:
-            try:
-                threshold, sparsity = module.hard_threshold_and_sparsity()
-            except NonFiniteWeightsError:  # the divergence guard takes over
-                threshold = sparsity = math.nan
-        net.history.record("ratio", module.ratio.item())
-        net.history.record("temperature", module.temperature.item())
-        net.history.record("threshold", threshold)
-        net.history.record("sparsity", sparsity)
-        net.history.record("finetuning", module.hardened)
-
-
-def _as_finite_numpy(outputs: torch.Tensor):
-    """The outputs as float64 numpy, or None if any is NaN or infinite."""
-    values = outputs.detach().cpu().double().numpy()
-    return values if np.isfinite(values).all() else None
-
-
-def argmax_accuracy(outputs: torch.Tensor, y_true: np.ndarray, sample_weight=None):
-    """Accuracy of the largest logit's class (softmax outputs); NaN for
-    outputs that are not finite."""
-    values = _as_finite_numpy(outputs)
-    if values is None:
-        return math.nan
-    return accuracy_score(y_true, values.argmax(1), sample_weight=sample_weight)
-
-
-def sign_accuracy(outputs: torch.Tensor, y_true: np.ndarray, sample_weight=None):
-    """Accuracy of the logits thresholded at 0 (logistic outputs: binary or
-    multilabel indicators); NaN for outputs that are not finite."""
-    values = _as_finite_numpy(outputs)
-    if values is None:
-        return math.nan
-    predicted = (values > 0).astype(y_true.dtype)
-    return accuracy_score(y_true, predicted, sample_weight=sample_weight)
-
-
-def outputs_r2(outputs: torch.Tensor, y_true: np.ndarray, sample_weight=None):
-    """R^2 of regression outputs; NaN for outputs that are not finite."""
-    values = _as_finite_numpy(outputs)
-    if values is None:
-        return math.nan
-    return r2_score(y_true, values, sample_weight=sample_weight)
-
-
-def copied_state(module: nn.Module) -> dict:
-    """``module.state_dict()`` with its tensors cloned, those of its extra
-    state too: what ``copy.deepcopy`` of it holds, at a fraction of the cost
-    (deepcopy walks each tensor's storage in Python; the guard and the
-    stopping rule copy a state every epoch)."""
-    return {name: _copied(value) for name, value in module.state_dict().items()}
-
-
-def _copied(value):
-    if isinstance(value, torch.Tensor):
-        return value.clone()
-    if isinstance(value, dict):
-        return {key: _copied(item) for key, item in value.items()}
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    raise TypeError(f"Cannot copy a state entry of type {type(value).__name__}.")
-
-
-class DivergenceGuard(Callback):
-    """Stops training when the loss diverges and restores the last good epoch.
-
-    A batch loss that is not finite, or that exceeds ``factor`` times the first
-    batch's loss (at least ``1e-3``), counts as divergence; healthy training
-    does not climb that far above its loss at initialisation. The state at the
-    end of an epoch counts as good once the next batch's loss is healthy (an
-    exploding update shows only in the loss after it). On divergence training
-    stops (skorch's ``KeyboardInterrupt`` protocol) and the last good state is
-    loaded back, so no NaN or exploded weights survive. ``diverged_`` holds
-    ``(epoch, loss)`` or None; ``healthy_epochs_`` counts the good epochs.
-    """
-
-    def __init__(self, factor=1e3):
-        self.factor = factor
-
-    def initialize(self):
-        self.first_loss_ = None
-        self.diverged_ = None
-        self.healthy_epochs_ = 0
-        self.good_state_ = self.candidate_ = None
-        return self
-
-    def on_train_begin(self, net, **kwargs):
-        self.good_state_ = copied_state(net.module_)
-
-    def on_batch_end(self, net, training=False, **kwargs):
-        if not training:
-            return
-        # skorch has just recorded this batch's loss as a float; reading it
-        # back avoids a second device-to-host sync per step.
-        value = net.history[-1]["batches"][-1]["train_loss"]
-        if self.first_loss_ is None:
-            self.first_loss_ = max(abs(value), 1e-3)
-        if not math.isfinite(value) or abs(value) > self.factor * self.first_loss_:
-            self.diverged_ = (len(net.history), value)
-            raise KeyboardInterrupt
-        if self.candidate_ is not None:
-            self.healthy_epochs_, self.good_state_ = self.candidate_
-            self.candidate_ = None
-
-    def on_epoch_end(self, net, **kwargs):
-        self.candidate_ = (len(net.history), copied_state(net.module_))
-
-    def on_finetune_begin(self, net):
-        # The epoch just ended is returned hardened if the phase diverges.
-        self.on_epoch_end(net)
-
-    def on_train_end(self, net, **kwargs):
-        if self.diverged_ is not None:
-            net.module_.load_state_dict(self.good_state_)
-            del net.history[self.healthy_epochs_ :]
-        self.good_state_ = self.candidate_ = None
-
-
-# Whether r has settled is judged over at least this many steps (whole
-# epochs): Adam's steps in r are noisy, and a few hundred average them out.
-SETTLE_STEPS = 500
-
-
-class StoppingRule(Callback):
-    """MLPClassifier's stopping rule, with early stopping on a held-out set,
-    and the switch to the fine-tuning phase.
-
-    Without validation data, training stops once the epoch's ``monitor``
-    (default: the total loss, ``train_loss``; benchmarks/
-    choose_stopping_loss.py measured MLPClassifier's ``mlp_loss`` instead)
-    has not improved by ``tol`` for more than ``n_iter_no_change`` epochs. With it
-    (the net's ``dataset_valid``), the same rule applies to
-    ``scoring(outputs, y_valid)`` of the hard-masked network's outputs on the
-    held-out set, which skorch's validation pass has just computed (one
-    batch: ``iterator_valid__batch_size=-1``; this callback keeps them as
-    ``valid_outputs_``); the score is recorded as ``valid_score``, the best
-    state is restored when training ends, and ``restored_score_`` is its
-    score; ``sample_weight`` holds the held-out rows' weights, or None. The
-    restored state is one the :class:`DivergenceGuard` accepted: the guard,
-    a callback before this one, ends a diverged fit by cutting the history
-    back to its accepted epochs, and a best state from an epoch past them
-    gives way to the best before it.
-
-    With ``net.finetune_epochs > 0`` the net starts its fine-tuning phase
-    (:meth:`PruningNet.start_finetuning`) the first time the rule would stop,
-    or from ``finetune_epochs`` before ``max_epochs`` on, at the first epoch
-    end where ``r`` has settled: its mean change per step over the last
-    epochs (as few as hold ``SETTLE_STEPS`` steps) is at most
-    ``net.settle_tolerance`` (an ``r`` still climbing keeps its epochs; if it
-    never settles there is no phase). The rule then starts afresh on the
-    hardened network: the phase ends after ``finetune_epochs`` epochs, at
-    ``max_epochs``, or when the rule stops it. With early stopping the best
-    state is then chosen among hardened states only, starting with the one
-    just hardened (whose score, that of the hard mask, was just recorded).
-    ``finetune_start_`` is the number of epochs trained before the phase, or
-    None.
-    """
-
-    def __init__(
-        self,
-        tol,
-        n_iter_no_change,
-        scoring=None,
-        monitor="train_loss",
-        sample_weight=None,
-    ):
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.scoring = scoring
-        self.monitor = monitor
-        self.sample_weight = sample_weight
-
-    def initialize(self):
-        self.best_loss_ = math.inf
-        self.best_score_ = -math.inf
-        self.no_improvement_count_ = 0
-        # (epoch, score, state) of the best state, and of the one before it.
-        self.best_ = self.previous_best_ = None
-        self.restored_score_ = None
-        self.valid_outputs_ = []
-        self.stopped_ = False
-        self.finetune_start_ = None
-        return self
-
-    def on_epoch_begin(self, net, **kwargs):
-        if self.finetune_start_ == len(net.history) - 1 and net.verbose:
-            ratio = net.module_.ratio.item()
-            sparsity = net.history[-2]["sparsity"]
-            print(
-                f"Fine-tuning from epoch {self.finetune_start_ + 1}: r frozen at "
-                f"{ratio:.4f}, mask hardened ({sparsity:.1%} of the weights are 0)."
-            )
-
-    def on_batch_end(self, net, training=False, y_pred=None, **kwargs):
-        if not training:
-            self.valid_outputs_.append(y_pred)
-
-    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
-        outputs, self.valid_outputs_ = self.valid_outputs_, []
-        if dataset_valid is None:
-            loss = net.history[-1][self.monitor]
-            improved = loss <= self.best_loss_ - self.tol
-            self.best_loss_ = min(self.best_loss_, loss)
-        else:
-            weighted = (
-                {}
-                if self.sample_weight is None
-                else {"sample_weight": self.sample_weight}
-            )
-            score = self.scoring(torch.cat(outputs), dataset_valid.y, **weighted)
-            net.history.record("valid_score", score)
-            improved = score >= self.best_score_ + self.tol
-            if score > self.best_score_:
-                self.best_score_ = score
-                self._keep_best(net, score)
-        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
-        converged = self.no_improvement_count_ > self.n_iter_no_change
-        epochs = len(net.history)
-        if self.finetune_start_ is None and net.finetune_epochs > 0:
-            due = epochs >= net.max_epochs - net.finetune_epochs and self._settled(net)
-            if converged or due:
-                self._start_finetuning(net, epochs)
-                return
-        elif self.finetune_start_ is not None:
-            # A phase that ends at max_epochs ends like any fit (and warns).
-            finished = epochs >= self.finetune_start_ + net.finetune_epochs
-            converged |= finished and epochs < net.max_epochs
-        if converged:
-            self.stopped_ = True
-            raise KeyboardInterrupt
-
-    def _settled(self, net) -> bool:
-        history = net.history
-        epochs = len(history)
-        steps_per_epoch = len(history[-1]["batches"])
-        window = min(epochs, math.ceil(SETTLE_STEPS / steps_per_epoch))
-        # r after the epoch that ends the window's start (the initial r when
-        # the window reaches back to the first epoch): two reads, no scan.
-        start = (
-            net.initial_ratio_ if window == epochs else history[-1 - window]["ratio"]
-        )
-        change = abs(history[-1]["ratio"] - start)
-        return change <= net.settle_tolerance * window * steps_per_epoch
-
-    def _start_finetuning(self, net, epochs):
-        net.start_finetuning()
-        self.finetune_start_ = epochs
-        self.no_improvement_count_ = 0
-        # The pruning term is gone from the loss: compare the phase with itself.
-        self.best_loss_ = math.inf
-        if "valid_score" in net.history[-1]:
-            self.best_score_ = net.history[-1]["valid_score"]
-            self._keep_best(net, self.best_score_)
-
-    def _keep_best(self, net, score):
-        self.previous_best_ = self.best_
-        state = copied_state(net.module_)
-        self.best_ = (len(net.history), score, state)
-
-    def on_train_end(self, net, **kwargs):
-        best = self.best_
-        if best is not None and best[0] > len(net.history):
-            # The divergence guard rejected the best state's epoch: at most
-            # the last epoch can be, so the best before it was accepted.
-            best = self.previous_best_
-        if best is not None:
-            _, self.restored_score_, state = best
-            net.module_.load_state_dict(state)
-        self.best_ = self.previous_best_ = None

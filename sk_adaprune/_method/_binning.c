@@ -5,7 +5,7 @@
  * trunc(|x| * inverse_spacing) of every float32 sample into the int16 buffer
  * `index` and the number of samples in each bin into the int64 buffer
  * `counts`: what numpy's multiply-and-truncate and torch.bincount compute in
- * _density.py, bit for bit, in one pass and in parallel. The product is
+ * density.py, bit for bit, in one pass and in parallel. The product is
  * taken in float32, as numpy takes it, and |x| * s equals |x * s| exactly.
  * A sample past the last bin (only NaN or infinity can be) counts in the last.
  *

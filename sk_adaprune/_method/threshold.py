@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from ._density import (
+from .density import (
     bin_magnitudes,
     binned_bandwidth,
     grid_density,
@@ -13,9 +13,8 @@ from ._density import (
     reflected_kde_at,
     scott_bandwidth,
 )
-from ._scalars import host_scalar
-from ._scratch import Scratch
-from ._selection import binned_pair, partitioned_pair
+from .selection import binned_pair, partitioned_pair
+from .workspace import Scratch, host_scalar
 
 __all__ = [
     "SMALL_POOL",
@@ -158,7 +157,7 @@ def threshold_and_density(
 
     What :func:`quantile_threshold` uses. One binning of the magnitudes onto
     the grid serves both (:func:`exact_threshold` for ``t``). ``f`` is the
-    estimate of the reference ``_reference.magnitude_density`` (a reflected
+    estimate of the reference ``tests/reference.magnitude_density`` (a reflected
     Gaussian KDE, binned and convolved through the FFT) with two differences
     that save passes over the pool: the grid ends at the largest magnitude (``t`` is
     never above it), and Scott's bandwidth comes from the bin counts
@@ -208,7 +207,7 @@ def threshold_and_slope(
     """``t`` and ``dt/dr = 1 / f(t)`` (a float), what training steps with.
 
     :func:`threshold_and_density`'s ``t`` and ``f``, with ``1 / f`` taken on
-    the host in the pool's dtype (_scalars), rounded as that function's
+    the host in the pool's dtype (workspace.host_scalar), rounded as that function's
     tensor would be; ``f`` is floored at the dtype's smallest normal number,
     since a vanishing density would make the step in ``r`` infinite.
     """

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import torch
 
-from ._density import bin_magnitudes, grid_density, interpolate
-from ._threshold import _pool_and_rank
+from sk_adaprune._method.density import bin_magnitudes, grid_density, interpolate
+from sk_adaprune._method.threshold import _pool_and_rank
 
 __all__ = [
     "closed_form_gradients",

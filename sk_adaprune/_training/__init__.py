@@ -1,0 +1,1 @@
+"""Training with skorch: the net, its losses and callbacks, the optimizer."""
