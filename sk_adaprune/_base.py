@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy import sparse
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -22,6 +22,7 @@ from skorch.callbacks import ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from ._auto import SETTLE_STEPS, schedule, settle_tolerance, steps_of
 from ._fitted import (
     FittedNetwork,
     continue_records,
@@ -70,16 +71,6 @@ _TORCH_DTYPES = {
 _FUSED_ADAM = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
 # Inputs larger than this in magnitude get advice to standardise them.
 _LARGE_INPUT = 1e3
-# Adam moves r by at most about lr_r per step. r counts as settled (and the
-# scheduled fine-tuning phase may start) once it moves less than this share
-# of that on average; r still climbing keeps its pruning epochs.
-_SETTLED_SHARE_OF_LR_R = 0.05
-# r_init='auto': start dense (no random initial weight masked) when the fit
-# has the steps for r to climb from 0 to 1 this many times over at lr_r;
-# start at the thesis's 0.5 when r's climb is limited by the step count.
-_AUTO_R_INIT_LOW, _AUTO_R_INIT_HIGH, _AUTO_R_INIT_CLIMBS = 0.0, 0.5, 3.0
-# r_ramp='auto' on such fits: gradual magnitude pruning's span of the steps.
-_AUTO_R_RAMP = (0.1, 0.75)
 
 
 def _rows_with_weight(X, y, sample_weight, at_least=2):
@@ -225,6 +216,21 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     def _criterion(self):
         """The task loss as a torch module class."""
 
+    @abstractmethod
+    def _check_continued_targets(self, y, fitted, subset):
+        """Raise if ``y`` does not fit the ``fitted`` network a fit goes on
+        from; ``subset`` (partial_fit): ``y`` may hold some of the classes."""
+
+    # Whether y must be numeric (validate_data's y_numeric).
+    _numeric_targets = True
+
+    def _check_classes_argument(self, classes, first_call) -> None:
+        """Check partial_fit's ``classes`` (the classifier has them)."""
+
+    def _stratify(self, y):
+        """The labels the early-stopping split is stratified by, or None."""
+        return None
+
     # -- fitting ---------------------------------------------------------------
 
     def __sklearn_is_fitted__(self):
@@ -279,51 +285,55 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 self._partial_stream_ = None
             raise
 
-    def _fit(self, X, y, sample_weight=None):
+    def _fit(self, X, y, sample_weight=None, classes=None, incremental=False):
+        """``fit`` (a new network, or with ``warm_start`` the fitted one going
+        on) and ``partial_fit`` (``incremental``: one epoch, the network
+        going on from the last call), as one transaction."""
         with threads_for_this_process(), self._all_or_nothing():
-            return self._fit_on_this_process(X, y, sample_weight)
+            return self._fit_on_this_process(X, y, sample_weight, classes, incremental)
 
-    def _fit_on_this_process(self, X, y, sample_weight):
+    def _fit_on_this_process(self, X, y, sample_weight, classes, incremental):
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
         hidden_sizes = self._hidden_sizes()
         device = self._torch_device()
-        warm = self.warm_start and hasattr(self, "coefs_")
-        fitted = FittedNetwork.of(self) if warm else None
-        # One sample has no spread to learn from (and no class balance); a
-        # warm start checks X against the fitted features.
-        X, y, sample_weight = self._validate(X, y, sample_weight, 2, reset=not warm)
-        if warm:  # before _encode_targets sets the target attributes anew
-            fitted.check(
-                hidden_sizes,
-                y,
-                classifier=is_classifier(self),
-                at_most=self.prune == "neurons",
-            )
+        # partial_fit's calls after the first go on with the (net, fitted
+        # network it went on from or None) of the calls so far; fit, pickles
+        # and archives end it (a later call goes on from the fitted
+        # attributes, with a new Adam).
+        stream = getattr(self, "_partial_stream_", None) if incremental else None
+        continues = hasattr(self, "coefs_") and (incremental or self.warm_start)
+        fitted = FittedNetwork.of(self) if continues else None
+        if incremental:
+            self._check_classes_argument(classes, first_call=fitted is None)
+        # One sample has no spread to learn from (and no class balance), but a
+        # stream's chunk may hold one; going on checks X against the fitted
+        # features.
+        X, y, sample_weight = self._validate(
+            X, y, sample_weight, 1 if incremental else 2, reset=fitted is None
+        )
+        if fitted is not None:  # before _encode_targets sets the targets anew
+            fitted.check(hidden_sizes, at_most=self.prune == "neurons")
+            self._check_continued_targets(y, fitted, subset=incremental)
             # Pruned units are gone from coefs_: the fit goes on with the rest.
             hidden_sizes = fitted.hidden_sizes
+            if incremental:
+                classes = fitted.classes
         X = _in_training_dtype(X, fitted)
-        y_train, y_score, scoring = self._encode_targets(y)
-        _advise_on_scale(X)
-        rng = check_random_state(self.random_state)
-        init_seed, shuffle_seed, split_seed = rng.randint(_SEED_BOUND, size=3)
+        y_train, y_score, scoring = self._encode_targets(y, classes=classes)
+        if not incremental:  # a stream would hear it at every chunk
+            _advise_on_scale(X)
 
-        n_samples = X.shape[0]
+        if stream is None:
+            rng = check_random_state(self.random_state)
+            init_seed, shuffle_seed, split_seed = rng.randint(_SEED_BOUND, size=3)
         held_out = valid_weight = None
         if self.early_stopping:
-            # Stratified except for multilabel targets, as MLPClassifier's
-            # documentation says (its code tests n_outputs_ == 1 after one-hot
-            # encoding, so it stratifies binary targets only, not multiclass
-            # ones, unlike what its docstring and scikit-learn#13164 intend).
-            # Regression is not stratified.
-            single_label = is_classifier(self) and (
-                self.out_activation_ == "softmax" or self.n_outputs_ == 1
-            )
-            # The user's labels, so that a class too small is named as given.
-            stratify = y if single_label else None
             train_rows, valid_rows = train_test_split(
-                np.arange(n_samples),
+                np.arange(X.shape[0]),
                 random_state=split_seed,
                 test_size=self.validation_fraction,
-                stratify=stratify,
+                stratify=self._stratify(y),
             )
             if valid_rows.size < 2:
                 raise ValueError(
@@ -337,121 +347,55 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             if sample_weight is not None:
                 valid_weight = sample_weight[valid_rows]
                 sample_weight = sample_weight[train_rows]
-            n_samples = X.shape[0]
+        batch_size = self._batch_size(X.shape[0])
 
-        batch_size = self._batch_size(n_samples)
-        if warm:  # r goes on from the fitted one, with no ramp to hold it
-            initial_ratio, ratio_ramp = fitted.ratio, None
-        else:
-            initial_ratio = self._initial_ratio(n_samples, batch_size)
-            ratio_ramp = self._ratio_ramp_steps(n_samples, batch_size)
-        net = self._build_net(
-            n_features=X.shape[1],
-            hidden_sizes=hidden_sizes,
-            device=device,
-            dtype=X.dtype,
-            seeds=(init_seed, shuffle_seed),
-            batch_size=batch_size,
-            initial_ratio=initial_ratio,
-            ratio_ramp=ratio_ramp,
-            weight_gradient=self._weight_gradient(n_samples, batch_size),
-            start_from=fitted,
-            max_epochs=self.max_iter,
-            # At least one epoch prunes: the fraction is below 1.
-            finetune_epochs=math.floor(self.finetune_fraction * self.max_iter),
-            stopping_rule=StoppingRule(
-                self.tol, self.n_iter_no_change, scoring, sample_weight=valid_weight
-            ),
-            held_out=held_out,
-        )
-        self._train(net, X, y_train, sample_weight, net.fit)
-        self._partial_stream_ = None
-        self._set_fitted_attributes(net, early_stopping=held_out is not None)
-        self.initial_ratio_ = initial_ratio
-        if warm:
-            continue_records(self, fitted)
-        self._warn_about_training(net)
-        return self
-
-    def _partial_fit(self, X, y, sample_weight=None, classes=None):
-        with threads_for_this_process(), self._all_or_nothing():
-            return self._partial_fit_on_this_process(X, y, sample_weight, classes)
-
-    def _partial_fit_on_this_process(self, X, y, sample_weight, classes):
-        if self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        # (net, the fitted network it went on from or None) of the calls so
-        # far; fit, pickles and archives end it (a later call goes on from
-        # the fitted attributes, with a new Adam).
-        stream = getattr(self, "_partial_stream_", None)
-        fitted = FittedNetwork.of(self) if hasattr(self, "coefs_") else None
-        if (
-            stream is None
-            and fitted is None
-            and is_classifier(self)
-            and classes is None
-        ):
-            raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y, sample_weight = self._validate(
-            X, y, sample_weight, 1, reset=fitted is None
-        )
-        if fitted is not None:
-            self._check_partial_classes(classes)
-            fitted.check(
-                self._hidden_sizes(),
-                y,
-                classifier=is_classifier(self),
-                subset=True,
-                at_most=self.prune == "neurons",
-            )
-        y_train, _, _ = self._encode_targets(
-            y, classes=classes if fitted is None else fitted.classes
-        )
-        # coefs_ follow the network the calls go on with from the first call on.
-        X = _in_training_dtype(X, fitted)
-        n_samples = X.shape[0]
         if stream is None:
-            # A new network, or the fitted one going on (soft again, Adam new).
-            rng = check_random_state(self.random_state)
-            init_seed, shuffle_seed, _ = rng.randint(_SEED_BOUND, size=3)
+            if incremental:  # one epoch a call: no phase, no stopping rule
+                steps, max_epochs, finetune_epochs = None, 1, 0
+                stopping_rule = StoppingRule(np.inf, np.inf)
+            else:
+                steps = steps_of(self.max_iter, X.shape[0], batch_size)
+                max_epochs = self.max_iter
+                # At least one epoch prunes: the fraction is below 1.
+                finetune_epochs = math.floor(self.finetune_fraction * self.max_iter)
+                stopping_rule = StoppingRule(
+                    self.tol, self.n_iter_no_change, scoring, sample_weight=valid_weight
+                )
+            plan = schedule(self, steps, None if fitted is None else fitted.ratio)
             net = self._build_net(
                 n_features=X.shape[1],
-                hidden_sizes=(
-                    self._hidden_sizes() if fitted is None else fitted.hidden_sizes
-                ),
-                device=self._torch_device(),
+                hidden_sizes=hidden_sizes,
+                device=device,
                 dtype=X.dtype,
                 seeds=(init_seed, shuffle_seed),
-                batch_size=self._batch_size(n_samples),
-                # The steps to come are unknown: the thesis's start, no ramp.
-                initial_ratio=(
-                    fitted.ratio
-                    if fitted is not None
-                    else _AUTO_R_INIT_HIGH
-                    if self.r_init == "auto"
-                    else float(self.r_init)
-                ),
-                ratio_ramp=None,
-                weight_gradient=(
-                    "full" if self.weight_gradient == "auto" else self.weight_gradient
-                ),
+                batch_size=batch_size,
+                schedule=plan,
                 start_from=fitted,
-                max_epochs=1,
-                finetune_epochs=0,
-                stopping_rule=StoppingRule(np.inf, np.inf),
-                held_out=None,
+                max_epochs=max_epochs,
+                finetune_epochs=finetune_epochs,
+                stopping_rule=stopping_rule,
+                held_out=held_out,
             )
-            net.initialize()
-            stream = self._partial_stream_ = (net, fitted)
-            self.initial_ratio_ = net.initial_ratio_
-        net, start = stream
-        net.set_params(batch_size=self._batch_size(n_samples))
-        self._train(net, X, y_train, sample_weight, net.partial_fit)
-        self._set_fitted_attributes(net, early_stopping=False, harden=False)
-        self.n_iter_ = 1  # as MLPClassifier's partial_fit: the call's epochs
+            if incremental:
+                net.initialize()
+                stream = (net, fitted)
+        net, start = stream if incremental else (net, fitted)
+        if incremental:
+            net.set_params(batch_size=batch_size)
+        self._train(
+            net, X, y_train, sample_weight, net.partial_fit if incremental else net.fit
+        )
+        self._partial_stream_ = stream
+        self._set_fitted_attributes(
+            net, early_stopping=held_out is not None, harden=not incremental
+        )
+        # The r the network started from (a stream's first call's).
+        self.initial_ratio_ = net.initial_ratio_ if incremental else plan.initial_ratio
+        if incremental:
+            self.n_iter_ = 1  # as MLPClassifier's partial_fit: the call's epochs
         if start is not None:
             continue_records(self, start)
-        self._warn_about_training(net, reached_max_iter=False)
+        self._warn_about_training(net, reached_max_iter=not incremental)
         return self
 
     def _validate(self, X, y, sample_weight, min_samples, reset):
@@ -463,7 +407,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             y,
             accept_sparse=["csr", "csc"],
             multi_output=True,
-            y_numeric=not is_classifier(self),
+            y_numeric=self._numeric_targets,
             dtype=(np.float64, np.float32),
             ensure_min_samples=min_samples,
             reset=reset,
@@ -471,17 +415,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         if sample_weight is not None:
             X, y, sample_weight = _rows_with_weight(X, y, sample_weight, min_samples)
         return X, y, sample_weight
-
-    def _check_partial_classes(self, classes):
-        """MLPClassifier's rule: ``classes`` of a later call must be the
-        fitted ones."""
-        if classes is None or not is_classifier(self):
-            return
-        if not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(
-                f"`classes={list(classes)}` is not the same as on last call to "
-                f"partial_fit, was: {self.classes_}"
-            )
 
     def _batch_size(self, n_samples) -> int:
         """``batch_size``, or ``min(200, n_samples)`` for 'auto', clipped."""
@@ -504,9 +437,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         dtype,
         seeds,
         batch_size,
-        initial_ratio,
-        ratio_ramp,
-        weight_gradient,
+        schedule,
         start_from,
         max_epochs,
         finetune_epochs,
@@ -522,10 +453,10 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             module__hidden_layer_sizes=hidden_sizes,
             module__n_outputs=self.n_outputs_,
             module__activation=self.activation,
-            module__ratio_init=initial_ratio,
+            module__ratio_init=schedule.initial_ratio,
             module__temperature_scale=self.tau_init,
             module__grid_size=self.kde_grid_size,
-            module__weight_gradient=weight_gradient,
+            module__weight_gradient=schedule.weight_gradient,
             module__seed=int(init_seed),
             module__dtype=_TORCH_DTYPES[dtype],
             module__prune=self.prune,
@@ -535,8 +466,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             lr_temperature=self.lr_tau,
             tau_min=self.tau_min,
             finetune_epochs=finetune_epochs,
-            settle_tolerance=_SETTLED_SHARE_OF_LR_R * self.lr_r,
-            ratio_ramp=ratio_ramp,
+            settle_tolerance=settle_tolerance(self.lr_r),
+            settle_steps=SETTLE_STEPS,
+            ratio_ramp=schedule.ratio_ramp,
             start_from=(
                 None if start_from is None else partial(load_into, fitted=start_from)
             ),
@@ -598,32 +530,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             # first epoch ended there is no new model to keep.
             raise KeyboardInterrupt
 
-    def _steps(self, n_samples, batch_size) -> int:
-        """Training steps of a fit that runs all ``max_iter`` epochs."""
-        return self.max_iter * math.ceil(n_samples / batch_size)
-
-    def _r_can_climb_far(self, n_samples, batch_size) -> bool:
-        """Whether the fit has the steps for ``r`` to climb from 0 to 1
-        ``_AUTO_R_INIT_CLIMBS`` times over at ``lr_r`` (what the 'auto'
-        settings of ``r_init``, ``r_ramp`` and ``weight_gradient`` go by)."""
-        return self._steps(n_samples, batch_size) * self.lr_r >= _AUTO_R_INIT_CLIMBS
-
-    def _initial_ratio(self, n_samples, batch_size) -> float:
-        """``r_init``, or the ratio ``r_init='auto'`` stands for."""
-        if self.r_init != "auto":
-            return float(self.r_init)
-        if self._r_can_climb_far(n_samples, batch_size):
-            return _AUTO_R_INIT_LOW
-        return _AUTO_R_INIT_HIGH
-
-    def _weight_gradient(self, n_samples, batch_size) -> str:
-        """``weight_gradient``, or the one 'auto' stands for."""
-        if self.weight_gradient != "auto":
-            return self.weight_gradient
-        # As r_init and r_ramp: the long fits start like gradual magnitude
-        # pruning, the short ones keep the thesis's method.
-        return "masked" if self._r_can_climb_far(n_samples, batch_size) else "full"
-
     def _check_params(self) -> None:
         """Every check of the parameters alone, as ``fit`` makes them before
         it touches the data (``load`` makes them too)."""
@@ -647,18 +553,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
                 f"got {self.r_ramp!r}."
             )
         return ramp
-
-    def _ratio_ramp_steps(self, n_samples, batch_size):
-        """``r_ramp`` in training steps, or None."""
-        ramp = self._ratio_ramp()
-        if ramp == "auto":
-            # Only where r could outrun the weights, as r_init='auto' starts low.
-            climbs = self._r_can_climb_far(n_samples, batch_size)
-            ramp = _AUTO_R_RAMP if climbs else None
-        if ramp is None:
-            return None
-        steps = self._steps(n_samples, batch_size)
-        return round(ramp[0] * steps), round(ramp[1] * steps)
 
     def _warn_about_training(self, net, reached_max_iter=True):
         callbacks = dict(net.callbacks_)

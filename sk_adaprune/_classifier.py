@@ -135,7 +135,7 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
         self : object
             The updated estimator.
         """
-        return self._partial_fit(X, y, sample_weight, classes)
+        return self._fit(X, y, sample_weight, classes=classes, incremental=True)
 
     def _encode_targets(self, y, classes=None):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -170,6 +170,44 @@ class AdaptivePrunedMLPClassifier(ClassifierMixin, BaseAdaptivePrunedMLP):
             return codes.astype(np.int64), codes, argmax_accuracy
         self.out_activation_ = "logistic"
         return indicator.astype(float), indicator, sign_accuracy
+
+    _numeric_targets = False
+
+    def _check_classes_argument(self, classes, first_call) -> None:
+        # MLPClassifier's rules: required on the first call, the fitted ones
+        # on later calls.
+        if first_call:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
+            raise ValueError(
+                f"`classes={list(classes)}` is not the same as on last call to "
+                f"partial_fit, was: {self.classes_}"
+            )
+
+    def _check_continued_targets(self, y, fitted, subset):
+        if subset:
+            return  # checked against the classes when y is encoded
+        classes = unique_labels(y)
+        if set(classes) != set(fitted.classes):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes "
+                f"as in the previous call to fit. Previously got "
+                f"{fitted.classes}, `y` has {classes}"
+            )
+
+    def _stratify(self, y):
+        # Stratified except for multilabel targets, as MLPClassifier's
+        # documentation says (its code tests n_outputs_ == 1 after one-hot
+        # encoding, so it stratifies binary targets only, not multiclass
+        # ones, unlike what its docstring and scikit-learn#13164 intend). The
+        # user's labels, so that a class too small is named as given.
+        single_label = self.out_activation_ == "softmax" or self.n_outputs_ == 1
+        return y if single_label else None
 
     def _criterion(self):
         if self.out_activation_ == "softmax":

@@ -27,7 +27,6 @@ import torch
 from scipy import sparse
 from sklearn.base import is_classifier
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.multiclass import unique_labels
 
 __all__ = [
     "FITTED_VALUES",
@@ -425,14 +424,10 @@ class FittedNetwork:
         """The dtype the network was trained in."""
         return self.coefs[0].dtype
 
-    def check(
-        self, hidden_sizes, y, classifier: bool, subset=False, at_most=False
-    ) -> None:
-        """Raise if the new fit's network or targets differ from the fitted
-        ones (the classes with MLPClassifier's message); ``subset``
-        (partial_fit): ``y`` may hold some of the classes; ``at_most``
-        (neurons pruned): the fitted layers may have fewer units than
-        ``hidden_sizes``."""
+    def check(self, hidden_sizes, at_most=False) -> None:
+        """Raise if the new fit's layers differ from the fitted ones;
+        ``at_most`` (neurons pruned): the fitted layers may have fewer units
+        than ``hidden_sizes``."""
         fitted = self.hidden_sizes
         if at_most:
             fits = len(fitted) == len(hidden_sizes) and all(
@@ -445,23 +440,6 @@ class FittedNetwork:
                 f"warm_start continues the fitted network, of hidden_layer_sizes "
                 f"{tuple(fitted)}; got hidden_layer_sizes={tuple(hidden_sizes)}. "
                 "Set warm_start=False to fit a new network."
-            )
-        if classifier:
-            if subset:
-                return  # checked against the classes when y is encoded
-            classes = unique_labels(y)
-            if set(classes) != set(self.classes):
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same classes "
-                    f"as in the previous call to fit. Previously got "
-                    f"{self.classes}, `y` has {classes}"
-                )
-            return
-        n_outputs = y.shape[1] if y.ndim == 2 else 1
-        if n_outputs != self.n_outputs:
-            raise ValueError(
-                f"warm_start continues a network of {self.n_outputs} outputs; y "
-                f"has {n_outputs}. Set warm_start=False to fit a new network."
             )
 
 

@@ -104,7 +104,7 @@ class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
         self : object
             The updated estimator.
         """
-        return self._partial_fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _encode_targets(self, y, classes=None):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -113,6 +113,14 @@ class AdaptivePrunedMLPRegressor(RegressorMixin, BaseAdaptivePrunedMLP):
         self.n_outputs_ = targets.shape[1]
         self.out_activation_ = "identity"
         return targets.astype(float), y, outputs_r2
+
+    def _check_continued_targets(self, y, fitted, subset):
+        n_outputs = y.shape[1] if y.ndim == 2 else 1
+        if n_outputs != fitted.n_outputs:
+            raise ValueError(
+                f"warm_start continues a network of {fitted.n_outputs} outputs; y "
+                f"has {n_outputs}. Set warm_start=False to fit a new network."
+            )
 
     def _criterion(self):
         return HalfSquaredError

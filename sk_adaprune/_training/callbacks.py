@@ -158,11 +158,6 @@ class DivergenceGuard(Callback):
         self.good_state_ = self.candidate_ = None
 
 
-# Whether r has settled is judged over at least this many steps (whole
-# epochs): Adam's steps in r are noisy, and a few hundred average them out.
-SETTLE_STEPS = 500
-
-
 class StoppingRule(Callback):
     """MLPClassifier's stopping rule, with early stopping on a held-out set,
     and the switch to the fine-tuning phase.
@@ -187,7 +182,7 @@ class StoppingRule(Callback):
     (:meth:`PruningNet.start_finetuning`) the first time the rule would stop,
     or from ``finetune_epochs`` before ``max_epochs`` on, at the first epoch
     end where ``r`` has settled: its mean change per step over the last
-    epochs (as few as hold ``SETTLE_STEPS`` steps) is at most
+    epochs (as few as hold ``net.settle_steps`` steps) is at most
     ``net.settle_tolerance`` (an ``r`` still climbing keeps its epochs; if it
     never settles there is no phase). The rule then starts afresh on the
     hardened network: the phase ends after ``finetune_epochs`` epochs, at
@@ -275,7 +270,7 @@ class StoppingRule(Callback):
         history = net.history
         epochs = len(history)
         steps_per_epoch = len(history[-1]["batches"])
-        window = min(epochs, math.ceil(SETTLE_STEPS / steps_per_epoch))
+        window = min(epochs, math.ceil(net.settle_steps / steps_per_epoch))
         # r after the epoch that ends the window's start (the initial r when
         # the window reaches back to the first epoch): two reads, no scan.
         start = (

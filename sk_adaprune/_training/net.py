@@ -150,9 +150,10 @@ class PruningNet(NeuralNet):
         is due (:class:`StoppingRule` decides), :meth:`start_finetuning`
         hardens the mask; the remaining epochs train the surviving weights
         and biases only.
-    settle_tolerance : float
+    settle_tolerance, settle_steps : float, int
         ``r`` counts as settled, and the scheduled phase may start, once its
-        mean change per step over the last epochs is at most this.
+        mean change per step over the last epochs (as few as hold
+        ``settle_steps`` steps) is at most ``settle_tolerance``.
     ratio_ramp : tuple of (int, int) or None
         ``(begin, end)`` training steps of the ceiling on ``r``: it stays at
         the initial ``r`` up to step ``begin``, rises to 1 along Zhu &
@@ -196,6 +197,7 @@ class PruningNet(NeuralNet):
         tau_min=1e-6,
         finetune_epochs=0,
         settle_tolerance=0.0,
+        settle_steps=500,
         ratio_ramp=None,
         sample_weight=None,
         start_from=None,
@@ -210,6 +212,7 @@ class PruningNet(NeuralNet):
         self.tau_min = tau_min
         self.finetune_epochs = finetune_epochs
         self.settle_tolerance = settle_tolerance
+        self.settle_steps = settle_steps
         self.ratio_ramp = ratio_ramp
         self.sample_weight = sample_weight
         self.start_from = start_from

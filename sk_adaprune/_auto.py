@@ -1,0 +1,71 @@
+"""The ``'auto'`` settings, and when ``r`` counts as settled, resolved in one
+place for every fit.
+
+A fit with the steps for ``r`` to climb from 0 to 1 several times over at
+``lr_r`` starts like gradual magnitude pruning: dense (no random initial
+weight masked), ``r`` under a cubic ramp, and the mask held constant in ``w``
+(``weight_gradient='masked'``). A shorter fit keeps the thesis's start:
+``r = 0.5``, no ramp, the full weight gradient. A ``partial_fit`` stream has no
+length known in advance and keeps the thesis's start; a fit that continues a
+fitted network (``warm_start``, later ``partial_fit`` calls) goes on from its
+``r`` without a ramp.
+"""
+
+import math
+from typing import NamedTuple
+
+__all__ = ["SETTLE_STEPS", "Schedule", "schedule", "settle_tolerance", "steps_of"]
+
+# The two starts of r_init='auto', and how many climbs of r from 0 to 1 at
+# lr_r a fit needs to start dense.
+_DENSE_START, _THESIS_START, _CLIMBS = 0.0, 0.5, 3.0
+# r_ramp='auto' on such fits: gradual magnitude pruning's span of the steps.
+_RAMP = (0.1, 0.75)
+# r counts as settled (the scheduled fine-tuning phase may start) once it
+# moved on average by less than this share of lr_r a step (Adam moves it by
+# up to about lr_r) over at least SETTLE_STEPS steps, whole epochs: its
+# steps are noisy, and a few hundred average them out.
+_SETTLED_SHARE_OF_LR_R = 0.05
+SETTLE_STEPS = 500
+
+
+class Schedule(NamedTuple):
+    """How a fit prunes: its initial ``r``, the ramp on ``r`` in training
+    steps (or None), and the weight gradient of the mask."""
+
+    initial_ratio: float
+    ratio_ramp: tuple[int, int] | None
+    weight_gradient: str
+
+
+def schedule(estimator, steps: int | None, continued_ratio=None) -> Schedule:
+    """The schedule of a fit of ``steps`` training steps (None: a
+    ``partial_fit`` stream), ``continued_ratio`` the fitted ``r`` it goes on
+    from, or None."""
+    long_fit = steps is not None and steps * estimator.lr_r >= _CLIMBS
+    weight_gradient = estimator.weight_gradient
+    if weight_gradient == "auto":
+        weight_gradient = "masked" if long_fit else "full"
+    if continued_ratio is not None:
+        return Schedule(continued_ratio, None, weight_gradient)
+    if estimator.r_init != "auto":
+        initial_ratio = float(estimator.r_init)
+    else:
+        initial_ratio = _DENSE_START if long_fit else _THESIS_START
+    ramp = estimator._ratio_ramp() if steps is not None else None
+    if ramp == "auto":
+        # Only where r could outrun the weights, as r_init='auto' starts low.
+        ramp = _RAMP if long_fit else None
+    if ramp is not None:
+        ramp = round(ramp[0] * steps), round(ramp[1] * steps)
+    return Schedule(initial_ratio, ramp, weight_gradient)
+
+
+def settle_tolerance(lr_r: float) -> float:
+    """The mean change of ``r`` per step at most which ``r`` has settled."""
+    return _SETTLED_SHARE_OF_LR_R * lr_r
+
+
+def steps_of(max_iter: int, n_samples: int, batch_size: int) -> int:
+    """Training steps of a fit that runs all ``max_iter`` epochs."""
+    return max_iter * math.ceil(n_samples / batch_size)
