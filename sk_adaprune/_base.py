@@ -2,6 +2,7 @@
 
 import math
 import os
+import sys
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -421,10 +422,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         if self.batch_size == "auto":
             return min(200, n_samples)
         if self.batch_size > n_samples:
-            warnings.warn(
+            _warn(
                 "Got `batch_size` less than 1 or larger than sample size. "
                 "It is going to be clipped",
-                stacklevel=6,
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
@@ -558,32 +558,29 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         callbacks = dict(net.callbacks_)
         guard, stopping_rule = callbacks["divergence"], callbacks["stopping"]
         if self.learned_ratio_ >= RATIO_CEILING - 1e-6:
-            warnings.warn(
+            _warn(
                 f"The pruning ratio r reached its ceiling ({RATIO_CEILING}): "
                 f"{self.learned_sparsity_:.2%} of the weights were pruned. Lower "
                 f"lambda_ (now {self.lambda_}) or lr_r (now {self.lr_r}).",
                 ConvergenceWarning,
-                stacklevel=6,
             )
         if guard.diverged_ is not None:
             epoch, loss = guard.diverged_
-            warnings.warn(
+            _warn(
                 f"Training diverged in epoch {epoch} (loss {loss:.3g}); the weights "
                 f"of epoch {guard.healthy_epochs_} were restored. Lower "
                 f"learning_rate_init (now {self.learning_rate_init}) or standardise X.",
                 ConvergenceWarning,
-                stacklevel=6,
             )
         elif stopping_rule.stopped_ or not reached_max_iter:
             return
         elif self.n_iter_ < self.max_iter:
-            warnings.warn("Training interrupted by user.", stacklevel=6)
+            _warn("Training interrupted by user.")
         else:
-            warnings.warn(
+            _warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=6,
             )
 
     def _set_fitted_attributes(self, net, early_stopping, harden=True):
@@ -769,17 +766,27 @@ def _without_units(coefs, intercepts, kept):
     return coefs, intercepts
 
 
+def _warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the caller's line: the first frame
+    outside this package and scikit-learn (whose decorators wrap ``fit``)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        ("sk_adaprune.", "sklearn.")
+    ):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
 def _advise_on_scale(X):
     values = X.data if sparse.issparse(X) else X
     # max(max, -min) needs no temporary the size of X.
     largest = max(values.max(), -values.min()) if values.size else 0.0
     if largest > _LARGE_INPUT:
-        warnings.warn(
+        _warn(
             f"X has values up to {largest:.3g} in magnitude; neural networks train "
             "poorly on unscaled features. Standardise them, e.g. "
             "make_pipeline(StandardScaler(), estimator).",
             UserWarning,
-            stacklevel=6,
         )
 
 

@@ -1,9 +1,12 @@
+import inspect
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
+from sk_adaprune import AdaptivePrunedMLPClassifier
 from sk_adaprune._base import _as_tensor
 
 
@@ -69,3 +72,24 @@ def test_weights_and_outputs_take_the_dtype_mlpclassifier_gives(
     for restored_coef, coef in zip(restored.coefs_, ours.coefs_):
         assert restored_coef.dtype == coef.dtype
         np.testing.assert_array_equal(restored_coef, coef)
+
+
+def test_warnings_point_at_the_callers_line():
+    X = np.random.RandomState(0).normal(size=(50, 3)) * 5000
+    y = np.arange(50) % 2
+    clf = AdaptivePrunedMLPClassifier(max_iter=2, batch_size=100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1
+        clf.fit(X, y)
+        clf.partial_fit(X, y)
+    messages = {str(w.message)[:20] for w in caught}
+    assert {
+        "X has values up to 1",
+        "Got `batch_size` les",
+        "Stochastic Optimizer",
+    } <= messages
+    assert {(w.filename, w.lineno) for w in caught} <= {
+        (__file__, line),
+        (__file__, line + 1),
+    }
