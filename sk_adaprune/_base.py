@@ -472,8 +472,8 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             start_from=(
                 None if start_from is None else partial(load_into, fitted=start_from)
             ),
-            # The same steps as torch.optim.Adam(fused=True), without the
-            # second torch.optim takes to import torch._dynamo per process.
+            # The same steps as torch.optim.Adam(fused=True), without
+            # torch.optim's import of torch._dynamo in every process.
             optimizer=FusedAdam if _FUSED_ADAM else torch.optim.Adam,
             lr=self.learning_rate_init,
             optimizer__betas=(self.beta_1, self.beta_2),

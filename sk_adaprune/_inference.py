@@ -22,8 +22,8 @@ __all__ = [
 
 
 # A layer at most this dense also keeps a CSR copy, used for batches of at
-# most SMALL_BATCH rows: there a sparse product beats BLAS (measured by
-# benchmarks/inference.py); for large batches the dense product wins.
+# most SMALL_BATCH rows: there a sparse product beats BLAS; for large
+# batches the dense product wins.
 SPARSE_DENSITY = 0.15
 
 SMALL_BATCH = 16

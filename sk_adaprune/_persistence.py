@@ -36,9 +36,8 @@ __all__ = [
     "write_archive",
 ]
 
-# 2: one schema with pickles (values as JSON); 3: loss_curve_ is MLPClassifier's
-# loss, loss_ and the weights' dtype are recorded; 4: float arrays are stored
-# as byte planes (_planes). Archives of format 3 are read as well.
+# The format save() writes, and those load() reads (3 stores float arrays as
+# they are, 4 as byte planes).
 FORMAT = "sk_adaprune/4"
 READABLE = ("sk_adaprune/3", FORMAT)
 # The values' key naming the arrays stored as byte planes, with their dtypes.

@@ -205,9 +205,7 @@ def scott_bandwidth(samples: np.ndarray, floor: float) -> float:
     # Two reductions and no temporary; float64 keeps the difference exact
     # enough for magnitudes, whose mean is of the order of their spread. By
     # torch, as the KDE: numpy's dot would wake the BLAS's own threads, which
-    # then spin on the cores torch's next parallel kernel waits for (a
-    # load_digits fit with 17,400 weights took 4.5x as long,
-    # benchmarks/results/small_data_speed_against.md).
+    # then spin on the cores torch's next parallel kernel waits for.
     values = torch.from_numpy(samples)
     mean = values.sum().item() / n
     variance = max(values.dot(values).item() - n * mean * mean, 0.0) / max(n - 1, 1)
@@ -236,8 +234,8 @@ def reflected_kde_at(
     shifted = torch.add(torch.from_numpy(samples), mirrors)
     scale = -0.5 / (bandwidth * bandwidth)
     shifted.square_().mul_(scale)
-    # Below -708 exp's results are subnormal and it leaves its fast path
-    # (10-25x slower on samples far from x); from -700 up they are under
+    # Below -708 exp's results are subnormal and it leaves its fast path;
+    # from -700 up they are under
     # 1e-304 each, far below one rounding step of any sum they could change.
     # No |x -+ s_i| exceeds |x| + largest: if even that stays well above
     # the floor, flooring changes nothing and its pass is left out.

@@ -35,7 +35,6 @@ class NonFiniteWeightsError(ValueError):
 # Pools of at most this many weights on the CPU are thresholded by a
 # selection on the host and their density summed at the threshold sample by
 # sample; larger ones are binned (and the density convolved through the FFT).
-# benchmarks/small_data_speed.py times both routes by pool size.
 SMALL_POOL = 20_000
 
 _NON_FINITE = (

@@ -9,7 +9,7 @@ never masked, so no layer is ever emptied, whatever ``r``.
 
 ``UNIT_SCORES`` holds the scores a module can rank its units by (squared,
 per hidden layer, from all weight matrices); ``'incoming'`` is the
-default. ``benchmarks/choose_unit_score.py`` measures the others against it.
+default.
 """
 
 from typing import NamedTuple

@@ -163,8 +163,7 @@ class StoppingRule(Callback):
     and the switch to the fine-tuning phase.
 
     Without validation data, training stops once the epoch's ``monitor``
-    (default: the total loss, ``train_loss``; benchmarks/
-    choose_stopping_loss.py measured MLPClassifier's ``mlp_loss`` instead)
+    (default: the total loss, ``train_loss``)
     has not improved by ``tol`` for more than ``n_iter_no_change`` epochs. With it
     (the net's ``dataset_valid``), the same rule applies to
     ``scoring(outputs, y_valid)`` of the hard-masked network's outputs on the

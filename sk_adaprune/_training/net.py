@@ -96,7 +96,7 @@ class EpochLog(PrintLog):
         return self
 
     def on_epoch_end(self, net, **kwargs):
-        # skorch formats the table even when nothing is printed: 1 ms an epoch.
+        # skorch formats the table even when nothing is printed.
         if net.verbose or self.sink is not print:
             super().on_epoch_end(net, **kwargs)
 

@@ -2,8 +2,8 @@
 
 ``torch.optim.Optimizer`` imports ``torch._dynamo`` the first time an
 optimizer is built in a process (its methods are wrapped by
-``torch._disable_dynamo``): about a second on a 2-core machine, more than a
-whole fit of a small network. :class:`FusedAdam` makes the same step as
+``torch._disable_dynamo``), which can take longer than a whole fit of a
+small network. :class:`FusedAdam` makes the same step as
 ``torch.optim.Adam(fused=True)``, bit for bit (tests/test_adam.py): per
 parameter group, the steps counted up by one, then one
 ``torch._fused_adam_`` call per device and dtype.
