@@ -354,7 +354,7 @@ def step_decomposition(rounds):
                 X.shape[1],
                 (100,),
                 10,
-                ratio_init=0.0,
+                r_init=0.0,
                 weight_gradient="masked",
                 seed=round_,
                 dtype=torch.float64,

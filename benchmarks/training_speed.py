@@ -84,7 +84,7 @@ def epoch_seconds(method: str, X, y, batch_size) -> float:
 def threshold_step_ms(n_weights: int, steps: int = 20) -> float:
     """Median time of one step's threshold + density (forward and backward of t)."""
     rows = int(math.sqrt(n_weights))
-    module = SoftMaskedMLP(rows, [], n_weights // rows, ratio_init=0.7, seed=0)
+    module = SoftMaskedMLP(rows, [], n_weights // rows, r_init=0.7, seed=0)
     generator = torch.Generator().manual_seed(0)
     times = []
     for _ in range(steps + 3):
@@ -123,7 +123,7 @@ def step_breakdown(
     y = torch.randint(0, 10, (batch_size,), generator=generator)
 
     def pruned(variant):
-        module = SoftMaskedMLP(784, HIDDEN, 10, ratio_init=0.9, seed=0).train()
+        module = SoftMaskedMLP(784, HIDDEN, 10, r_init=0.9, seed=0).train()
         if variant in ("threshold frozen", "neither"):
             frozen = module.threshold().detach()
             module.threshold = lambda: frozen + 0 * module.ratio

@@ -109,11 +109,11 @@ class SoftMaskedMLP(nn.Module):
         Sizes of the hidden layers.
     activation : {'relu', 'tanh', 'logistic', 'identity'}
         Hidden-layer activation; the output layer is linear (logits).
-    ratio_init : float
+    r_init : float
         Initial pruning ratio ``r``.
-    temperature_scale : float
-        The initial temperature is ``temperature_scale * std(all weights)``.
-    grid_size : int
+    tau_init : float
+        The initial temperature is ``tau_init * std(all weights)``.
+    kde_grid_size : int
         Grid points of the density estimate behind ``dt/dr``.
     weight_gradient : {'masked', 'full'}
         The weights' gradient through the soft mask: ``m g`` (the mask held
@@ -137,9 +137,9 @@ class SoftMaskedMLP(nn.Module):
         hidden_layer_sizes: Sequence[int],
         n_outputs: int,
         activation: str = "relu",
-        ratio_init: float = 0.5,
-        temperature_scale: float = 1e-2,
-        grid_size: int = 1024,
+        r_init: float = 0.5,
+        tau_init: float = 1e-2,
+        kde_grid_size: int = 1024,
         weight_gradient: str = "masked",
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
@@ -177,28 +177,31 @@ class SoftMaskedMLP(nn.Module):
         self.biases = nn.ParameterList([bias.to(dtype) for bias in biases])
         self.activation = activation
         self.hidden_activation = ACTIVATIONS[activation].module()
-        self.grid_size = grid_size
+        self.kde_grid_size = kde_grid_size
         self.weight_gradient = weight_gradient
         weight_std = self.weights.detach().std().item()
-        self.ratio = nn.Parameter(torch.tensor(float(ratio_init), dtype=dtype))
+        self.ratio = nn.Parameter(torch.tensor(float(r_init), dtype=dtype))
         self.temperature = nn.Parameter(
-            torch.tensor(temperature_scale * weight_std, dtype=dtype)
+            torch.tensor(tau_init * weight_std, dtype=dtype)
         )
         self.hardened_threshold = None
-        self.kept = None
+        self.hard_mask = None
         self.scratch = Scratch()
 
     @property
     def hardened(self) -> bool:
-        """Whether :meth:`harden` has run: ``kept`` holds the hard mask."""
-        return self.kept is not None
+        """Whether :meth:`harden` has run: ``hard_mask`` holds the mask."""
+        return self.hard_mask is not None
 
     def get_extra_state(self) -> dict:
-        return {"hardened_threshold": self.hardened_threshold, "kept": self.kept}
+        return {
+            "hardened_threshold": self.hardened_threshold,
+            "hard_mask": self.hard_mask,
+        }
 
     def set_extra_state(self, state: dict) -> None:
         self.hardened_threshold = state["hardened_threshold"]
-        self.kept = state["kept"]
+        self.hard_mask = state["hard_mask"]
         if not self.hardened and self.scratch is None:
             self.scratch = Scratch()
 
@@ -225,7 +228,7 @@ class SoftMaskedMLP(nn.Module):
     def threshold(self) -> torch.Tensor:
         """Current threshold ``t``, differentiable with respect to ``ratio``."""
         return quantile_threshold(
-            self._pool_values(), self.ratio, self.grid_size, self.scratch
+            self._pool_values(), self.ratio, self.kde_grid_size, self.scratch
         )
 
     def _pool_values(self) -> torch.Tensor:
@@ -244,7 +247,7 @@ class SoftMaskedMLP(nn.Module):
                 weights,
                 self.ratio,
                 self.temperature,
-                self.grid_size,
+                self.kde_grid_size,
                 self.scratch,
                 weight_gradient=self.weight_gradient,
             )
@@ -253,7 +256,7 @@ class SoftMaskedMLP(nn.Module):
     def hard_masked(self, threshold: float) -> torch.Tensor:
         """The flat weights with those the hard mask at ``threshold`` prunes
         zeroed (a new tensor; the parameter is left as it is)."""
-        return self.weights * self.kept_weights(threshold)
+        return self.weights * self.weight_mask(threshold)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         activation = self.hidden_activation
@@ -277,9 +280,9 @@ class SoftMaskedMLP(nn.Module):
         if not pool.in_pool.any():  # one unit per layer: nothing to prune
             return None
         if not self.training:
-            kept = pool.kept(self._exact_threshold(pool.scores()))
+            kept = pool.kept(self._quantile(pool.scores()))
             return [units.to(matrices[0].dtype) for units in kept]
-        threshold = quantile_threshold(pool.scores(), self.ratio, self.grid_size)
+        threshold = quantile_threshold(pool.scores(), self.ratio, self.kde_grid_size)
         full = self.weight_gradient == "full"
         return unit_masks(pool, threshold, self.temperature, full_gradient=full)
 
@@ -293,16 +296,18 @@ class SoftMaskedMLP(nn.Module):
         if self.prune != "neurons":
             return [torch.ones(m.shape[0], dtype=torch.bool) for m in matrices[:-1]]
         if self.hardened:
-            return [rows.any(dim=1) for rows in self.weight_matrices(self.kept)[:-1]]
+            return [
+                rows.any(dim=1) for rows in self.weight_matrices(self.hard_mask)[:-1]
+            ]
         return unit_pool(matrices, self.unit_score).kept(threshold)
 
     @torch.no_grad()
-    def kept_weights(self, threshold: float) -> torch.Tensor:
+    def weight_mask(self, threshold: float) -> torch.Tensor:
         """The flat boolean mask of the weights the hard mask at ``threshold``
         keeps: ``|w| >= t``, or the weights between kept units."""
         weights = self.weights.detach()
         if self.prune != "neurons":
-            return self._kept(weights, threshold)
+            return self._at_least(weights, threshold)
         units = self.kept_units(threshold)
         inputs = [torch.ones(self.shapes[0][1], dtype=torch.bool), *units]
         outputs = [*units, torch.ones(self.shapes[-1][0], dtype=torch.bool)]
@@ -323,18 +328,18 @@ class SoftMaskedMLP(nn.Module):
     @torch.no_grad()
     def hard_threshold(self) -> float:
         """Threshold of the hard mask at the current ``r``."""
-        return self._exact_threshold(self._pool_values())
+        return self._quantile(self._pool_values())
 
     @torch.no_grad()
-    def _exact_threshold(self, pool: torch.Tensor) -> float:
+    def _quantile(self, pool: torch.Tensor) -> float:
         """The ``r``-quantile of ``pool`` (the weights or the units' scores)."""
         if pool.numel() == 0:  # one unit per hidden layer: none can go
             return 0.0
         ratio = self.ratio.item()
-        return exact_threshold(pool, ratio, self.grid_size, self.scratch).item()
+        return exact_threshold(pool, ratio, self.kde_grid_size, self.scratch).item()
 
     @staticmethod
-    def _kept(weights: torch.Tensor, threshold: float) -> torch.Tensor:
+    def _at_least(weights: torch.Tensor, threshold: float) -> torch.Tensor:
         """``|w| >= threshold`` without a copy of ``|w|``."""
         return (weights >= threshold).logical_or_(weights <= -threshold)
 
@@ -343,7 +348,7 @@ class SoftMaskedMLP(nn.Module):
         """Fraction of the weights the hard mask at ``threshold`` prunes:
         those with ``|w| < threshold``, or those of pruned units."""
         if self.prune == "neurons":
-            kept = self.kept_weights(threshold)
+            kept = self.weight_mask(threshold)
             return 1.0 - kept.sum().item() / kept.numel()
         weights = self.weights.detach()
         return count_below(weights, threshold) / weights.numel()
@@ -358,7 +363,7 @@ class SoftMaskedMLP(nn.Module):
             return threshold, self.fraction_below(threshold)
         weights = self.weights.detach()
         threshold, below = exact_threshold_and_count_below(
-            weights, self.ratio.item(), self.grid_size, self.scratch
+            weights, self.ratio.item(), self.kde_grid_size, self.scratch
         )
         return threshold, below / weights.numel()
 
@@ -372,8 +377,8 @@ class SoftMaskedMLP(nn.Module):
         if self.hardened:
             return self.hardened_threshold
         threshold = self.hard_threshold()
-        self.kept = self.kept_weights(threshold)
-        self.weights.mul_(self.kept)
+        self.hard_mask = self.weight_mask(threshold)
+        self.weights.mul_(self.hard_mask)
         self.hardened_threshold = threshold
         self.scratch = None
         return threshold
@@ -385,4 +390,4 @@ class SoftMaskedMLP(nn.Module):
         An optimizer step moves them (their gradients and Adam's moments are
         not zero); this keeps the hardened mask fixed while training goes on.
         """
-        self.weights.mul_(self.kept)
+        self.weights.mul_(self.hard_mask)

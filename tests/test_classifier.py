@@ -63,7 +63,7 @@ def test_pruned_weights_are_exact_zeros_and_attributes_agree(fitted):
     assert fitted.learned_sparsity_ == zeros / total
     # Per layer, against the hard mask the torch module kept, layer by layer.
     module = fitted.net_.module_
-    kept = module.weight_matrices(module.kept.float())
+    kept = module.weight_matrices(module.hard_mask.float())
     np.testing.assert_allclose(
         fitted.layer_sparsity_, [1 - k.mean().item() for k in kept], rtol=1e-6
     )

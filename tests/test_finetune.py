@@ -254,7 +254,7 @@ def test_the_regressor_fine_tunes_too():
 
 
 def test_zero_pruned_keeps_hardened_zeros_through_optimizer_steps():
-    module = SoftMaskedMLP(10, [8], 3, ratio_init=0.6, seed=0)
+    module = SoftMaskedMLP(10, [8], 3, r_init=0.6, seed=0)
     module.harden()
     pruned = module.weights.detach() == 0
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-2, weight_decay=1e-3)
@@ -268,7 +268,7 @@ def test_zero_pruned_keeps_hardened_zeros_through_optimizer_steps():
 
 
 def test_the_hardened_phase_travels_with_the_state_dict():
-    module = SoftMaskedMLP(10, [8], 3, ratio_init=0.6, seed=0)
+    module = SoftMaskedMLP(10, [8], 3, r_init=0.6, seed=0)
     soft = copy.deepcopy(module.state_dict())
     threshold = module.harden()
     hard = copy.deepcopy(module.state_dict())
@@ -277,4 +277,4 @@ def test_the_hardened_phase_travels_with_the_state_dict():
     assert (module.weights.detach() != 0).all()
     module.load_state_dict(hard)
     assert module.hardened and module.hardened_threshold == threshold
-    assert torch.equal(module.kept, module.weights.detach() != 0)
+    assert torch.equal(module.hard_mask, module.weights.detach() != 0)

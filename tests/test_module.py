@@ -92,7 +92,7 @@ def test_initialisation_is_seeded_glorot_and_leaves_global_rng_alone():
 
 
 def test_temperature_starts_as_scale_times_weight_std():
-    module = SoftMaskedMLP(30, [20], 4, temperature_scale=0.05, seed=0)
+    module = SoftMaskedMLP(30, [20], 4, tau_init=0.05, seed=0)
     expected = 0.05 * module.weights.detach().std().item()
     assert module.temperature.item() == pytest.approx(expected, rel=1e-6)
     assert module.ratio.item() == 0.5
@@ -113,7 +113,7 @@ def test_clamp_keeps_ratio_and_temperature_in_range():
 
 
 def test_harden_zeroes_exactly_the_weights_below_threshold():
-    module = SoftMaskedMLP(40, [30, 20], 5, ratio_init=0.8, seed=2)
+    module = SoftMaskedMLP(40, [30, 20], 5, r_init=0.8, seed=2)
     pool = module.weights.detach().abs()
     X = torch.randn(8, 40)
     module.eval()
@@ -131,7 +131,7 @@ def test_harden_zeroes_exactly_the_weights_below_threshold():
 
 
 def test_hard_threshold_and_fraction_below_match_the_sorted_pool():
-    module = SoftMaskedMLP(30, [20], 4, ratio_init=0.37, seed=5)
+    module = SoftMaskedMLP(30, [20], 4, r_init=0.37, seed=5)
     with torch.no_grad():  # ties and zeros in the pool
         module.weights[::7] = 0.0
         module.weights[1::7] = module.weights[2::7].neg()
@@ -152,7 +152,7 @@ def test_the_epochs_threshold_and_sparsity_come_from_either_route_alike(prune, h
     from sk_adaprune._method.threshold import SMALL_POOL
 
     # 30 x 900 + 900 x 4 weights: a pool above SMALL_POOL, thresholded binned
-    module = SoftMaskedMLP(30, hidden, 4, ratio_init=0.6, seed=6, prune=prune)
+    module = SoftMaskedMLP(30, hidden, 4, r_init=0.6, seed=6, prune=prune)
     assert (module.weights.numel() > SMALL_POOL) == (prune == "weights")
     threshold, sparsity = module.hard_threshold_and_sparsity()
     assert threshold == module.hard_threshold()

@@ -92,7 +92,7 @@ def batch_ready_net(**params):
         module__n_features=4,
         module__hidden_layer_sizes=[6],
         module__n_outputs=3,
-        module__ratio_init=0.3,
+        module__r_init=0.3,
         **params,
     ).initialize()
     net.history.new_epoch()
@@ -295,7 +295,7 @@ def test_copied_state_equals_a_deep_copy_and_shares_no_memory(hardened):
     from sk_adaprune._module import SoftMaskedMLP
     from sk_adaprune._training.callbacks import copied_state
 
-    module = SoftMaskedMLP(4, [6], 3, ratio_init=0.4)
+    module = SoftMaskedMLP(4, [6], 3, r_init=0.4)
     if hardened:
         module.harden()
     state = module.state_dict()
@@ -308,10 +308,10 @@ def test_copied_state_equals_a_deep_copy_and_shares_no_memory(hardened):
     extra, original = copied["_extra_state"], state["_extra_state"]
     assert extra["hardened_threshold"] == original["hardened_threshold"]
     if hardened:
-        assert torch.equal(extra["kept"], original["kept"])
-        assert extra["kept"].data_ptr() != original["kept"].data_ptr()
+        assert torch.equal(extra["hard_mask"], original["hard_mask"])
+        assert extra["hard_mask"].data_ptr() != original["hard_mask"].data_ptr()
     else:
-        assert extra["kept"] is None
+        assert extra["hard_mask"] is None
     before = module.weights.detach().clone()
     with torch.no_grad():
         module.weights.add_(1.0)  # training goes on: the copy stays as it was

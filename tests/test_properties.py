@@ -87,7 +87,7 @@ def test_the_float32_ratio_decides_how_many_are_pruned():
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 10_000), ratios)
 def test_hard_mask_prunes_the_fraction_below_the_threshold(seed, ratio):
-    module = SoftMaskedMLP(7, [5, 4], 3, ratio_init=float(ratio), seed=seed)
+    module = SoftMaskedMLP(7, [5, 4], 3, r_init=float(ratio), seed=seed)
     pool = module.weights.detach().abs().clone()
     threshold = module.harden()
     below = (pool < threshold).sum().item()

@@ -71,8 +71,8 @@ class PruningMonitor(Callback):
             threshold = module.hardened_threshold
             # (n - kept) / n, the division learned_sparsity_ makes (1 - kept / n
             # can differ from it in the last bit).
-            total = module.kept.numel()
-            sparsity = (total - module.kept.sum().item()) / total
+            total = module.hard_mask.numel()
+            sparsity = (total - module.hard_mask.sum().item()) / total
         else:
             try:
                 threshold, sparsity = module.hard_threshold_and_sparsity()

@@ -139,7 +139,7 @@ class PruningNet(NeuralNet):
         added to the reported loss. Its gradient ``alpha * W / B`` is the
         weight decay of the weights' optimizer group, set with the loss term
         for every batch and applied inside the fused Adam step.
-    lr_ratio, lr_temperature : float
+    lr_r, lr_tau : float
         Learning rates of ``r`` and ``tau``; weights and biases use ``lr``.
         The optimizer's groups are the module's
         :meth:`~SoftMaskedMLP.parameter_groups`.
@@ -192,8 +192,8 @@ class PruningNet(NeuralNet):
         *args,
         sparsity_penalty=0.0,
         alpha=0.0,
-        lr_ratio=1e-3,
-        lr_temperature=1e-6,
+        lr_r=1e-3,
+        lr_tau=1e-6,
         tau_min=1e-6,
         finetune_epochs=0,
         settle_tolerance=0.0,
@@ -207,8 +207,8 @@ class PruningNet(NeuralNet):
         super().__init__(*args, **kwargs)
         self.sparsity_penalty = sparsity_penalty
         self.alpha = alpha
-        self.lr_ratio = lr_ratio
-        self.lr_temperature = lr_temperature
+        self.lr_r = lr_r
+        self.lr_tau = lr_tau
         self.tau_min = tau_min
         self.finetune_epochs = finetune_epochs
         self.settle_tolerance = settle_tolerance
@@ -298,8 +298,8 @@ class PruningNet(NeuralNet):
     def get_params_for_optimizer(self, prefix, named_parameters):
         _, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         settings = {
-            "ratio": {"lr": self.lr_ratio},
-            "temperature": {"lr": self.lr_temperature},
+            "ratio": {"lr": self.lr_r},
+            "temperature": {"lr": self.lr_tau},
             "weights": {"weight_decay": 0.0},  # set per batch by get_loss
         }
         groups = [
