@@ -30,6 +30,7 @@ from ._fitted import (
     fitted_state,
     load_into,
     restore_fitted_state,
+    trained_attributes,
 )
 from ._inference import checked_for_predict, compact_network, torch_sequential
 from ._method.mask import WEIGHT_GRADIENTS
@@ -52,16 +53,6 @@ from ._training.net import BatchIterator, PruningNet
 from ._training.optim import FusedAdam
 from ._training.threads import threads_for_this_process
 
-_HISTORY_KEYS = {
-    "loss": "train_loss",
-    "task_loss": "task_loss",
-    "pruning_loss": "pruning_loss",
-    "ratio": "ratio",
-    "temperature": "temperature",
-    "threshold": "threshold",
-    "sparsity": "sparsity",
-    "finetuning": "finetuning",
-}
 _SEED_BOUND = np.iinfo(np.int32).max
 # The dtypes training computes in: X's, as validated.
 _TORCH_DTYPES = {
@@ -588,59 +579,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         (partial_fit): they describe the hard mask at the current ``r``
         while the module stays soft, with its gradients and Adam's moments,
         for the next call."""
-        module = net.module_
-        if harden:
-            self.threshold_ = float(module.harden())
-            weights = module.weights
-        else:
-            self.threshold_ = float(module.hard_threshold())
-            weights = module.hard_masked(self.threshold_).detach()
+        for name, value in trained_attributes(net, early_stopping, harden).items():
+            setattr(self, name, value)
         self.net_ = net
-        history = net.history
-        if history and "sparsity" not in history[-1]:
-            # An interrupt inside an epoch leaves its record unfinished.
-            history.pop()
-        self.n_iter_ = len(history)
-        # MLPClassifier's loss (task and alpha's terms); the total, which
-        # Adam minimises, and the pruning term are in pruning_history_.
-        self.loss_curve_ = [float(loss) for loss in history[:, "mlp_loss"]]
-        self.loss_ = self.loss_curve_[-1]
-        self.pruning_history_ = {
-            name: np.asarray(history[:, key], dtype=float)
-            for name, key in _HISTORY_KEYS.items()
-        }
-
-        if early_stopping:
-            self.validation_scores_ = [float(s) for s in history[:, "valid_score"]]
-            # The restored state's score: with a fine-tuning phase, the best
-            # of the hardened epochs (the phase's start included).
-            restored = dict(net.callbacks_)["stopping"].restored_score_
-            self.best_validation_score_ = (
-                math.nan if restored is None else float(restored)
-            )
-            self.best_loss_ = None
-            self.pruning_history_["validation_score"] = np.asarray(
-                self.validation_scores_
-            )
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_)
-        # In the dtype training computed in (X's), as MLPClassifier's; copies,
-        # never views of the module's weights (a (n, 1) matrix's transpose is
-        # already contiguous, so ascontiguousarray would not copy it).
-        coefs = [
-            weight.detach().numpy(force=True).T.copy(order="C")
-            for weight in module.weight_matrices(weights)
-        ]
-        intercepts = [bias.detach().numpy(force=True).copy() for bias in module.biases]
-        if module.prune == "neurons":  # the pruned units leave the matrices
-            kept = [
-                units.numpy(force=True) for units in module.kept_units(self.threshold_)
-            ]
-            coefs, intercepts = _without_units(coefs, intercepts, kept)
-        self.coefs_, self.intercepts_ = coefs, intercepts
-        self.n_layers_ = len(self.coefs_) + 1
         # Shares of the network hidden_layer_sizes describes: weights of
         # removed units count as pruned (a warm start goes on with fewer).
         hidden = np.array(self._hidden_sizes())
@@ -649,15 +590,13 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         zeros = sizes - np.array([np.count_nonzero(c) for c in self.coefs_])
         self.layer_sparsity_ = zeros / sizes
         self.learned_sparsity_ = float(zeros.sum() / sizes.sum())
-        self.learned_ratio_ = float(module.ratio.item())
-        self.temperature_ = float(module.temperature.item())
         self._compact()
         self.unit_sparsity_ = 1.0 - np.array(self.compact_.layer_sizes[1:-1]) / hidden
         if harden:
             # The pruned network is all that predictions need; Adam's moments
             # and the last step's gradients would each hold the weights again.
             net.optimizer_.state.clear()
-            module.zero_grad(set_to_none=True)
+            net.module_.zero_grad(set_to_none=True)
 
     def _compact(self):
         self.compact_ = compact_network(
@@ -753,17 +692,6 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-def _without_units(coefs, intercepts, kept):
-    """The layers without the hidden units ``kept`` (one boolean array per
-    hidden layer) leaves out: their columns, biases and outgoing rows."""
-    coefs, intercepts = list(coefs), list(intercepts)
-    for layer, units in enumerate(kept):
-        coefs[layer] = coefs[layer][:, units].copy()
-        intercepts[layer] = intercepts[layer][units].copy()
-        coefs[layer + 1] = coefs[layer + 1][units].copy()
-    return coefs, intercepts
 
 
 def _warn(message: str, category: type[Warning] = UserWarning) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "fitted_state",
     "load_into",
     "restore_fitted_state",
+    "trained_attributes",
 ]
 
 # Fitted attributes held as they are (numbers, strings, lists or None).
@@ -71,6 +72,97 @@ _KIND_NAMES = {
 
 def _narrowest_index(size: int):
     return np.uint16 if size <= np.iinfo(np.uint16).max else np.uint32
+
+
+# pruning_history_'s keys and the net's history records they come from.
+_HISTORY_KEYS = {
+    "loss": "train_loss",
+    "task_loss": "task_loss",
+    "pruning_loss": "pruning_loss",
+    "ratio": "ratio",
+    "temperature": "temperature",
+    "threshold": "threshold",
+    "sparsity": "sparsity",
+    "finetuning": "finetuning",
+}
+
+
+def trained_attributes(net, early_stopping: bool, harden: bool) -> dict:
+    """The fitted attributes read off the trained ``net``: the records
+    (``n_iter_``, ``loss_curve_``, ``loss_``, ``best_loss_``,
+    ``validation_scores_``, ``best_validation_score_``, ``pruning_history_``),
+    the hard-masked network (``coefs_``, ``intercepts_``, ``n_layers_``,
+    ``threshold_``) and ``learned_ratio_``, ``temperature_``.
+
+    ``harden``: the module's mask is hardened for good first; otherwise the
+    network is the hard mask at the current ``r``, and the module stays soft.
+    """
+    module = net.module_
+    if harden:
+        threshold = float(module.harden())
+        weights = module.weights
+    else:
+        threshold = float(module.hard_threshold())
+        weights = module.hard_masked(threshold).detach()
+    history = net.history
+    if history and "sparsity" not in history[-1]:
+        # An interrupt inside an epoch leaves its record unfinished.
+        history.pop()
+    # MLPClassifier's loss (task and alpha's terms); the total, which Adam
+    # minimises, and the pruning term are in pruning_history_.
+    loss_curve = [float(loss) for loss in history[:, "mlp_loss"]]
+    records = {
+        name: np.asarray(history[:, key], dtype=float)
+        for name, key in _HISTORY_KEYS.items()
+    }
+    if early_stopping:
+        validation_scores = [float(s) for s in history[:, "valid_score"]]
+        # The restored state's score: with a fine-tuning phase, the best of
+        # the hardened epochs (the phase's start included).
+        restored = dict(net.callbacks_)["stopping"].restored_score_
+        best_validation_score = math.nan if restored is None else float(restored)
+        best_loss = None
+        records["validation_score"] = np.asarray(validation_scores)
+    else:
+        validation_scores = best_validation_score = None
+        best_loss = min(loss_curve)
+    # In the dtype training computed in (X's), as MLPClassifier's; copies,
+    # never views of the module's weights (a (n, 1) matrix's transpose is
+    # already contiguous, so ascontiguousarray would not copy it).
+    coefs = [
+        weight.detach().numpy(force=True).T.copy(order="C")
+        for weight in module.weight_matrices(weights)
+    ]
+    intercepts = [bias.detach().numpy(force=True).copy() for bias in module.biases]
+    if module.prune == "neurons":  # the pruned units leave the matrices
+        kept = [units.numpy(force=True) for units in module.kept_units(threshold)]
+        coefs, intercepts = _without_units(coefs, intercepts, kept)
+    return {
+        "threshold_": threshold,
+        "n_iter_": len(history),
+        "loss_curve_": loss_curve,
+        "loss_": loss_curve[-1],
+        "pruning_history_": records,
+        "validation_scores_": validation_scores,
+        "best_validation_score_": best_validation_score,
+        "best_loss_": best_loss,
+        "coefs_": coefs,
+        "intercepts_": intercepts,
+        "n_layers_": len(coefs) + 1,
+        "learned_ratio_": float(module.ratio.item()),
+        "temperature_": float(module.temperature.item()),
+    }
+
+
+def _without_units(coefs, intercepts, kept):
+    """The layers without the hidden units ``kept`` (one boolean array per
+    hidden layer) leaves out: their columns, biases and outgoing rows."""
+    coefs, intercepts = list(coefs), list(intercepts)
+    for layer, units in enumerate(kept):
+        coefs[layer] = coefs[layer][:, units].copy()
+        intercepts[layer] = intercepts[layer][units].copy()
+        coefs[layer + 1] = coefs[layer + 1][units].copy()
+    return coefs, intercepts
 
 
 def fitted_state(estimator) -> dict:
