@@ -321,24 +321,9 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             init_seed, shuffle_seed, split_seed = rng.randint(_SEED_BOUND, size=3)
         held_out = valid_weight = None
         if self.early_stopping:
-            train_rows, valid_rows = train_test_split(
-                np.arange(X.shape[0]),
-                random_state=split_seed,
-                test_size=self.validation_fraction,
-                stratify=self._stratify(y),
+            X, y_train, sample_weight, held_out, valid_weight = self._held_out(
+                X, y, y_train, y_score, sample_weight, split_seed
             )
-            if valid_rows.size < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' "
-                    "or the size of your dataset."
-                )
-            held_out = Dataset(
-                _as_tensor(X[valid_rows], dense=True), y_score[valid_rows]
-            )
-            X, y_train = X[train_rows], y_train[train_rows]
-            if sample_weight is not None:
-                valid_weight = sample_weight[valid_rows]
-                sample_weight = sample_weight[train_rows]
         batch_size = self._batch_size(X.shape[0])
 
         if stream is None:
@@ -389,6 +374,28 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             continue_records(self, start)
         self._warn_about_training(net, reached_max_iter=not incremental)
         return self
+
+    def _held_out(self, X, y, y_train, y_score, sample_weight, seed):
+        """Early stopping's split: the training rows ``(X, y_train,
+        sample_weight)``, and the held-out rows as a skorch ``Dataset`` of
+        ``y_score`` with their weights."""
+        train_rows, valid_rows = train_test_split(
+            np.arange(X.shape[0]),
+            random_state=seed,
+            test_size=self.validation_fraction,
+            stratify=self._stratify(y),
+        )
+        if valid_rows.size < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        held_out = Dataset(_as_tensor(X[valid_rows], dense=True), y_score[valid_rows])
+        valid_weight = None
+        if sample_weight is not None:
+            valid_weight = sample_weight[valid_rows]
+            sample_weight = sample_weight[train_rows]
+        return X[train_rows], y_train[train_rows], sample_weight, held_out, valid_weight
 
     def _validate(self, X, y, sample_weight, min_samples, reset):
         """X and y checked as MLPClassifier checks them, and the rows of
