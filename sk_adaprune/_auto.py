@@ -1,14 +1,19 @@
 """The ``'auto'`` settings, and when ``r`` counts as settled, resolved in one
 place for every fit.
 
-A fit with the steps for ``r`` to climb from 0 to 1 several times over at
-``lr_r`` starts like gradual magnitude pruning: dense (no random initial
-weight masked), ``r`` under a cubic ramp, and the mask held constant in ``w``
-(``weight_gradient='masked'``). A shorter fit keeps the thesis's start:
-``r = 0.5``, no ramp, the full weight gradient. A ``partial_fit`` stream has no
-length known in advance and keeps the thesis's start; a fit that continues a
-fitted network (``warm_start``, later ``partial_fit`` calls) goes on from its
-``r`` without a ramp.
+Every fit starts dense: no random initial weight is masked, and ``r`` climbs
+by at most about ``lr_r`` a step. A fit with the steps for ``r`` to climb
+from 0 to 1 several times over could outrun the weights: a ceiling on ``r``
+rises along gradual magnitude pruning's cubic ramp over 10-75% of its steps,
+and the mask is held constant in ``w`` (``weight_gradient='masked'``), as
+gradual magnitude pruning does. On a shorter fit ``r``'s own climb is the
+ramp, and the thesis's full weight gradient lets weights near the threshold
+grow back while the network is still far from converged
+(benchmarks/short_fits.py); a ramp sized to ``max_iter`` would also hold
+``r`` at 0 past the epoch where early stopping ends such fits. A
+``partial_fit`` stream, whose length is unknown, is pruned as a short fit.
+A fit that continues a fitted network (``warm_start``, later ``partial_fit``
+calls) goes on from its ``r``.
 """
 
 import math
@@ -16,10 +21,11 @@ from typing import NamedTuple
 
 __all__ = ["SETTLE_STEPS", "Schedule", "schedule", "settle_tolerance", "steps_of"]
 
-# The two starts of r_init='auto', and how many climbs of r from 0 to 1 at
-# lr_r a fit needs to start dense.
-_DENSE_START, _THESIS_START, _CLIMBS = 0.0, 0.5, 3.0
-# r_ramp='auto' on such fits: gradual magnitude pruning's span of the steps.
+# r_init='auto': every fit starts dense, no random initial weight masked.
+_DENSE_START = 0.0
+# How many climbs of r from 0 to 1 at lr_r make a fit long.
+_CLIMBS = 3.0
+# r_ramp='auto' on long fits: gradual magnitude pruning's span of the steps.
 _RAMP = (0.1, 0.75)
 # r counts as settled (the scheduled fine-tuning phase may start) once it
 # moved on average by less than this share of lr_r a step (Adam moves it by
@@ -51,10 +57,9 @@ def schedule(estimator, steps: int | None, continued_ratio=None) -> Schedule:
     if estimator.r_init != "auto":
         initial_ratio = float(estimator.r_init)
     else:
-        initial_ratio = _DENSE_START if long_fit else _THESIS_START
+        initial_ratio = _DENSE_START
     ramp = estimator._ratio_ramp() if steps is not None else None
     if ramp == "auto":
-        # Only where r could outrun the weights, as r_init='auto' starts low.
         ramp = _RAMP if long_fit else None
     if ramp is not None:
         ramp = round(ramp[0] * steps), round(ramp[1] * steps)

@@ -75,13 +75,10 @@ epsilon : float > 0, default=1e-8
 n_iter_no_change : int, default=10
     Epochs without ``tol`` improvement before stopping.
 r_init : float in [0, 1) or 'auto', default='auto'
-    Initial pruning ratio ``r``. 'auto' starts at 0 (dense) when the fit
-    has the steps for ``r`` to climb far (``max_iter * n_batches * lr_r
-    >= 3``, ``n_batches`` the mini-batches per epoch): none of the random
-    initial weights is masked, and ``r`` rises by up to about ``lr_r``
-    per step to where ``lambda_`` puts it (within ``r_ramp``'s ceiling).
-    With fewer steps ``r``'s climb is limited by them and 'auto' starts
-    at the thesis's 0.5. ``r`` is
+    Initial pruning ratio ``r``. 'auto' starts at 0 (dense): none of the
+    random initial weights is masked, and ``r`` rises by up to about
+    ``lr_r`` per step to where ``lambda_`` puts it (within ``r_ramp``'s
+    ceiling). ``r`` is
     a parameter in X's dtype and ``floor(r * n)`` of the ``n`` weights
     are pruned, with ``r`` rounded to that dtype first: on float32 X
     ``r_init=0.7`` prunes 6 of 10 weights (float32's 0.7 is 0.69999999),
@@ -93,9 +90,10 @@ r_ramp : (float, float), 'auto' or None, default='auto'
     pruning's cubic schedule (Zhu & Gupta 2017) by ``end``, after which
     ``r`` is free. ``r`` is still learned; the ceiling keeps it from
     pruning weights before they have trained. 'auto' is ``(0.1, 0.75)``
-    on the fits where ``r_init='auto'`` starts low (``r`` could climb
-    faster than the weights train) and None on the others. None: no
-    ceiling.
+    on fits with the steps for ``r`` to climb far (``max_iter * n_batches
+    * lr_r >= 3``, ``n_batches`` the mini-batches per epoch) and None on
+    shorter ones, where ``r``'s own climb, at most about ``lr_r`` a step
+    from 0, is slower than that ramp. None: no ceiling.
 tau_init : float > 0, default=1e-2
     Initial temperature as a multiple of the weights' standard deviation.
 lambda_ : float >= 0, default=10.0
@@ -121,8 +119,9 @@ weight_gradient : {'auto', 'masked', 'full'}, default='auto'
     magnitude-pruning mask is; 'full' is the thesis's eq. 2.3, ``m * g +
     (2 w^2 / tau) m (1 - m) g``, whose second term pushes the weights
     near the threshold. ``r`` and ``tau`` get the thesis's gradients
-    either way. 'auto' is 'masked' on the fits where ``r_init='auto'``
-    starts low and 'full' on the others (README, "Why these defaults").
+    either way. 'auto' is 'masked' on fits with the steps for ``r`` to
+    climb far (see ``r_ramp``) and 'full' on shorter ones, where it lets
+    weights near the threshold grow back (README, "Why these defaults").
     With ``prune='neurons'``: whether the weights get the unit mask's
     slope through their unit's score ('full') or not.
 prune : {'weights', 'neurons'}, default='weights'
@@ -240,8 +239,9 @@ call; the mask stays soft for training, and after every call the fitted
 attributes and predictions are those of the hard mask at the current ``r``
 (``|w| >= t``: pruned weights are zeros in ``coefs_``). There is no ramp
 and no fine-tuning phase (the number of steps to come is unknown):
-``r_init='auto'`` starts at the thesis's 0.5 and ``weight_gradient='auto'``
-is 'full'. After ``fit``, a load or unpickling, the next call goes on from
+``r_init='auto'`` starts at 0, ``r`` climbing by at most about ``lr_r`` a
+step, and ``weight_gradient='auto'`` is 'full'. After ``fit``, a load or
+unpickling, the next call goes on from
 the fitted attributes with a new Adam. ``n_iter_`` is 1 (the call's
 epochs), ``loss_curve_`` grows by one per call.
 """

@@ -248,7 +248,7 @@ def mutate(data: bytes, seed: int, i: int) -> tuple[str, bytes]:
     return f"values {name}", _zipped(members)
 
 
-def _child(base_paths, seed, start, stop, max_weights, memory_cap, abort_at):
+def _child(base_paths, seed, start, stop, max_weights, memory_cap, abort_at, mutated):
     """Load cases ``start`` to ``stop`` of every base archive; print
     ``start i`` before and ``done i outcome`` after each."""
     import tempfile
@@ -257,17 +257,21 @@ def _child(base_paths, seed, start, stop, max_weights, memory_cap, abort_at):
     from sk_adaprune import ArchiveError, load
 
     warnings.simplefilter("ignore")
-    resource.setrlimit(resource.RLIMIT_AS, (memory_cap, memory_cap))
     bases = [open(path, "rb").read() for path in base_paths]
+    _, unlimited = resource.getrlimit(resource.RLIMIT_AS)
     path = os.path.join(tempfile.mkdtemp(), "case.npz")
     for i in range(start, stop):
-        _, data = mutate(bases[i % len(bases)], seed, i)
+        base = bases[i % len(bases)]
+        data = mutate(base, seed, i)[1] if mutated else base
         with open(path, "wb") as stream:
             stream.write(data)
         print(f"start {i}", flush=True)
         if i == abort_at:  # the check that a crash is caught
             os.abort()
         signal.alarm(20)
+        # The cap holds while the case loads and predicts, not while the
+        # fuzzer makes the next one.
+        resource.setrlimit(resource.RLIMIT_AS, (memory_cap, unlimited))
         try:
             model = load(path, max_weights=max_weights)
             X = np.random.default_rng(i).normal(size=(7, model.n_features_in_))
@@ -280,6 +284,7 @@ def _child(base_paths, seed, start, stop, max_weights, memory_cap, abort_at):
             outcome = "refused"
         except BaseException as error:  # noqa: BLE001 (every other outcome fails)
             outcome = f"{type(error).__name__}: {error}"[:300].replace("\n", " ")
+        resource.setrlimit(resource.RLIMIT_AS, (unlimited, unlimited))
         signal.alarm(0)
         print(f"done {i} {outcome}", flush=True)
 
@@ -291,15 +296,17 @@ def fuzz(
     max_weights=1_000_000,
     memory_headroom=1 << 30,
     abort_at=None,
+    mutated=True,
 ):
     """Outcomes of cases ``0 .. count - 1`` (a dict), loaded in a child
     process whose address space may grow by ``memory_headroom`` past what
     the imports take; a crashed child is restarted at the next case (case
-    ``abort_at`` aborts the child, to show that)."""
+    ``abort_at`` aborts the child, and ``mutated=False`` loads the base
+    archives as they are, to show what the harness catches)."""
     outcomes, start = {}, 0
     while start < count:
         arguments = [[str(p) for p in base_paths], seed, start, count]
-        arguments += [max_weights, memory_headroom, abort_at]
+        arguments += [max_weights, memory_headroom, abort_at, mutated]
         child = subprocess.Popen(
             [sys.executable, __file__, json.dumps(arguments)],
             stdout=subprocess.PIPE,
@@ -331,8 +338,10 @@ def _vm_size() -> int:
 
 
 if __name__ == "__main__":
-    paths, seed, start, stop, max_weights, headroom, abort_at = json.loads(sys.argv[1])
+    paths, seed, start, stop, max_weights, headroom, abort_at, mutated = json.loads(
+        sys.argv[1]
+    )
     import sk_adaprune  # noqa: F401 (the imports' address space before the cap)
 
     cap = _vm_size() + headroom
-    _child(paths, seed, start, stop, max_weights, cap, abort_at)
+    _child(paths, seed, start, stop, max_weights, cap, abort_at, mutated)

@@ -21,9 +21,11 @@ def test_digits_lambda_prunes_most_weights_at_mlp_accuracy(digits_split):
     dense = MLPClassifier(random_state=0).fit(X_train, y_train)
     ours = AdaptivePrunedMLPClassifier(random_state=0).fit(X_train, y_train)
     ratios = ours.pruning_history_["ratio"]
-    assert ratios[-1] > ratios[0] > 0.5
+    # A dense start: 7 steps of at most about lr_r in the first epoch, then r
+    # climbs to where lambda_ puts it (the demo: 82.7%).
+    assert 0.0 < ratios[0] <= 7 * 1.01e-3 and ratios[-1] > 0.75
     assert ours.learned_sparsity_ > 0.75
-    assert ours.score(X_test, y_test) >= dense.score(X_test, y_test) - 0.02
+    assert ours.score(X_test, y_test) >= dense.score(X_test, y_test) - 0.003
 
 
 @pytest.mark.end_to_end
@@ -35,7 +37,12 @@ def test_digits_without_lambda_ratio_wanders_with_the_task_loss(digits_split, r_
     # little, and r creeps up (README, lambda_=0).
     X_train, _, y_train, _ = digits_split
     ours = AdaptivePrunedMLPClassifier(
-        lambda_=0.0, r_init=r_init, tol=0.0, finetune_fraction=0, random_state=0
+        lambda_=0.0,
+        r_init=r_init,
+        r_ramp=None,  # r free from the first step
+        tol=0.0,
+        finetune_fraction=0,
+        random_state=0,
     ).fit(X_train, y_train)
     ratios = ours.pruning_history_["ratio"]
     assert ours.n_iter_ == 200
@@ -278,7 +285,7 @@ def test_a_single_class_is_fitted_and_predicted_as_mlpclassifier(blobs, early_st
     # A cross-validation fold may hold one class: MLPClassifier fits it.
     X, _ = blobs
     y = np.full(len(X), "only")
-    params = dict(max_iter=5, early_stopping=early_stopping, random_state=0)
+    params = dict(max_iter=10, early_stopping=early_stopping, random_state=0)
     ours = AdaptivePrunedMLPClassifier(**params).fit(X, y)
     theirs = MLPClassifier(**params).fit(X, y)
     np.testing.assert_array_equal(ours.classes_, theirs.classes_)
@@ -364,7 +371,7 @@ def test_partial_fit_learns_multilabel_targets_as_mlpclassifier(blobs):
     X, y = blobs
     Y = np.column_stack([y == 0, y == 1, y > 0]).astype(int)
     clf = AdaptivePrunedMLPClassifier(random_state=0)
-    for _ in range(3):
+    for _ in range(20):
         clf.partial_fit(X, Y, classes=[0, 1, 2])
     np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
     assert clf.predict(X).shape == (150, 3) and clf.score(X, Y) > 0.3

@@ -223,20 +223,24 @@ def test_the_ramp_holds_r_under_the_cubic_schedule_then_lets_it_go(three_classes
     assert ramped.learned_ratio_ == pytest.approx(free.learned_ratio_, abs=0.02)
 
 
-@pytest.mark.parametrize("lr_r, expected", [(0.1, (5, 38)), (1e-3, None)])
-def test_auto_ramp_only_where_r_could_outrun_the_weights(lr_r, expected, three_classes):
+@pytest.mark.parametrize(
+    "lr_r, ramp, gradient", [(0.1, (5, 38), "masked"), (1e-3, None, "full")]
+)
+def test_auto_ramp_only_on_fits_where_r_could_outrun_the_weights(
+    lr_r, ramp, gradient, three_classes
+):
     from sk_adaprune import AdaptivePrunedMLPClassifier
 
     X, y = three_classes(100)
-    # 50 steps: lr_r=0.1 lets r climb 5 times over (r_init='auto' starts low,
-    # the ramp spans steps 5..38); lr_r=1e-3 cannot climb far, and no ramp.
+    # 50 steps: lr_r=0.1 lets r climb 5 times over (a long fit: the ramp
+    # spans steps 5..38); lr_r=1e-3 cannot climb far (a short fit: no ramp).
     clf = AdaptivePrunedMLPClassifier(
         r_ramp="auto", lr_r=lr_r, batch_size=20, max_iter=10, random_state=0
     ).fit(X, y)
-    assert clf.net_.ratio_ramp == expected
-    assert clf.initial_ratio_ == (0.0 if expected else 0.5)
+    assert clf.net_.ratio_ramp == ramp
+    assert clf.initial_ratio_ == 0.0
     # weight_gradient='auto' goes by the same rule.
-    assert clf.net_.module_.weight_gradient == ("masked" if expected else "full")
+    assert clf.net_.module_.weight_gradient == gradient
 
 
 def test_weight_gradient_reaches_the_module_and_changes_the_fit(three_classes):

@@ -38,11 +38,11 @@ def test_a_stream_of_chunks_reaches_one_fits_accuracy_and_sparsity(digits_split)
         for X_chunk, y_chunk in chunks(X, y, 270):
             streamed.partial_fit(X_chunk, y_chunk, classes=CLASSES)
     assert len(streamed.loss_curve_) == epochs * 5
-    # Within 2 points of accuracy and 5 of sparsity (measured: 95.6% against
-    # 94.2%, 73.6% against 73.5%).
+    # Within 2 points of accuracy and 10 of sparsity: both start dense, and
+    # the stream, without a ramp, prunes from its first steps.
     assert abs(streamed.score(X_test, y_test) - whole.score(X_test, y_test)) <= 0.02
-    assert abs(streamed.learned_sparsity_ - whole.learned_sparsity_) <= 0.05
-    assert streamed.learned_sparsity_ > 0.4
+    assert abs(streamed.learned_sparsity_ - whole.learned_sparsity_) <= 0.10
+    assert streamed.learned_sparsity_ > 0.2
 
 
 @pytest.mark.parametrize("estimator", [AdaptivePrunedMLPClassifier, MLPClassifier])
@@ -71,7 +71,8 @@ def test_partial_fit_refuses_early_stopping(estimator, blobs):
 
 def test_predictions_use_the_hard_mask_while_training_stays_soft(blobs):
     X, y = blobs
-    clf = AdaptivePrunedMLPClassifier(random_state=0).partial_fit(
+    # From r = 0.5, so that one call's hard mask prunes.
+    clf = AdaptivePrunedMLPClassifier(r_init=0.5, random_state=0).partial_fit(
         X, y, classes=[0, 1, 2]
     )
     module = clf.net_.module_

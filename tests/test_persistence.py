@@ -117,7 +117,7 @@ def test_compaction_and_sparse_coefs_agree_with_coefs(models):
 def test_files_shrink_with_sparsity(digits_split, tmp_path):
     X_train, _, y_train, _ = digits_split
     sizes, sparsities = [], []
-    for lambda_, lr_r in ((0.0, 0.0), (10.0, 1e-3), (1000.0, 1e-2)):
+    for lambda_, lr_r in ((0.0, 0.0), (10.0, 1e-3), (1000.0, 3e-2)):
         model = AdaptivePrunedMLPClassifier(
             hidden_layer_sizes=(512,),
             lambda_=lambda_,

@@ -1,0 +1,60 @@
+"""The 'auto' rule's decisions: how fits of every length start and prune."""
+
+import numpy as np
+import pytest
+
+from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
+from sk_adaprune._auto import Schedule, schedule, steps_of
+
+
+def test_a_long_fit_starts_dense_under_gradual_pruning_s_ramp():
+    # 10 epochs of 500 batches at lr_r=1e-3: r could climb 5 times from 0 to 1.
+    steps = steps_of(10, 100_000, 200)
+    assert steps == 5_000
+    plan = schedule(AdaptivePrunedMLPClassifier(max_iter=10), steps)
+    assert plan == Schedule(0.0, (500, 3750), "masked")
+
+
+def test_a_short_fit_starts_dense_without_a_ramp_with_the_full_gradient():
+    # load_digits' demo fit: 200 epochs of 7 batches, r could climb 1.4 times.
+    steps = steps_of(200, 1347, 200)
+    assert steps == 1_400
+    plan = schedule(AdaptivePrunedMLPClassifier(), steps)
+    assert plan == Schedule(0.0, None, "full")
+
+
+def test_a_stream_starts_dense_without_a_ramp_and_a_continued_fit_goes_on():
+    assert schedule(AdaptivePrunedMLPRegressor(), None) == Schedule(0.0, None, "full")
+    continued = schedule(AdaptivePrunedMLPRegressor(), 1_400, continued_ratio=0.8)
+    assert continued == Schedule(0.8, None, "full")
+
+
+def test_explicit_settings_override_auto():
+    estimator = AdaptivePrunedMLPClassifier(
+        r_init=0.25, r_ramp=None, weight_gradient="masked"
+    )
+    assert schedule(estimator, 1_400) == Schedule(0.25, None, "masked")
+    estimator.set_params(r_ramp=(0.0, 0.5))
+    assert schedule(estimator, 1_400).ratio_ramp == (0, 700)
+    assert schedule(estimator, None).ratio_ramp is None  # a stream has no length
+
+
+def test_a_short_fit_prunes_from_its_first_steps_at_r_s_own_pace(blobs):
+    X, y = blobs
+    clf = AdaptivePrunedMLPClassifier(
+        max_iter=20, lr_r=1e-2, n_iter_no_change=100, random_state=0
+    ).fit(X, y)
+    assert clf.initial_ratio_ == 0.0
+    ratio = clf.pruning_history_["ratio"]
+    # One batch an epoch: r climbs from the first epoch on, by at most about
+    # lr_r a step (Adam's step), so an early-stopped fit prunes too.
+    assert 0.0 < ratio[0] <= 1.01e-2
+    assert np.all(np.diff(ratio) <= 1.01e-2) and ratio[-1] > 0.1
+
+
+@pytest.mark.parametrize("max_iter, long_fit", [(200, False), (3000, True)])
+def test_the_fit_length_decides_the_weight_gradient(blobs, max_iter, long_fit):
+    X, y = blobs  # 150 rows: one batch an epoch
+    steps = steps_of(max_iter, len(X), 200)
+    plan = schedule(AdaptivePrunedMLPClassifier(max_iter=max_iter), steps)
+    assert (plan.weight_gradient == "masked") == long_fit
