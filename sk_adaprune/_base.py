@@ -356,9 +356,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             if incremental:
                 net.initialize()
                 stream = (net, fitted)
-        net, start = stream if incremental else (net, fitted)
-        if incremental:
+        if incremental:  # the stream's net, and the fitted network it began from
+            net, start = stream
             net.set_params(batch_size=batch_size)
+        else:
+            start = fitted
         self._train(
             net, X, y_train, sample_weight, net.partial_fit if incremental else net.fit
         )

@@ -15,6 +15,7 @@ than the schema allows.
 import errno
 import json
 import lzma
+import math
 import os
 import secrets
 import struct
@@ -321,7 +322,7 @@ class _Archive:
                 f"{name} holds strings of up to {dtype.itemsize // 4} characters; "
                 f"labels and feature names may have {_MAX_STRING}."
             )
-        data_bytes = dtype.itemsize * _size(shape)
+        data_bytes = dtype.itemsize * math.prod(shape)
         if self.members[name].file_size != stream.tell() + data_bytes:
             raise ArchiveError(
                 f"{name} declares {data_bytes} bytes of data but holds "
@@ -332,7 +333,7 @@ class _Archive:
     def array(self, name) -> np.ndarray:
         stream, dtype, shape = self._open(name)
         with stream, _zip_errors():
-            data = stream.read(dtype.itemsize * _size(shape))
+            data = stream.read(dtype.itemsize * math.prod(shape))
             stream.read(1)  # to the end: zipfile checks the member's CRC there
         return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
@@ -353,13 +354,6 @@ class _Archive:
             return json.loads(self.array(name).tobytes().decode())
         except (ValueError, RecursionError) as error:
             raise ArchiveError(f"its {name!r} member is not valid JSON.") from error
-
-
-def _size(shape) -> int:
-    size = 1
-    for length in shape:
-        size *= length
-    return size
 
 
 def _unexpected_type(name, value, expected) -> ArchiveError:
