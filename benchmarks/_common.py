@@ -86,10 +86,13 @@ def commit_of(checkout) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    columns = list(rows[0])
+    """Every key of any row is a column, in the order first seen; a row
+    without it has an empty cell."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+        cells = (_cell(row[c]) if c in row else "" for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

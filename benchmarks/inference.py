@@ -6,8 +6,13 @@ neurons (``prune='neurons'``) at the default lambda_, and MLPClassifier of the
 same architecture; then measures single-row latency,
 10,000-row throughput and the size on disk of each at float32 and float64
 input, next to our default model's weights stored dense in a float32 torch
-model. Writes ``results/inference.md`` and ``.json``.
-Run: ``python benchmarks/inference.py [--epochs 10]``.
+model, and each of these (ours and MLPClassifier) exported to ONNX by
+skl2onnx and run by onnxruntime.
+Writes ``results/inference.md`` and ``.json``; and ``results/onnx_agreement.md``
+and ``.json``: how far onnxruntime's outputs are from ``predict`` /
+``predict_proba`` on Fashion-MNIST and on smaller sets of every target kind.
+Run: ``python benchmarks/inference.py [--epochs 10]`` (needs the ``onnx``
+extra).
 """
 
 import argparse
@@ -21,13 +26,25 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import torch
+from skl2onnx import to_onnx
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    make_multilabel_classification,
+    make_regression,
+)
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+import sk_adaprune.onnx  # noqa: F401  (registers the converters)
 from _common import HIDDEN, write_results
 from _data import load_fashion_mnist_or_stand_in
-from sk_adaprune import AdaptivePrunedMLPClassifier
+from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 from sk_adaprune._inference import torch_sequential
 
 ROUNDS = 9
@@ -74,6 +91,32 @@ def time_in_rounds(candidates) -> None:
         del entry["predict"], entry["data"]
 
 
+def onnx_row(name, model, X, y, dense_bytes) -> dict:
+    """The model exported by skl2onnx, run by onnxruntime: its file size
+    (and, for ours, the size with ``sparse_weights=True``) and accuracy."""
+    session, size = onnx_session(model, X)
+    extra = {
+        "accuracy": float(np.mean(onnx_outputs(session, X)[0] == y)),
+        "sparsity": getattr(model, "learned_sparsity_", 0.0),
+        "file": ".onnx",
+        "runtime": "onnxruntime",
+        "size_vs_dense_float32": dense_bytes / size,
+    }
+    if isinstance(model, AdaptivePrunedMLPClassifier):
+        extra["layer_sizes_after_compaction"] = "-".join(
+            map(str, model.compact_.layer_sizes)
+        )
+        sparse_size = onnx_session(model, X, sparse_weights=True)[1]
+        extra["size_kB_sparse_weights"] = sparse_size / 1024
+    else:
+        extra["layer_sizes_after_compaction"] = "-".join(map(str, [784, *HIDDEN, 10]))
+
+    def predict(X):
+        return onnx_outputs(session, X)[0]
+
+    return candidate(name, predict, X, size, extra)
+
+
 def measure_model(name, model, X, y, folder, dense_bytes) -> dict:
     """Latency, throughput, accuracy and file size of a fitted estimator."""
     if isinstance(model, AdaptivePrunedMLPClassifier):
@@ -87,10 +130,106 @@ def measure_model(name, model, X, y, folder, dense_bytes) -> dict:
         "accuracy": model.score(X, y),
         "sparsity": sparsity,
         "file": file,
+        "runtime": "python",
         "layer_sizes_after_compaction": "-".join(map(str, layers)),
         "size_vs_dense_float32": dense_bytes / size,
     }
     return candidate(name, model.predict, X, size, extra)
+
+
+def onnx_session(model, X, **options):
+    """``(session, file size in bytes)`` of ``model`` exported for inputs of
+    X's dtype, run by onnxruntime on as many threads as torch uses."""
+    estimator = model[-1] if hasattr(model, "steps") else model
+    if hasattr(estimator, "classes_"):
+        options = {"zipmap": False, **options}
+    onx = to_onnx(model, X[:1], options={id(estimator): options})
+    settings = onnxruntime.SessionOptions()
+    settings.intra_op_num_threads = torch.get_num_threads()
+    settings.inter_op_num_threads = 1
+    data = onx.SerializeToString()
+    session = onnxruntime.InferenceSession(
+        data, settings, providers=["CPUExecutionProvider"]
+    )
+    return session, len(data)
+
+
+def onnx_outputs(session, X) -> list:
+    return session.run(None, {session.get_inputs()[0].name: X})
+
+
+def agreement(set_name, model, X) -> dict:
+    """onnxruntime's outputs against the estimator's own on ``X``: labels
+    equal, and the largest difference of probabilities (absolute) or of
+    regression outputs (relative to 1 + |output|)."""
+    session, _ = onnx_session(model, X)
+    outputs = onnx_outputs(session, X)
+    row = {"set": set_name, "X": X.dtype.name}
+    if hasattr(model, "classes_"):
+        row["labels_equal"] = bool(np.array_equal(outputs[0], model.predict(X)))
+        row["max_abs_diff_proba"] = float(
+            np.abs(outputs[1] - model.predict_proba(X)).max()
+        )
+    else:
+        ours = model.predict(X).reshape(outputs[0].shape)
+        row["max_rel_diff_outputs"] = float(
+            np.max(np.abs(outputs[0] - ours) / (1 + np.abs(ours)))
+        )
+    return row
+
+
+def small_sets(seed=0) -> list[tuple]:
+    """``(name, fitted model, X_test)`` on a set of each target kind, float64
+    data; the model at default parameters."""
+    X_digits, y_digits = load_digits(return_X_y=True)
+    X_cancer, y_cancer = load_breast_cancer(return_X_y=True)
+    X_labels, Y_labels = make_multilabel_classification(
+        1000, 20, n_classes=5, random_state=seed
+    )
+    X_outputs, Y_outputs = make_regression(
+        1000, 20, n_targets=3, noise=5, random_state=seed
+    )
+
+    def scaled(estimator):
+        return make_pipeline(StandardScaler(), estimator)
+
+    cases = [
+        (
+            "load_digits (pipeline with a scaler)",
+            scaled(AdaptivePrunedMLPClassifier(random_state=0)),
+            X_digits,
+            y_digits,
+        ),
+        (
+            "load_digits, prune='neurons' (pipeline with a scaler)",
+            scaled(AdaptivePrunedMLPClassifier(prune="neurons", random_state=0)),
+            X_digits,
+            y_digits,
+        ),
+        (
+            "load_breast_cancer, string labels (pipeline with a scaler)",
+            scaled(AdaptivePrunedMLPClassifier(random_state=0)),
+            X_cancer,
+            np.array(["benign", "malignant"])[y_cancer],
+        ),
+        (
+            "make_multilabel_classification, 5 labels",
+            AdaptivePrunedMLPClassifier(random_state=0),
+            X_labels,
+            Y_labels,
+        ),
+        (
+            "make_regression, 3 outputs",
+            AdaptivePrunedMLPRegressor(random_state=0),
+            X_outputs,
+            Y_outputs,
+        ),
+    ]
+    fitted = []
+    for name, model, X, y in cases:
+        X_train, X_test, y_train, _ = train_test_split(X, y, random_state=seed)
+        fitted.append((name, model.fit(X_train, y_train), X_test))
+    return fitted
 
 
 def main() -> None:
@@ -121,7 +260,7 @@ def main() -> None:
     mlp64.coefs_ = [c.astype(np.float64) for c in mlp64.coefs_]
     mlp64.intercepts_ = [b.astype(np.float64) for b in mlp64.intercepts_]
     mlps = {np.float32: models["MLPClassifier"], np.float64: mlp64}
-    rows = []
+    rows, agreements = [], []
     n_weights = sum(c.size for c in models["MLPClassifier"].coefs_)
     dense_bytes = 4 * (
         n_weights + sum(b.size for b in models["MLPClassifier"].intercepts_)
@@ -140,6 +279,9 @@ def main() -> None:
             candidates = {**models, "MLPClassifier": mlps[dtype]}
             for name, model in candidates.items():
                 rows.append(measure_model(name, model, X, y_test, folder, dense_bytes))
+            for name, model in candidates.items():
+                rows.append(onnx_row(name, model, X, y_test, dense_bytes))
+                agreements.append(agreement(f"{data_name}: {name}", model, X))
             if dtype == np.float32:  # torch takes float32 only
                 rows.append(
                     candidate(
@@ -155,6 +297,7 @@ def main() -> None:
                                 "ours, default lambda_=10"
                             ].learned_sparsity_,
                             "file": "torch.save state_dict",
+                            "runtime": "torch",
                             "layer_sizes_after_compaction": "-".join(
                                 map(str, [784, *HIDDEN, 10])
                             ),
@@ -164,8 +307,13 @@ def main() -> None:
                 )
     time_in_rounds(rows)
     for row in rows:
+        runtime = "onnxruntime" if row["runtime"] == "onnxruntime" else "python"
         mlp = next(
-            r for r in rows if r["model"] == "MLPClassifier" and r["X"] == row["X"]
+            r
+            for r in rows
+            if r["model"] == "MLPClassifier"
+            and r["X"] == row["X"]
+            and r["runtime"] == runtime
         )
         row["throughput_vs_MLPClassifier"] = (
             mlp["predict_10k_rows_ms"] / row["predict_10k_rows_ms"]
@@ -193,7 +341,32 @@ def main() -> None:
             "'its weights stored dense' is our default model's pruned weights, "
             "zeros included, as a float32 torch nn.Sequential. Sizes: "
             f"dense float32 weights and biases take {dense_bytes / 1024:.0f} kB; "
-            "size_vs_dense_float32 is that divided by the file size."
+            "size_vs_dense_float32 is that divided by the file size. "
+            "runtime 'onnxruntime': the model exported by skl2onnx (zipmap=False; "
+            "ours after `import sk_adaprune.onnx`) for inputs of X's dtype, run by "
+            f"onnxruntime on {torch.get_num_threads()} intra-op threads (as many "
+            "as torch uses), compared with MLPClassifier's export in onnxruntime; "
+            "size_kB_sparse_weights: ours exported with sparse_weights=True. "
+            "Ratios: MLPClassifier's time divided by the row's, in the same "
+            "runtime (the torch row against MLPClassifier in Python)."
+        ),
+    )
+    for name, model, X in small_sets():
+        for dtype in (np.float32, np.float64):
+            agreements.append(agreement(name, model, X.astype(dtype)))
+    write_results(
+        "onnx_agreement",
+        "onnxruntime's outputs against predict and predict_proba",
+        agreements,
+        notes=(
+            "Each model exported by skl2onnx for inputs of X's dtype and run by "
+            "onnxruntime on the test rows: labels_equal compares its labels with "
+            "predict's; max_abs_diff_proba is the largest absolute difference of "
+            "its probabilities from predict_proba's; max_rel_diff_outputs the "
+            "largest |difference| / (1 + |output|) of a regressor's outputs. "
+            f"{data_name}: the models of results/inference.md (MLPClassifier "
+            "through skl2onnx's own converter, for comparison); the other sets: "
+            "a quarter of the rows held out, ours at default parameters."
         ),
     )
 
