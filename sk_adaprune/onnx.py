@@ -20,9 +20,8 @@ class): the classifier accepts MLPClassifier's ``zipmap`` (True, False,
 ``'columns'``), ``output_class_labels`` and ``nocl``; both estimators accept
 ``sparse_weights=True``, which stores each weight matrix of the graph that
 is at most one third non-zero as a sparse constant (non-zero values and
-their positions), and leaves denser ones dense. onnxruntime densifies such a
-constant when it loads the model, so it changes the file's size only, not
-the predictions or their speed.
+their positions), and leaves denser ones dense: a smaller file, the same
+predictions.
 
 Needs the ``onnx`` extra: ``pip install "sk_adaprune[onnx]"``.
 """
