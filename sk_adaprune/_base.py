@@ -1,5 +1,6 @@
 """Machinery shared by the classifier and the regressor."""
 
+import copy
 import math
 import os
 import sys
@@ -318,7 +319,10 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
 
         if stream is None:
             rng = check_random_state(self.random_state)
-            init_seed, shuffle_seed, split_seed = rng.randint(_SEED_BOUND, size=3)
+            # The module draws its weights from a copy of rng as it stands,
+            # as MLPClassifier's first draws: the same initial network.
+            init_seed = copy.deepcopy(rng)
+            shuffle_seed, split_seed = rng.randint(_SEED_BOUND, size=2)
         held_out = valid_weight = None
         if self.early_stopping:
             X, y_train, sample_weight, held_out, valid_weight = self._held_out(
@@ -457,7 +461,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             module__tau_init=self.tau_init,
             module__kde_grid_size=self.kde_grid_size,
             module__weight_gradient=schedule.weight_gradient,
-            module__seed=int(init_seed),
+            module__seed=init_seed,
             module__dtype=_TORCH_DTYPES[dtype],
             module__prune=self.prune,
             sparsity_penalty=self.lambda_,

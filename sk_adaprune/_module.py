@@ -1,5 +1,6 @@
 """The soft-masked MLP: plain PyTorch, no scikit-learn."""
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -118,12 +119,16 @@ class SoftMaskedMLP(nn.Module):
     weight_gradient : {'masked', 'full'}
         The weights' gradient through the soft mask: ``m g`` (the mask held
         constant in ``w``) or the thesis's eq. 2.3 (:func:`masked_weight`).
-    seed : int
-        Seed of the weight initialisation; the global torch RNG is untouched.
+    seed : int or numpy.random.RandomState
+        Where the initial weights come from: numpy's ``RandomState(seed)``,
+        or a copy of the given ``RandomState`` (it is not advanced). They
+        are drawn as MLPClassifier draws them, layer by layer the weights
+        (``(fan_in, fan_out)``) and then the biases, in float64: from
+        ``check_random_state(random_state)`` as it is when ``fit`` starts,
+        the two start from the same network. No global RNG is touched.
     dtype : torch.dtype
-        Dtype of all parameters, the one training computes in. The initial
-        weights are drawn in float32 whatever it is, so that one seed starts
-        every dtype from the same values.
+        Dtype of all parameters, the one training computes in (the initial
+        float64 draws are rounded to it, as MLPClassifier does).
     prune : {'weights', 'neurons'}
         What ``ratio`` prunes: single weights, or whole hidden units.
     unit_score : str, default='incoming'
@@ -157,24 +162,27 @@ class SoftMaskedMLP(nn.Module):
         self.unit_score = unit_score
         sizes = [n_features, *hidden_layer_sizes, n_outputs]
         self.shapes = [(fan_out, fan_in) for fan_in, fan_out in zip(sizes, sizes[1:])]
-        generator = torch.Generator().manual_seed(seed)
+        if isinstance(seed, np.random.RandomState):
+            rng = copy.deepcopy(seed)
+        else:
+            rng = np.random.RandomState(seed)
         # Glorot uniform, as MLPClassifier initialises (factor 2 for logistic).
         factor = 2.0 if activation == "logistic" else 6.0
-        # Each layer's weights are drawn straight into their part of the one
-        # flat parameter, then the layer's biases: no per-layer copies.
-        weights = torch.empty(sum(rows * cols for rows, cols in self.shapes))
+        # Each layer's weights go straight into their part of the one flat
+        # parameter, transposed to torch's (fan_out, fan_in) layout.
+        size = sum(rows * cols for rows, cols in self.shapes)
+        weights = torch.empty(size, dtype=dtype)
         biases, start = [], 0
         for fan_out, fan_in in self.shapes:
             bound = math.sqrt(factor / (fan_in + fan_out))
-            part = weights[start : start + fan_out * fan_in]
-            start += part.numel()
-            torch.rand(part.shape, generator=generator, out=part)
-            bias = torch.rand((fan_out,), generator=generator)
-            for values in (part, bias):
-                values.mul_(2 * bound).sub_(bound)
-            biases.append(bias)
-        self.weights = nn.Parameter(weights.to(dtype))
-        self.biases = nn.ParameterList([bias.to(dtype) for bias in biases])
+            coef = rng.uniform(-bound, bound, (fan_in, fan_out))
+            part = weights[start : start + fan_out * fan_in].view(fan_out, fan_in)
+            part.copy_(torch.from_numpy(coef.T))
+            start += coef.size
+            bias = rng.uniform(-bound, bound, fan_out)
+            biases.append(torch.from_numpy(bias).to(dtype))
+        self.weights = nn.Parameter(weights)
+        self.biases = nn.ParameterList(biases)
         self.activation = activation
         self.hidden_activation = ACTIVATIONS[activation].module()
         self.kde_grid_size = kde_grid_size
