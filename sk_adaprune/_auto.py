@@ -1,18 +1,19 @@
 """The ``'auto'`` settings, and when ``r`` counts as settled, resolved in one
 place for every fit.
 
-Every fit starts dense: no random initial weight is masked, and ``r`` climbs
-by at most about ``lr_r`` a step. A fit with the steps for ``r`` to climb
-from 0 to 1 several times over could outrun the weights: a ceiling on ``r``
-rises along gradual magnitude pruning's cubic ramp over 10-75% of its steps,
-and the mask is held constant in ``w`` (``weight_gradient='masked'``), as
-gradual magnitude pruning does. On a shorter fit ``r``'s own climb is the
-ramp, and the thesis's full weight gradient lets weights near the threshold
-grow back while the network is still far from converged
-(benchmarks/short_fits.py); a ramp sized to ``max_iter`` would also hold
-``r`` at 0 past the epoch where early stopping ends such fits. A
-``partial_fit`` stream, whose length is unknown, is pruned as a short fit.
-A fit that continues a fitted network (``warm_start``, later ``partial_fit``
+Every fit starts dense: no random initial weight is masked. A ceiling on
+``r`` then rises along gradual magnitude pruning's cubic ramp over a span of
+the fit's own steps. A fit with the steps for ``r`` to climb from 0 to 1
+several times over ramps over 10-75% of them, with the mask held constant
+in ``w`` (``weight_gradient='masked'``), as gradual magnitude pruning does.
+A shorter fit is still far from converged when its pruning would start:
+its ramp spans 30-90% of the steps, and the thesis's full weight gradient
+lets weights near the threshold grow back (benchmarks/short_fits.py). A fit
+whose length is not known in advance has no ramp and ``r`` climbs by at most
+about ``lr_r`` a step: a short fit with early stopping (a ramp sized to
+``max_iter`` would hold ``r`` at 0 past the epoch where such fits end) and a
+``partial_fit`` stream, both pruned with the full weight gradient. A fit
+that continues a fitted network (``warm_start``, later ``partial_fit``
 calls) goes on from its ``r``.
 """
 
@@ -25,8 +26,10 @@ __all__ = ["SETTLE_STEPS", "Schedule", "schedule", "settle_tolerance", "steps_of
 _DENSE_START = 0.0
 # How many climbs of r from 0 to 1 at lr_r make a fit long.
 _CLIMBS = 3.0
-# r_ramp='auto' on long fits: gradual magnitude pruning's span of the steps.
+# r_ramp='auto': gradual magnitude pruning's span of the steps on long fits,
+# a later one on short fits.
 _RAMP = (0.1, 0.75)
+_SHORT_RAMP = (0.3, 0.9)
 # r counts as settled (the scheduled fine-tuning phase may start) once it
 # moved on average by less than this share of lr_r a step (Adam moves it by
 # up to about lr_r) over at least SETTLE_STEPS steps, whole epochs: its
@@ -60,7 +63,10 @@ def schedule(estimator, steps: int | None, continued_ratio=None) -> Schedule:
         initial_ratio = _DENSE_START
     ramp = estimator._ratio_ramp() if steps is not None else None
     if ramp == "auto":
-        ramp = _RAMP if long_fit else None
+        if long_fit:
+            ramp = _RAMP
+        else:
+            ramp = None if estimator.early_stopping else _SHORT_RAMP
     if ramp is not None:
         ramp = round(ramp[0] * steps), round(ramp[1] * steps)
     return Schedule(initial_ratio, ramp, weight_gradient)

@@ -15,12 +15,21 @@ def test_a_long_fit_starts_dense_under_gradual_pruning_s_ramp():
     assert plan == Schedule(0.0, (500, 3750), "masked")
 
 
-def test_a_short_fit_starts_dense_without_a_ramp_with_the_full_gradient():
+def test_a_short_fit_starts_dense_under_a_late_ramp_with_the_full_gradient():
     # load_digits' demo fit: 200 epochs of 7 batches, r could climb 1.4 times.
     steps = steps_of(200, 1347, 200)
     assert steps == 1_400
     plan = schedule(AdaptivePrunedMLPClassifier(), steps)
+    assert plan == Schedule(0.0, (420, 1260), "full")
+
+
+def test_a_short_fit_with_early_stopping_has_no_ramp():
+    # Its length is unknown: a ramp sized to max_iter would hold r at 0 past
+    # the epoch where it stops.
+    plan = schedule(AdaptivePrunedMLPClassifier(early_stopping=True), 1_400)
     assert plan == Schedule(0.0, None, "full")
+    long_plan = schedule(AdaptivePrunedMLPClassifier(early_stopping=True), 5_000)
+    assert long_plan == Schedule(0.0, (500, 3750), "masked")
 
 
 def test_a_stream_starts_dense_without_a_ramp_and_a_continued_fit_goes_on():
@@ -39,17 +48,26 @@ def test_explicit_settings_override_auto():
     assert schedule(estimator, None).ratio_ramp is None  # a stream has no length
 
 
-def test_a_short_fit_prunes_from_its_first_steps_at_r_s_own_pace(blobs):
+def test_a_short_fit_prunes_under_its_ramp(blobs):
     X, y = blobs
     clf = AdaptivePrunedMLPClassifier(
-        max_iter=20, lr_r=1e-2, n_iter_no_change=100, random_state=0
+        max_iter=40, lr_r=1e-2, n_iter_no_change=100, random_state=0
     ).fit(X, y)
     assert clf.initial_ratio_ == 0.0
     ratio = clf.pruning_history_["ratio"]
-    # One batch an epoch: r climbs from the first epoch on, by at most about
-    # lr_r a step (Adam's step), so an early-stopped fit prunes too.
-    assert 0.0 < ratio[0] <= 1.01e-2
+    # One batch an epoch: r is held at 0 for 30% of the 40 steps, then
+    # climbs, by at most about lr_r a step (Adam's step).
+    assert np.all(ratio[:12] == 0.0) and ratio[12] > 0.0
     assert np.all(np.diff(ratio) <= 1.01e-2) and ratio[-1] > 0.1
+
+
+def test_an_early_stopped_short_fit_prunes_from_its_first_steps(blobs):
+    X, y = blobs
+    clf = AdaptivePrunedMLPClassifier(
+        max_iter=20, lr_r=1e-2, early_stopping=True, random_state=0
+    ).fit(X, y)
+    ratio = clf.pruning_history_["ratio"]
+    assert 0.0 < ratio[0] <= 1.01e-2
 
 
 @pytest.mark.parametrize("max_iter, long_fit", [(200, False), (3000, True)])

@@ -21,10 +21,10 @@ def test_digits_lambda_prunes_most_weights_at_mlp_accuracy(digits_split):
     dense = MLPClassifier(random_state=0).fit(X_train, y_train)
     ours = AdaptivePrunedMLPClassifier(random_state=0).fit(X_train, y_train)
     ratios = ours.pruning_history_["ratio"]
-    # A dense start: 7 steps of at most about lr_r in the first epoch, then r
-    # climbs to where lambda_ puts it (the demo: 82.9%).
-    assert 0.0 < ratios[0] <= 7 * 1.01e-3 and ratios[-1] > 0.75
-    assert ours.learned_sparsity_ > 0.75
+    # A dense start, r held at 0 by the ramp for 30% of the 1,400 steps
+    # (60 epochs), then climbing to where lambda_ puts it.
+    assert np.all(ratios[:60] == 0.0) and ratios[60] > 0.0
+    assert ours.learned_sparsity_ > 0.6
     # From the same initial network as MLPClassifier's; on this split of 450
     # rows ours is 0.9 points lower at random_state=0 and 0.4 lower on
     # average over seeds (benchmarks/results/short_fits.md, 5-fold CV).
