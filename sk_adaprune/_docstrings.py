@@ -41,7 +41,9 @@ shuffle : bool, default=True
     Whether to shuffle the samples in each epoch.
 random_state : int, RandomState instance or None, default=None
     Seeds weight initialisation, shuffling and the early-stopping split.
-    With an int, two fits on CPU are bitwise identical.
+    The initial weights are MLPClassifier's: its first draws from
+    ``check_random_state(random_state)``, in its order. With an int, two
+    fits on CPU are bitwise identical.
 tol : float, default=1e-4
     Tolerance of the stopping rule.
 verbose : bool or int, default=False
@@ -91,9 +93,11 @@ r_ramp : (float, float), 'auto' or None, default='auto'
     ``r`` is free. ``r`` is still learned; the ceiling keeps it from
     pruning weights before they have trained. 'auto' is ``(0.1, 0.75)``
     on fits with the steps for ``r`` to climb far (``max_iter * n_batches
-    * lr_r >= 3``, ``n_batches`` the mini-batches per epoch) and None on
-    shorter ones, where ``r``'s own climb, at most about ``lr_r`` a step
-    from 0, is slower than that ramp. None: no ceiling.
+    * lr_r >= 3``, ``n_batches`` the mini-batches per epoch) and
+    ``(0.3, 0.9)`` on shorter ones, still far from converged when pruning
+    would start; None on such a shorter fit with ``early_stopping=True``,
+    whose length is unknown (``r`` then climbs from 0 by at most about
+    ``lr_r`` a step). None: no ceiling.
 tau_init : float > 0, default=1e-2
     Initial temperature as a multiple of the weights' standard deviation.
 lambda_ : float >= 0, default=10.0
