@@ -32,12 +32,14 @@ __all__ = [
 
 
 class Activation(NamedTuple):
-    """An activation by MLPClassifier's name, in both backends: ``module()``
+    """An activation by MLPClassifier's name, in every backend: ``module()``
     builds torch's (training and ``to_torch``), ``function(x)`` applies
-    numpy's, in place where it can (predictions)."""
+    numpy's, in place where it can (predictions), ``onnx_operator`` names
+    ONNX's (the export)."""
 
     module: Callable[[], nn.Module]
     function: Callable[[np.ndarray], np.ndarray]
+    onnx_operator: str
 
 
 def _identity(x):
@@ -59,11 +61,11 @@ def _softmax(x):
 
 
 ACTIVATIONS = {
-    "identity": Activation(nn.Identity, _identity),
-    "logistic": Activation(nn.Sigmoid, expit),
-    "tanh": Activation(nn.Tanh, np.tanh),
-    "relu": Activation(nn.ReLU, _relu),
-    "softmax": Activation(partial(nn.Softmax, dim=1), _softmax),
+    "identity": Activation(nn.Identity, _identity, "Identity"),
+    "logistic": Activation(nn.Sigmoid, expit, "Sigmoid"),
+    "tanh": Activation(nn.Tanh, np.tanh, "Tanh"),
+    "relu": Activation(nn.ReLU, _relu, "Relu"),
+    "softmax": Activation(partial(nn.Softmax, dim=1), _softmax, "Softmax"),
 }
 # The choices of the hidden layers' ``activation``; softmax ends a network.
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")

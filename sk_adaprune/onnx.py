@@ -48,17 +48,16 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
     ) from error
 
 from ._classifier import AdaptivePrunedMLPClassifier
+from ._module import ACTIVATIONS
 from ._regressor import AdaptivePrunedMLPRegressor
 
 __all__ = []
 
-# ONNX operators of the activations ``predict`` applies.
-_OPERATORS = {
-    "identity": "Identity",
-    "logistic": "Sigmoid",
-    "tanh": "Tanh",
-    "relu": "Relu",
-    "softmax": "Softmax",
+# The initializers' element types.
+_PROTO_TYPES = {
+    np.dtype(np.float32): TensorProto.FLOAT,
+    np.dtype(np.float64): TensorProto.DOUBLE,
+    np.dtype(np.int64): TensorProto.INT64,
 }
 
 # The graph's operators as opset 13 defines them (the ai.onnx domain only);
@@ -149,11 +148,7 @@ class _Graph:
         option, a sparse constant if few of them are non-zero)."""
         values = np.asarray(values)
         name = self.name(hint)
-        proto_type = {
-            np.dtype(np.float32): TensorProto.FLOAT,
-            np.dtype(np.float64): TensorProto.DOUBLE,
-            np.dtype(np.int64): TensorProto.INT64,
-        }.get(values.dtype, TensorProto.STRING)
+        proto_type = _PROTO_TYPES.get(values.dtype, TensorProto.STRING)
         dense_enough = np.count_nonzero(values) > _SPARSE_DENSITY * values.size
         if sparse_allowed and self.options["sparse_weights"] and not dense_enough:
             self.container.add_initializer(
@@ -174,8 +169,9 @@ def _network(graph, operator, estimator) -> str:
     computed in the input's float type."""
     _, dtype = _float_type(operator)
     compact = estimator.compact_
-    proto = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
-    activations = graph.node("Cast", [operator.inputs[0].full_name], to=proto)
+    activations = graph.node(
+        "Cast", [operator.inputs[0].full_name], to=_PROTO_TYPES[np.dtype(dtype)]
+    )
     coefs = compact.coefs
     used = compact.used_features
     if 0 < used.size < coefs[0].shape[0]:
@@ -190,7 +186,7 @@ def _network(graph, operator, estimator) -> str:
         product = graph.node("MatMul", [activations, weights])
         activations = graph.node("Add", [product, bias])
         activation = estimator.out_activation_ if i == last else estimator.activation
-        activations = graph.node(_OPERATORS[activation], [activations])
+        activations = graph.node(ACTIVATIONS[activation].onnx_operator, [activations])
     return activations
 
 
