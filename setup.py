@@ -23,8 +23,8 @@ class BuildWithOpenMP(build_ext):
 setup(
     ext_modules=[
         Extension(
-            "sk_adaprune._method._binning",
-            ["sk_adaprune/_method/_binning.c"],
+            "sk_adaprune._method._kernels",
+            ["sk_adaprune/_method/_kernels.c"],
             optional=True,
         )
     ],

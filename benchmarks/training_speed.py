@@ -46,10 +46,10 @@ from sk_adaprune._module import SoftMaskedMLP
 from sk_adaprune._training.net import BatchIterator
 
 
-def dense_net(batch_size: int, epochs: int) -> NeuralNet:
+def dense_net(batch_size: int, epochs: int, hidden=HIDDEN) -> NeuralNet:
     """The same MLP without a mask, trained by skorch the way ours is."""
     return NeuralNet(
-        dense_mlp(784, 10, seed=0),
+        dense_mlp(784, 10, seed=0, hidden=hidden),
         nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
         optimizer__fused=True,
@@ -64,21 +64,112 @@ def dense_net(batch_size: int, epochs: int) -> NeuralNet:
     )
 
 
-def epoch_seconds(method: str, X, y, batch_size) -> float:
+def epoch_seconds(method: str, X, y, batch_size, hidden=HIDDEN) -> float:
     """Seconds of one training epoch of a fresh model (set-up not counted)."""
     if method == "ours":
-        return _epoch_seconds_of(AdaptivePrunedMLPClassifier, 0, X, y, batch_size)
+        return _epoch_seconds_of(
+            AdaptivePrunedMLPClassifier, 0, X, y, batch_size, hidden
+        )
     if method == "dense skorch":
         size = min(200, len(X)) if batch_size == "auto" else batch_size
-        net = dense_net(size, 1)
+        net = dense_net(size, 1, hidden)
         net.fit(torch.from_numpy(X), torch.from_numpy(y))
         return net.history[-1, "dur"]
+    if method == "plain torch":
+        return plain_torch_epoch_seconds(X, y, batch_size, hidden)
     model = MLPClassifier(
-        hidden_layer_sizes=HIDDEN, batch_size=batch_size, random_state=0
+        hidden_layer_sizes=hidden, batch_size=batch_size, random_state=0
     )
     start = time.perf_counter()
     model.partial_fit(X, y, classes=np.arange(10))
     return time.perf_counter() - start
+
+
+def plain_torch_epoch_seconds(X, y, batch_size: int, hidden) -> float:
+    """One epoch of the dense network in a plain loop (fused Adam, the same
+    shuffled batches of ``batch_size``, no skorch): the floor of the step."""
+    module = dense_mlp(X.shape[1], 10, seed=0, hidden=hidden)
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3, fused=True)
+    X, y = torch.from_numpy(X), torch.from_numpy(y)
+    order = torch.from_numpy(np.random.RandomState(0).permutation(len(X)))
+    start = time.perf_counter()
+    for first in range(0, len(X), batch_size):
+        rows = order[first : first + batch_size]
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(module(X[rows]), y[rows]).backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+SWEEP_SIZES = ((256, 256), (1024, 1024), (2048, 2048))
+SWEEP_METHODS = ("ours", "dense skorch", "plain torch", "MLPClassifier")
+
+
+def size_sweep(X, y, rounds: int, baseline=None) -> list[dict]:
+    """One epoch of each method at each network size, the methods in turn
+    (in a new order every round), ``rounds`` rounds; medians and the median
+    of the per-round ratios. ``baseline``: an earlier checkout's classifier
+    joins as ``before``."""
+    methods = list(SWEEP_METHODS)
+    if baseline is not None:
+        methods.insert(1, "before")
+        before = baseline_package(baseline).AdaptivePrunedMLPClassifier
+    shuffler = random.Random(0)
+    rows = []
+    for hidden in SWEEP_SIZES:
+        times = {method: [] for method in methods}
+        epoch_seconds("ours", X[:1280], y[:1280], 128, hidden)  # warm-up
+        for _ in range(rounds):
+            order = list(methods)
+            shuffler.shuffle(order)
+            for method in order:
+                if method == "before":
+                    seconds = _epoch_seconds_of(before, 0, X, y, 128, hidden)
+                else:
+                    seconds = epoch_seconds(method, X, y, 128, hidden)
+                times[method].append(seconds)
+        weights = sum(a * b for a, b in zip([784, *hidden], [*hidden, 10]))
+        row = {"hidden": str(hidden), "weights_M": weights / 1e6}
+        for method in methods:
+            row[f"{method}_s"] = statistics.median(times[method])
+
+        def ratio(a, b, times=times):
+            return statistics.median(x / z for x, z in zip(times[a], times[b]))
+
+        row["ours/dense"] = ratio("ours", "dense skorch")
+        if baseline is not None:
+            row["before/dense"] = ratio("before", "dense skorch")
+        row["ours/plain_torch"] = ratio("ours", "plain torch")
+        row["dense/plain_torch"] = ratio("dense skorch", "plain torch")
+        row["ours/MLPClassifier"] = ratio("ours", "MLPClassifier")
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
+def plot_sweep(rows: list[dict], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    weights = [row["weights_M"] for row in rows]
+    for key, label in (
+        ("ours/dense", "ours / dense skorch"),
+        ("before/dense", "torch route of the mask / dense skorch"),
+    ):
+        if key in rows[0]:
+            axes.plot(weights, [row[key] for row in rows], "o-", label=label)
+    axes.axhline(1.15, color="grey", linestyle="--", label="target 1.15")
+    axes.axhline(1.0, color="black", linewidth=0.8)
+    axes.set_xscale("log")
+    axes.set_xlabel("weights (millions)")
+    axes.set_ylabel("epoch time / dense skorch's")
+    axes.set_title("Fashion-MNIST, 10,000 rows, batch 128, float32")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
 
 
 def threshold_step_ms(n_weights: int, steps: int = 20) -> float:
@@ -195,7 +286,9 @@ def operator_profile(X, y, batch_size: int = 128, top: int = 12) -> list[dict]:
     return rows
 
 
-def peak_memory_mb(method: str, batch_size: int) -> float:
+def peak_memory_mb(
+    method: str, batch_size: int, hidden=HIDDEN, rows: int | None = None
+) -> float:
     """Peak resident memory added by one fit, in a fresh process.
 
     The data is loaded first; then the kernel's high-water mark is reset
@@ -205,22 +298,23 @@ def peak_memory_mb(method: str, batch_size: int) -> float:
         "import sys; sys.path.insert(0, 'benchmarks')\n"
         "import training_speed as t, _data\n"
         "X, y, *_ = _data.load_fashion_mnist_or_stand_in()\n"
+        f"X, y = X[:{rows}], y[:{rows}]\n"
         "status = lambda key: int(next(l.split()[1] for l in open('/proc/self/status')"
         " if l.startswith(key)))\n"
         "open('/proc/self/clear_refs', 'w').write('5')\n"
         "before = status('VmRSS:')\n"
-        f"t.epoch_seconds({method!r}, X, y, {batch_size})\n"
+        f"t.epoch_seconds({method!r}, X, y, {batch_size}, {tuple(hidden)!r})\n"
         "print(status('VmHWM:') - before)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
-def _epoch_seconds_of(kind, round_, X, y, batch_size) -> float:
+def _epoch_seconds_of(kind, round_, X, y, batch_size, hidden=HIDDEN) -> float:
     """One epoch of a fresh ``kind`` model (its history's ``dur``); every
     round fits the same model (random_state 0), ``round_`` is not used."""
     model = kind(
-        hidden_layer_sizes=HIDDEN, batch_size=batch_size, max_iter=1, random_state=0
+        hidden_layer_sizes=hidden, batch_size=batch_size, max_iter=1, random_state=0
     ).fit(X, y)
     return model.net_.history[-1, "dur"]
 
@@ -249,6 +343,45 @@ def epochs_against(X, y, rounds, baseline) -> list[dict]:
     return rows
 
 
+def sizes_main(X, y, data_name, rounds, before) -> None:
+    rows = size_sweep(X, y, rounds, before)
+    largest = SWEEP_SIZES[-1]
+    memory = {
+        method: statistics.median(
+            peak_memory_mb(method, 128, largest, len(X)) for _ in range(3)
+        )
+        for method in ("ours", "dense skorch")
+    }
+    plot_sweep(rows, RESULTS / "training_speed_sizes.png")
+    before_note = (
+        f" 'before': the classifier of {before} (commit {commit_of(before)}), "
+        "in the same process."
+        if before
+        else ""
+    )
+    write_results(
+        "training_speed_sizes",
+        "Training speed against the network's size",
+        rows,
+        notes=f"Data: {data_name}, the first {len(X)} rows, float32, batch 128. "
+        "Each method trains one epoch of a fresh 784-H-H-10 network (ours: the "
+        "default classifier with max_iter=1, its history's dur; dense skorch: "
+        "the same network without a mask, trained by skorch with the same batch "
+        "iterator, Adam and loss; plain torch: the dense network in a plain "
+        "loop with fused Adam; MLPClassifier: one partial_fit), the methods in "
+        f"a new random order each round, {rounds} rounds; medians, and ratios as "
+        f"the median of the per-round ratios.{before_note}\n\n"
+        f"Peak memory added by a {largest} fit (resident set high-water mark "
+        "above the loaded data, median of 3 fresh processes): ours "
+        f"{memory['ours']:.0f} MB, dense skorch {memory['dense skorch']:.0f} MB "
+        f"(ratio {memory['ours'] / memory['dense skorch']:.2f}).\n\n"
+        "![ratio against the number of weights](training_speed_sizes.png)",
+    )
+    (RESULTS / "training_speed_sizes_memory.json").write_text(
+        json.dumps(memory, indent=2)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
@@ -259,10 +392,25 @@ def main() -> None:
         help="only our epochs against those of the sk_adaprune of CHECKOUT (a "
         "checkout of an earlier commit); writes training_speed_against.md",
     )
+    parser.add_argument(
+        "--sizes",
+        action="store_true",
+        help="only the sweep over network sizes (10,000 rows, batch 128, "
+        "float32); writes training_speed_sizes.md and .png",
+    )
+    parser.add_argument(
+        "--before",
+        metavar="CHECKOUT",
+        help="with --sizes: the classifier of CHECKOUT (an earlier commit's "
+        "checkout) joins the sweep as 'before'",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, y, _, _, data_name = load_fashion_mnist_or_stand_in()
     rounds = args.rounds
+    if args.sizes:
+        sizes_main(X[:10_000], y[:10_000], data_name, args.rounds, args.before)
+        return
     if args.quick:
         X, y, rounds = X[:10_000], y[:10_000], 2
     if args.epochs_against:

@@ -157,7 +157,7 @@ def counting_pools(rng):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("grid_size", [2, 64, 1024])
 def test_compiled_counts_equal_numpy_and_bincount(threads, grid_size):
-    count_bins = pytest.importorskip("sk_adaprune._method._binning").count_bins
+    count_bins = pytest.importorskip("sk_adaprune._method._kernels").count_bins
     for pool in counting_pools(np.random.default_rng(threads)):
         finite = np.abs(pool[np.isfinite(pool)])
         upper = float(finite.max()) if finite.size else 1.0
@@ -172,7 +172,7 @@ def test_compiled_counts_equal_numpy_and_bincount(threads, grid_size):
 
 
 def test_compiled_counts_put_non_finite_samples_in_the_last_bin():
-    count_bins = pytest.importorskip("sk_adaprune._method._binning").count_bins
+    count_bins = pytest.importorskip("sk_adaprune._method._kernels").count_bins
     samples = np.array([np.nan, np.inf, -np.inf, 0.5], dtype=np.float32)
     index, counts = np.empty(4, dtype=np.int16), np.empty(8, dtype=np.int64)
     count_bins(samples, 1.0, index, counts, 2)
@@ -205,7 +205,7 @@ def test_counting_without_the_kernel_puts_non_finite_samples_in_the_last_bin(
 
 
 def test_compiled_counts_refuse_wrong_buffers():
-    count_bins = pytest.importorskip("sk_adaprune._method._binning").count_bins
+    count_bins = pytest.importorskip("sk_adaprune._method._kernels").count_bins
     index, counts = np.empty(3, dtype=np.int16), np.empty(4, dtype=np.int64)
     with pytest.raises(TypeError, match="samples must hold float32"):
         count_bins(np.zeros(3), 1.0, index, counts, 1)

@@ -2,7 +2,21 @@ import numpy as np
 import pytest
 import torch
 
+from sk_adaprune._method import mask as mask_module
 from sk_adaprune._method.mask import masked_weight, soft_mask
+
+COMPILED = mask_module._compiled_forward is not None
+
+
+@pytest.fixture(params=["compiled", "torch"])
+def route(request, monkeypatch):
+    """Each test of the mask on both routes: the compiled kernels (where the
+    package was built with them) and the torch fallback."""
+    if request.param == "compiled" and not COMPILED:
+        pytest.skip("the package was built without its C kernels")
+    if request.param == "torch":
+        monkeypatch.setattr(mask_module, "_compiled_forward", None)
+    return request.param
 
 
 def float64_inputs(seed=0, shape=(30, 20)):
@@ -28,7 +42,7 @@ def reference(weight, threshold, temperature):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_fused_mask_equals_autograd_of_the_definition(seed):
+def test_fused_mask_equals_autograd_of_the_definition(seed, route):
     inputs = float64_inputs(seed)
     upstream = torch.randn(inputs[0].shape, dtype=torch.float64)
     fused_value, fused_grads = gradients(masked_weight, inputs, upstream)
@@ -44,7 +58,7 @@ def masked_reference(weight, threshold, temperature):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_masked_weight_gradient_drops_the_masks_slope_in_w_only(seed):
+def test_masked_weight_gradient_drops_the_masks_slope_in_w_only(seed, route):
     inputs = float64_inputs(seed)
     upstream = torch.randn(inputs[0].shape, dtype=torch.float64)
 
@@ -70,7 +84,7 @@ def test_unknown_weight_gradient_is_refused():
         masked_weight(*float64_inputs(), weight_gradient="straight")
 
 
-def test_fused_mask_passes_gradcheck_and_gradgradless_use():
+def test_fused_mask_passes_gradcheck_and_gradgradless_use(route):
     inputs = float64_inputs(shape=(6, 5))
     with torch.no_grad():
         inputs[2].fill_(0.05)  # a temperature that keeps the finite differences smooth
@@ -93,7 +107,7 @@ def test_soft_mask_stays_finite_in_unit_interval_at_tiny_temperature():
     assert torch.equal(mask.round(), (weight.abs() > 0.5).float())
 
 
-def test_fused_mask_in_float32_matches_the_definition():
+def test_fused_mask_in_float32_matches_the_definition(route):
     weight = torch.randn(100, 50) * 0.05
     threshold, temperature = torch.tensor(0.03), torch.tensor(1e-4)
     np.testing.assert_allclose(
@@ -104,7 +118,10 @@ def test_fused_mask_in_float32_matches_the_definition():
     )
 
 
-def test_scratch_buffers_give_the_same_values_and_gradients():
+def test_scratch_buffers_give_the_same_values_and_gradients(monkeypatch):
+    # The torch route keeps the mask in the scratch buffers; the compiled one
+    # keeps nothing (it recomputes the mask in the backward pass).
+    monkeypatch.setattr(mask_module, "_compiled_forward", None)
     from sk_adaprune._method.workspace import Scratch
 
     inputs = float64_inputs(3)
@@ -122,7 +139,8 @@ def test_scratch_buffers_give_the_same_values_and_gradients():
         torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
-def test_backward_through_overwritten_scratch_buffers_raises():
+def test_backward_through_overwritten_scratch_buffers_raises(monkeypatch):
+    monkeypatch.setattr(mask_module, "_compiled_forward", None)
     from sk_adaprune._method.workspace import Scratch
 
     weight, threshold, temperature = float64_inputs(4)
@@ -133,7 +151,8 @@ def test_backward_through_overwritten_scratch_buffers_raises():
         first.sum().backward()
 
 
-def test_second_backward_through_scratch_buffers_raises():
+def test_second_backward_through_scratch_buffers_raises(monkeypatch):
+    monkeypatch.setattr(mask_module, "_compiled_forward", None)
     from sk_adaprune._method.workspace import Scratch
 
     weight, threshold, temperature = float64_inputs(4)
@@ -149,7 +168,7 @@ def test_second_backward_through_scratch_buffers_raises():
 )
 @pytest.mark.parametrize("weight_gradient", ["masked", "full"])
 def test_pruned_weight_is_the_mask_at_the_quantile_threshold_bit_for_bit(
-    dtype, size, weight_gradient
+    dtype, size, weight_gradient, route
 ):
     from sk_adaprune._method.mask import pruned_weight
     from sk_adaprune._method.threshold import SMALL_POOL, quantile_threshold
@@ -185,7 +204,7 @@ def test_pruned_weight_is_the_mask_at_the_quantile_threshold_bit_for_bit(
     assert (size > SMALL_POOL) == (size == 25_000)
 
 
-def test_pruned_weight_with_a_frozen_ratio_has_no_ratio_gradient():
+def test_pruned_weight_with_a_frozen_ratio_has_no_ratio_gradient(route):
     from sk_adaprune._method.mask import pruned_weight
     from sk_adaprune._method.threshold import exact_threshold
 
@@ -207,3 +226,107 @@ def test_pruned_weight_refuses_an_unknown_weight_gradient():
     ratio = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
     with pytest.raises(ValueError, match="weight_gradient must be one of"):
         pruned_weight(weight, ratio, temperature, weight_gradient="straight")
+
+
+@pytest.mark.skipif(not COMPILED, reason="the package was built without its C kernels")
+def test_compiled_mask_keeps_no_buffer_a_second_forward_could_overwrite():
+    from sk_adaprune._method.workspace import Scratch
+
+    weight, threshold, temperature = float64_inputs(4)
+    scratch = Scratch()
+    upstream = torch.randn(weight.shape, dtype=torch.float64)
+    first = masked_weight(weight, threshold, temperature, scratch, "layer")
+    masked_weight(weight * 2, threshold, temperature, scratch, "layer")
+    (first * upstream).sum().backward()
+    got = [tensor.grad.clone() for tensor in (weight, threshold, temperature)]
+    _, expected = gradients(reference, (weight, threshold, temperature), upstream)
+    for value, reference_value in zip(got, expected):
+        torch.testing.assert_close(value, reference_value, rtol=1e-12, atol=1e-12)
+
+
+def both_routes(monkeypatch, function):
+    """``function()`` on the compiled route, then on the torch route."""
+    compiled = function()
+    with monkeypatch.context() as patch:
+        patch.setattr(mask_module, "_compiled_forward", None)
+        fallback = function()
+    return compiled, fallback
+
+
+@pytest.mark.skipif(not COMPILED, reason="the package was built without its C kernels")
+@pytest.mark.parametrize("size", [1, 7, 1000, 10**6])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("weight_gradient", ["masked", "full"])
+def test_compiled_mask_equals_the_torch_route(
+    monkeypatch, size, dtype, weight_gradient
+):
+    generator = torch.Generator().manual_seed(size)
+    values = 0.1 * torch.randn(size, generator=generator, dtype=torch.float64)
+    upstream = torch.randn(size, generator=generator, dtype=torch.float64).to(dtype)
+    # A threshold inside the pool and a temperature that leaves many weights
+    # on the mask's slope, where every term of the gradients counts.
+    threshold = torch.tensor(0.07, dtype=dtype, requires_grad=True)
+    temperature = torch.tensor(2e-3, dtype=dtype, requires_grad=True)
+    weight = values.to(dtype).requires_grad_()
+
+    def step():
+        for tensor in (weight, threshold, temperature):
+            tensor.grad = None
+        out = masked_weight(
+            weight, threshold, temperature, weight_gradient=weight_gradient
+        )
+        (out * upstream).sum().backward()
+        return [out.detach()] + [t.grad for t in (weight, threshold, temperature)]
+
+    compiled, fallback = both_routes(monkeypatch, step)
+    # float64 to round-off; float32 within a few units in the last place of
+    # the largest term (the sums: relative to the sum of magnitudes).
+    tolerance = 1e-13 if dtype == torch.float64 else 3e-6
+    for got, expected in zip(compiled[:2], fallback[:2]):
+        scale = expected.abs().max().item()
+        torch.testing.assert_close(
+            got, expected, rtol=0, atol=tolerance * max(scale, 1e-30)
+        )
+    w, g = values, upstream.double()
+    mask = soft_mask(w, torch.tensor(0.07, dtype=torch.float64), torch.tensor(2e-3))
+    mask = mask.double()
+    slope_terms = (w * g * mask * (1 - mask)).abs().sum().item()
+    logits = (w * w - 0.07**2) / 2e-3
+    for got, expected, magnitude in (
+        (compiled[2], fallback[2], slope_terms * 2 * 0.07 / 2e-3),
+        (
+            compiled[3],
+            fallback[3],
+            (w * g * mask * (1 - mask) * logits).abs().sum().item() / 2e-3,
+        ),
+    ):
+        assert (
+            abs(got.item() - expected.item())
+            <= 4 * tolerance * float(magnitude) + 1e-300
+        )
+    assert compiled[1].dtype == dtype and compiled[2].shape == ()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_pruned_weight_refuses_non_finite_weights_on_both_routes(route, value):
+    from sk_adaprune._method.mask import pruned_weight
+    from sk_adaprune._method.threshold import NonFiniteWeightsError
+
+    for size in (7, 30_000):  # the host selection and the binned one
+        weight = torch.linspace(-1, 1, size, dtype=torch.float32)
+        weight[size // 3] = value
+        weight.requires_grad_()
+        ratio = torch.tensor(0.5, requires_grad=True)
+        with pytest.raises(NonFiniteWeightsError, match="NaN or infinity"):
+            pruned_weight(weight, ratio, torch.tensor(1e-3))
+
+
+def test_masked_weight_propagates_nan_weights(route):
+    weight = torch.linspace(-1, 1, 50, dtype=torch.float64)
+    weight[10] = float("nan")
+    out = masked_weight(
+        weight,
+        torch.tensor(0.5, dtype=torch.float64),
+        torch.tensor(0.1, dtype=torch.float64),
+    )
+    assert torch.isnan(out[10]) and torch.isfinite(out[torch.arange(50) != 10]).all()

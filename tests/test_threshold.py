@@ -185,3 +185,140 @@ def test_exact_threshold_and_count_below_are_exact_thresholds_and_counts(size, r
     assert threshold == exact_threshold(weights, ratio).item()
     assert below == int((weights.abs() < threshold).sum())
     assert (size > _threshold.SMALL_POOL) == (size == 30_000)
+
+
+WINDOWED = _threshold.window is not None
+needs_kernels = pytest.mark.skipif(
+    not WINDOWED, reason="the package was built without its C kernels"
+)
+
+
+@pytest.fixture
+def windowed_calls(monkeypatch):
+    """How often the windowed route found the threshold, and how often the
+    binned route had to."""
+    calls = {"windowed": 0, "binned": 0}
+    windowed, binned = _threshold._windowed, _threshold._binned_route
+
+    def spy_windowed(*args):
+        found = windowed(*args)
+        calls["windowed"] += found is not None
+        return found
+
+    def spy_binned(*args):
+        calls["binned"] += 1
+        return binned(*args)
+
+    monkeypatch.setattr(_threshold, "_windowed", spy_windowed)
+    monkeypatch.setattr(_threshold, "_binned_route", spy_binned)
+    return calls
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_windowed_route_follows_a_moving_pool_exactly(dtype, windowed_calls):
+    from sk_adaprune._method.threshold import exact_threshold_and_count_below
+    from sk_adaprune._method.workspace import Scratch
+
+    generator = torch.Generator().manual_seed(0)
+    weights = (0.05 * torch.randn(59_997, generator=generator)).to(dtype)
+    weights[::7] = weights[3::7].neg()  # ties in magnitude
+    scratch = Scratch()
+    # Steps as training takes them (small moves of r and of every weight),
+    # then a jump of r the window cannot have followed, then steady again.
+    ratios = [0.5 + 0.001 * i for i in range(8)] + [0.9, 0.9, 0.901, 0.0, 0.0, 0.3]
+    for ratio in ratios:
+        weights += (1e-4 * torch.randn(weights.shape, generator=generator)).to(dtype)
+        expected = numpy_midpoint(weights.abs().numpy(), ratio)
+        assert exact_threshold(weights, ratio, 1024, scratch).item() == expected
+        threshold, below = exact_threshold_and_count_below(
+            weights, ratio, 1024, scratch
+        )
+        assert threshold == expected
+        assert below == int((weights.abs() < threshold).sum())
+    # The first call and the jumps fall back; most calls are windowed.
+    assert windowed_calls["binned"] <= 6
+    assert windowed_calls["windowed"] >= 2 * len(ratios) - 6
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("ratio", [0.001, 0.4, 0.97])
+def test_windowed_density_is_the_exact_kde_at_the_threshold(
+    dtype, ratio, windowed_calls
+):
+    from sk_adaprune._method.workspace import Scratch
+
+    weights = torch.randn(50_000, generator=torch.Generator().manual_seed(3))
+    weights = weights.to(dtype)
+    scratch = Scratch()
+    threshold_and_density(weights, ratio, 1024, scratch)  # remembers the window
+    threshold, density = threshold_and_density(weights, ratio, 1024, scratch)
+    assert windowed_calls["windowed"] == 1
+    samples = weights.abs().double().numpy()
+    assert threshold.item() == numpy_midpoint(weights.abs().numpy(), ratio)
+    bandwidth = scott_bandwidth(torch.from_numpy(samples)).item()
+    # At r = 0.001 the threshold is within a few bandwidths of 0: the mirror
+    # images count there.
+    exact = exact_reflected_kde(samples, np.array([threshold.item()]), bandwidth)
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-10
+    assert density.item() == pytest.approx(exact[0], rel=tolerance)
+    assert density.dtype == dtype
+
+
+@needs_kernels
+def test_pruned_weight_sums_the_density_in_the_masks_pass(monkeypatch, windowed_calls):
+    from sk_adaprune._method import mask as mask_module
+    from sk_adaprune._method.mask import pruned_weight
+    from sk_adaprune._method.workspace import Scratch
+
+    weights = 0.1 * torch.randn(40_000, generator=torch.Generator().manual_seed(1))
+    weights.requires_grad_()
+
+    def second_step_ratio_gradient():
+        scratch = Scratch()
+        for _ in range(2):  # the second step is windowed
+            ratio = torch.tensor(0.6, requires_grad=True)
+            out = pruned_weight(weights, ratio, torch.tensor(1e-3), 1024, scratch)
+            out.sum().backward()
+        return ratio.grad.item()
+
+    kernel_sums = []
+    summed_alone = _threshold.kde_sum
+    monkeypatch.setattr(
+        _threshold, "kde_sum", lambda *a: kernel_sums.append(a) or summed_alone(*a)
+    )
+    fused = second_step_ratio_gradient()
+    assert windowed_calls["windowed"] == 1 and kernel_sums == []  # no pass of its own
+    # The torch route of the mask sums the same density in a pass of its own.
+    monkeypatch.setattr(mask_module, "_compiled_forward", None)
+    alone = second_step_ratio_gradient()
+    assert len(kernel_sums) == 1
+    # (dL/dt differs by the routes' float32 round-off)
+    assert fused == pytest.approx(alone, rel=3e-5) and fused != 0
+
+
+@needs_kernels
+def test_windowed_route_refuses_non_finite_weights():
+    from sk_adaprune._method.workspace import Scratch
+
+    weights = torch.randn(30_000, generator=torch.Generator().manual_seed(2))
+    scratch = Scratch()
+    exact_threshold(weights, 0.5, 1024, scratch)
+    for bad in (math.nan, math.inf):
+        weights[123] = bad
+        with pytest.raises(NonFiniteWeightsError, match="NaN or infinity"):
+            exact_threshold(weights, 0.5, 1024, scratch)
+
+
+@needs_kernels
+@pytest.mark.parametrize("scale", [1e-30, 1e30])
+def test_windowed_route_of_extreme_float32_pools_stays_finite(scale, windowed_calls):
+    from sk_adaprune._method.workspace import Scratch
+
+    weights = scale * torch.rand(30_000, generator=torch.Generator().manual_seed(0))
+    scratch = Scratch()
+    for _ in range(2):
+        threshold, density = threshold_and_density(weights, 0.5, 1024, scratch)
+    assert threshold.item() == numpy_midpoint(weights.numpy(), 0.5)
+    assert math.isfinite(density.item()) and density.item() > 0

@@ -5,7 +5,7 @@ pool of weight magnitudes at the threshold. Samples are counted in equal bins
 and the counts are convolved with the kernel through the FFT, O(n + m log m)
 for ``n`` samples and ``m`` bins. The bin counts are also what the exact
 threshold selection starts from (``_selection``). On the CPU a small compiled
-kernel (``_binning.c``) counts in one pass on torch's threads; without it, and
+kernel (``_kernels.c``) counts in one pass on torch's threads; without it, and
 on other devices, a few numpy or torch passes count the same. The work on the
 ``m`` counts is a few dozen small operations, done in numpy on the host, where
 each costs a microsecond rather than a torch dispatch.
@@ -21,7 +21,7 @@ import torch
 from .workspace import Scratch
 
 try:  # compiled where the package was built with a C compiler and OpenMP
-    from ._binning import count_bins
+    from ._kernels import count_bins
 except ImportError:  # numpy and torch count instead
     count_bins = None
 

@@ -1,9 +1,21 @@
 """The soft mask ``sigmoid((w^2 - t^2)/tau)`` and the masked weight ``w * m``."""
 
+import numpy as np
 import torch
 
-from .threshold import quantile_threshold, threshold_and_slope
+from .threshold import (
+    DeferredDensity,
+    quantile_threshold,
+    slope_of,
+    threshold_and_slope,
+)
 from .workspace import Scratch, host_scalar
+
+try:  # compiled where the package was built with a C compiler and OpenMP
+    from ._kernels import mask_backward as _compiled_backward
+    from ._kernels import mask_forward as _compiled_forward
+except ImportError:  # torch computes the same in several passes
+    _compiled_forward = _compiled_backward = None
 
 __all__ = ["WEIGHT_GRADIENTS", "masked_weight", "pruned_weight", "soft_mask"]
 
@@ -25,9 +37,45 @@ def soft_mask(
     return torch.sigmoid((weight * weight - threshold * threshold) / temperature)
 
 
-def _mask_forward(ctx, weight, threshold, temperature, scratch, name, weight_gradient):
+def _mask_forward(
+    ctx, weight, threshold, temperature, scratch, name, weight_gradient, density=None
+):
     """``w * m`` with ``m`` at the threshold ``t`` (a float); keeps on ``ctx``
-    what :func:`_mask_backward` needs."""
+    what :func:`_mask_backward` needs. A :class:`DeferredDensity` ``density``
+    is summed in the same pass where the kernels run; ``ctx.density`` is
+    ``f(t)`` then (else None)."""
+    ctx.full = weight_gradient == "full"
+    # Scalars on the host (workspace.host_scalar), rounded as 0-d tensors would be.
+    scalar = host_scalar(temperature.dtype)
+    t = scalar(threshold)
+    inverse_temperature = scalar(1.0) / scalar(temperature.item())
+    # (w^2 - t^2) / tau = -t^2/tau + (1/tau) w w.
+    offset = -t * t * inverse_temperature
+    ctx.scale = float(inverse_temperature)
+    ctx.threshold_slope = float(-2.0 * t * inverse_temperature)
+    ctx.save_for_backward(weight)
+    ctx.compiled = _is_compiled(weight, offset, inverse_temperature)
+    ctx.density = None
+    if ctx.compiled:
+        # One pass, reading w and writing w m; the backward pass recomputes
+        # m from w, so nothing the size of the pool is kept.
+        ctx.offset = float(offset)
+        masked = torch.empty_like(weight)
+        values = weight.detach()
+        kde = ()
+        if density is not None:
+            kde = (density.point, 1.0 / density.bandwidth, density.reflect)
+        kernel_sum = _compiled_forward(
+            values.numpy(),
+            ctx.offset,
+            ctx.scale,
+            masked.numpy(),
+            torch.get_num_threads(),
+            *kde,
+        )
+        if density is not None:
+            ctx.density = density.density(values, kernel_sum)
+        return masked
     if scratch is None:
         logits, mask = torch.empty_like(weight), torch.empty_like(weight)
     else:
@@ -36,25 +84,32 @@ def _mask_forward(ctx, weight, threshold, temperature, scratch, name, weight_gra
         # A second forward before this backward would overwrite them.
         ctx.generation = scratch.bump(name)
     ctx.scratch, ctx.name = scratch, name
-    ctx.full = weight_gradient == "full"
-    # Scalars on the host (workspace.host_scalar), rounded as 0-d tensors would be.
-    scalar = host_scalar(temperature.dtype)
-    t = scalar(threshold)
-    inverse_temperature = scalar(1.0) / scalar(temperature.item())
-    # (w^2 - t^2) / tau in one pass: -t^2/tau + (1/tau) w w.
-    offset = weight.new_tensor(-t * t * inverse_temperature)
-    scale = float(inverse_temperature)
-    torch.addcmul(offset, weight, weight, value=scale, out=logits)
+    torch.addcmul(
+        weight.new_tensor(offset), weight, weight, value=ctx.scale, out=logits
+    )
     torch.sigmoid(logits, out=mask)
-    ctx.save_for_backward(weight)
-    ctx.logits, ctx.mask, ctx.scale = logits, mask, scale
-    ctx.threshold_slope = float(-2.0 * t * inverse_temperature)
+    ctx.logits, ctx.mask = logits, mask
     return weight * mask
+
+
+def _is_compiled(weight, offset, inverse_temperature) -> bool:
+    """Whether the compiled kernels compute this mask: contiguous float32 or
+    float64 weights on the CPU and finite scalars (torch propagates the
+    others' infinities and NaN the way it does)."""
+    return (
+        _compiled_forward is not None
+        and weight.device.type == "cpu"
+        and weight.dtype in (torch.float32, torch.float64)
+        and weight.is_contiguous()
+        and bool(np.isfinite(offset) and np.isfinite(inverse_temperature))
+    )
 
 
 def _mask_backward(ctx, grad):
     """The gradients of ``w``, ``t`` and ``tau`` (:func:`masked_weight`)."""
     (weight,) = ctx.saved_tensors
+    if ctx.compiled:
+        return _compiled_mask_backward(ctx, weight, grad)
     scratch = ctx.scratch
     if scratch is not None and scratch.generation(ctx.name) != ctx.generation:
         raise RuntimeError(
@@ -81,6 +136,26 @@ def _mask_backward(ctx, grad):
     return grad_weight, grad_threshold, grad_temperature
 
 
+def _compiled_mask_backward(ctx, weight, grad):
+    """:func:`_mask_backward` in one pass over ``g`` and ``w``: the kernel
+    writes ``dL/dw`` and returns the sums of the slope ``s = w g m (1 - m)``
+    and of ``s`` times the logit (in float64)."""
+    grad_weight = torch.empty_like(weight)
+    slopes, weighted = _compiled_backward(
+        grad.contiguous().numpy(),
+        weight.detach().numpy(),
+        ctx.offset,
+        ctx.scale,
+        ctx.full,
+        grad_weight.numpy(),
+        torch.get_num_threads(),
+    )
+    scalar = host_scalar(weight.dtype)
+    grad_threshold = weight.new_tensor(scalar(slopes) * scalar(ctx.threshold_slope))
+    grad_temperature = weight.new_tensor(scalar(weighted) * scalar(-ctx.scale))
+    return grad_weight, grad_threshold, grad_temperature
+
+
 class _MaskedWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, threshold, temperature, scratch, name, weight_gradient):
@@ -98,12 +173,28 @@ class _PrunedWeight(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weight, ratio, temperature, grid_size, scratch, weight_gradient):
-        threshold, ctx.threshold_per_ratio = threshold_and_slope(
-            weight, float(ratio), grid_size, scratch
+        threshold, slope = threshold_and_slope(
+            weight, float(ratio), grid_size, scratch, defer=True
         )
-        return _mask_forward(
-            ctx, weight, threshold.item(), temperature, scratch, "mask", weight_gradient
+        deferred = slope if isinstance(slope, DeferredDensity) else None
+        masked = _mask_forward(
+            ctx,
+            weight,
+            threshold.item(),
+            temperature,
+            scratch,
+            "mask",
+            weight_gradient,
+            deferred,
         )
+        if deferred is None:
+            ctx.threshold_per_ratio = slope
+        else:  # summed in the mask's pass, or on its own on the torch route
+            density = ctx.density
+            if density is None:
+                density = deferred.density(weight.detach())
+            ctx.threshold_per_ratio = slope_of(density, threshold.dtype)
+        return masked
 
     @staticmethod
     def backward(ctx, grad):

@@ -1,6 +1,7 @@
 """The differentiable pruning threshold: the r-quantile of the weight magnitudes."""
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -16,13 +17,20 @@ from .density import (
 from .selection import binned_pair, partitioned_pair
 from .workspace import Scratch, host_scalar
 
+try:  # compiled where the package was built with a C compiler and OpenMP
+    from ._kernels import kde_sum, window
+except ImportError:  # the binned route serves every large pool
+    kde_sum = window = None
+
 __all__ = [
     "SMALL_POOL",
+    "DeferredDensity",
     "NonFiniteWeightsError",
     "count_below",
     "exact_threshold",
     "exact_threshold_and_count_below",
     "quantile_threshold",
+    "slope_of",
     "threshold_and_density",
     "threshold_and_slope",
 ]
@@ -36,6 +44,14 @@ class NonFiniteWeightsError(ValueError):
 # selection on the host and their density summed at the threshold sample by
 # sample; larger ones are binned (and the density convolved through the FFT).
 SMALL_POOL = 20_000
+
+# The windowed route aims to gather about this share of a large pool (at
+# least _WINDOW_LEAST magnitudes) around the last threshold, and holds up
+# to _WINDOW_ROOM times as many.
+_WINDOW_SHARE, _WINDOW_LEAST, _WINDOW_ROOM = 1 / 1024, 256, 32
+# The reflected half of the KDE is left out where t is this many bandwidths
+# above 0: its terms are below exp(-800), nothing in float64.
+_NO_REFLECTION = 40.0
 
 _NON_FINITE = (
     "The weights hold NaN or infinity, so the pruning threshold (a "
@@ -71,7 +87,10 @@ def exact_threshold(
     if _is_small(values):
         magnitudes, _ = _host_magnitudes(values)
         return values.new_tensor(_midpoint(magnitudes, k))
-    return _binned_threshold(values, k, _binned(values, grid_size, scratch))
+    windowed = _windowed(values, k, grid_size, scratch)
+    if windowed is not None:
+        return values.new_tensor(windowed.threshold)
+    return _binned_route(values, k, grid_size, scratch)[0]
 
 
 def exact_threshold_and_count_below(
@@ -92,8 +111,13 @@ def exact_threshold_and_count_below(
         magnitudes, _ = _host_magnitudes(values)
         threshold = _midpoint(magnitudes, k)
         return float(threshold), int(np.count_nonzero(magnitudes < threshold))
-    threshold = _binned_threshold(values, k, _binned(values, grid_size, scratch))
-    threshold = threshold.item()
+    windowed = _windowed(values, k, grid_size, scratch)
+    if windowed is not None:
+        below = windowed.below + int(
+            np.count_nonzero(windowed.gathered < windowed.threshold)
+        )
+        return float(windowed.threshold), below
+    threshold = _binned_route(values, k, grid_size, scratch)[0].item()
     return threshold, count_below(values, threshold)
 
 
@@ -139,6 +163,129 @@ def _binned(values, grid_size, scratch):
     return bin_magnitudes(values, grid_size, upper, scratch)
 
 
+def _binned_route(values, k, grid_size, scratch):
+    """The threshold from the bin counts, and the counts; remembers a window
+    around the threshold for the next call (:func:`_windowed`)."""
+    binned = _binned(values, grid_size, scratch)
+    threshold = _binned_threshold(values, k, binned)
+    if scratch is not None and window is not None:
+        # Wide enough for about the share the windowed route aims at, from
+        # the count of the threshold's bin.
+        t = threshold.item()
+        at = min(int(t / binned.spacing), binned.counts.size - 1)
+        target = _window_target(values.numel())
+        half = 0.5 * binned.spacing * target / max(int(binned.counts[at]), 1)
+        if "window" in scratch.notes:  # and twice the last move
+            half += 2 * abs(t - scratch.notes["window"][0])
+        scratch.notes["window"] = (t, half)
+    return threshold, binned
+
+
+class Windowed(NamedTuple):
+    """What the windowed route found: the threshold and the pool's moments."""
+
+    threshold: np.floating  # the order-statistic midpoint, in the pool's dtype
+    below: int  # magnitudes below the window
+    gathered: np.ndarray  # the magnitudes in the window (partitioned)
+    upper: float  # the largest magnitude
+    total: float  # their sum
+    squares: float  # the sum of their squares
+
+
+def _window_target(n: int) -> int:
+    return max(_WINDOW_LEAST, int(n * _WINDOW_SHARE))
+
+
+def _windowed(values, k, grid_size, scratch) -> Windowed | None:
+    """The threshold from one pass over a large pool, started from the last
+    call's threshold; None where this route cannot serve (then the binned
+    route does, and remembers where to start next time).
+
+    The compiled kernel counts the magnitudes below a window around the last
+    threshold, gathers those inside it, and sums the pool's moments; when
+    ranks ``k`` and ``k + 1`` are among the gathered ones, a selection among
+    those few gives the same midpoint as the whole pool's. The window follows
+    the threshold: it is centred on the new one and wide enough for about
+    ``n / 1024`` magnitudes and four times the last move; after a miss the
+    next one is four times as wide (or narrow, if it overflowed).
+    """
+    if (
+        window is None
+        or scratch is None
+        or "window" not in scratch.notes
+        or values.device.type != "cpu"
+        or values.dtype not in (torch.float32, torch.float64)
+        or not values.is_contiguous()
+    ):
+        return None
+    centre, half = scratch.notes["window"]
+    n = values.numel()
+    target = _window_target(n)
+    buffer = scratch.get("window", (_WINDOW_ROOM * target,), values)
+    low, high = max(centre - half, 0.0), centre + half
+    below, inside, above, upper, total, squares = window(
+        values.numpy(), low, high, buffer.numpy(), torch.get_num_threads()
+    )
+    if below + inside + above != n or not math.isfinite(upper):
+        raise NonFiniteWeightsError(_NON_FINITE)
+    overflow = inside > buffer.numel()
+    if k > 0 and (overflow or not below < k < below + inside):
+        scratch.notes["window"] = (centre, half / 4 if overflow else 4 * half)
+        return None
+    gathered = buffer.numpy()[:inside]
+    if k == 0:  # t = 0, nothing below it; the window stays where it was
+        zero = gathered.dtype.type(0)
+        return Windowed(zero, 0, gathered[:0], upper, total, squares)
+    threshold = _midpoint(gathered, k - below)
+    moved = abs(float(threshold) - centre)
+    per_unit = inside / (high - low)
+    half = 0.5 * target / per_unit + 2 * moved
+    scratch.notes["window"] = (float(threshold), half)
+    return Windowed(threshold, below, gathered, upper, total, squares)
+
+
+class DeferredDensity(NamedTuple):
+    """The density at ``t`` of a large pool as the compiled kernels sum it:
+    the reflected Gaussian KDE of the magnitudes at ``point`` with Scott's
+    bandwidth from the pool's moments (the small pool's estimate,
+    :func:`_small_threshold_and_density`). The sum over the pool is left to
+    a pass that reads the weights anyway (the mask's forward pass), or to
+    :meth:`density`."""
+
+    point: float
+    bandwidth: float
+    reflect: bool  # whether the mirror term at -point can count
+    samples: int
+
+    def density(self, values: torch.Tensor, kernel_sum: float | None = None) -> float:
+        """``f(t)`` from the kernels' sum over the pool (summed here if not
+        given)."""
+        if kernel_sum is None:
+            kernel_sum = kde_sum(
+                values.numpy(),
+                self.point,
+                1.0 / self.bandwidth,
+                self.reflect,
+                torch.get_num_threads(),
+            )
+        return kernel_sum / (self.samples * self.bandwidth * math.sqrt(2.0 * math.pi))
+
+
+def _deferred_density(values, windowed: Windowed, grid_size) -> DeferredDensity | None:
+    """Scott's bandwidth from the moments (floored at half a bin of the grid,
+    as on the other routes); None where the moments left the dtype's range."""
+    n = values.numel()
+    mean = windowed.total / n
+    variance = max(windowed.squares - n * mean * mean, 0.0) / max(n - 1, 1)
+    spacing = max(windowed.upper, torch.finfo(values.dtype).eps) / (grid_size - 0.5)
+    bandwidth = max(math.sqrt(variance) * n ** (-0.2), 0.5 * spacing)
+    if not (math.isfinite(bandwidth) and math.isfinite(windowed.total)):
+        return None
+    point = float(windowed.threshold)
+    # Past _NO_REFLECTION bandwidths above 0 the mirror terms are nothing.
+    return DeferredDensity(point, bandwidth, point < _NO_REFLECTION * bandwidth, n)
+
+
 def _binned_threshold(values, k, binned):
     if k == 0:
         return values.new_zeros(())
@@ -173,14 +320,21 @@ def threshold_and_density(
     return threshold, threshold.new_tensor(density)
 
 
-def _threshold_and_host_density(weights, ratio, grid_size, scratch):
+def _threshold_and_host_density(weights, ratio, grid_size, scratch, defer=False):
     """:func:`threshold_and_density` with ``f(t)`` as the float64 it is
-    computed in, on the host (training reads it there)."""
+    computed in, on the host (training reads it there); with ``defer``, a
+    :class:`DeferredDensity` instead where the windowed route served."""
     values, k = _pool_and_rank(weights, ratio)
     if _is_small(values):
         return _small_threshold_and_density(values, k, grid_size)
-    binned = _binned(values, grid_size, scratch)
-    threshold = _binned_threshold(values, k, binned)
+    windowed = _windowed(values, k, grid_size, scratch)
+    deferred = (
+        None if windowed is None else _deferred_density(values, windowed, grid_size)
+    )
+    if deferred is not None:
+        threshold = values.new_tensor(windowed.threshold)
+        return threshold, deferred if defer else deferred.density(values)
+    threshold, binned = _binned_route(values, k, grid_size, scratch)
     bandwidth = binned_bandwidth(binned)
     density = grid_density(binned.counts, binned.spacing, bandwidth, values.numel())
     return threshold, float(interpolate(density, binned.spacing, threshold.item()))
@@ -202,18 +356,32 @@ def threshold_and_slope(
     ratio: float,
     grid_size: int = 1024,
     scratch: Scratch | None = None,
-) -> tuple[torch.Tensor, float]:
+    defer: bool = False,
+) -> tuple[torch.Tensor, float | DeferredDensity]:
     """``t`` and ``dt/dr = 1 / f(t)`` (a float), what training steps with.
 
     :func:`threshold_and_density`'s ``t`` and ``f``, with ``1 / f`` taken on
     the host in the pool's dtype (workspace.host_scalar), rounded as that function's
     tensor would be; ``f`` is floored at the dtype's smallest normal number,
-    since a vanishing density would make the step in ``r`` infinite.
+    since a vanishing density would make the step in ``r`` infinite. With
+    ``defer``, where the density is the compiled kernels' sum, a
+    :class:`DeferredDensity` stands for ``f``: :func:`slope_of` its density
+    gives ``dt/dr``.
     """
-    threshold, density = _threshold_and_host_density(weights, ratio, grid_size, scratch)
-    scalar = host_scalar(threshold.dtype)
+    threshold, density = _threshold_and_host_density(
+        weights, ratio, grid_size, scratch, defer
+    )
+    if isinstance(density, DeferredDensity):
+        return threshold, density
+    return threshold, slope_of(density, threshold.dtype)
+
+
+def slope_of(density: float, dtype: torch.dtype) -> float:
+    """``dt/dr = 1 / f`` in ``dtype``'s host scalar, ``f`` floored at its
+    smallest normal number."""
+    scalar = host_scalar(dtype)
     density = max(scalar(density), np.finfo(scalar).tiny)
-    return threshold, float(scalar(1.0) / density)
+    return float(scalar(1.0) / density)
 
 
 class _QuantileThreshold(torch.autograd.Function):

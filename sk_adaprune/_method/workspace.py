@@ -25,9 +25,14 @@ class Scratch:
     def __init__(self):
         self._buffers = {}
         self._generations = {}
+        # Host values a later call starts from (the last threshold's window).
+        self.notes = {}
 
     def __getstate__(self):
-        return {"_buffers": {}, "_generations": {}}
+        return {"_buffers": {}, "_generations": {}, "notes": {}}
+
+    def __setstate__(self, state):
+        self.__init__()
 
     def bump(self, name: str) -> int:
         """Mark the buffers of ``name`` as rewritten; returns the new count."""

@@ -1,0 +1,734 @@
+/* The passes over the weight pool that training makes every step, on all of
+ * torch's threads: the soft mask's forward and backward, and the bin counting
+ * behind the threshold and the density.
+ *
+ * mask_forward(weight, offset, scale, out, threads[, point, inverse_bandwidth,
+ * reflect]) writes out = w * m, m = sigmoid(w^2 * scale + offset) (scale =
+ * 1/tau, offset = -t^2/tau): one pass, reading w and writing w m; given a
+ * bandwidth it also sums the Gaussian kernel of the magnitudes at `point` (the
+ * density at the threshold, which dt/dr needs) in that pass.
+ *
+ * window(samples, low, high, out, threads) counts the magnitudes below, in
+ * and above [low, high), gathers those inside and sums the pool's moments:
+ * the threshold's one pass over a pool (threshold.py). kde_sum(samples,
+ * point, inverse_bandwidth, reflect, threads) is the kernel sum on its own.
+ *
+ * mask_backward(grad, weight, offset, scale, full, grad_weight, threads)
+ * recomputes m from w and, in the same pass, writes dL/dw (m g, plus
+ * 2 scale w^2 m (1 - m) g when `full`) and returns the sums of
+ * s = w g m (1 - m) and of s times the logit, from which dL/dt and dL/dtau
+ * follow (mask.py). Sums are taken in float64 over fixed blocks of the pool
+ * and the blocks added in order, so the result does not depend on the
+ * number of threads.
+ *
+ * count_bins(samples, inverse_spacing, index, counts, threads) writes the bin
+ * trunc(|x| * inverse_spacing) of every float32 sample into the int16 buffer
+ * `index` and the number of samples in each bin into the int64 buffer
+ * `counts`: what numpy's multiply-and-truncate and torch.bincount compute in
+ * density.py, bit for bit, in one pass and in parallel. The product is
+ * taken in float32, as numpy takes it, and |x| * s equals |x * s| exactly.
+ * A sample past the last bin (only NaN or infinity can be) counts in the last.
+ *
+ * Each kernel works in float32 or float64, as the buffers hold. The
+ * exponential of the sigmoid is a polynomial the compiler vectorises (within
+ * 2 ulp of the float32 or float64 result), where a call of libm's would not
+ * be; on x86-64 with GCC the loops are compiled for AVX-512, AVX2 and the
+ * baseline, and the processor picks at load time.
+ *
+ * OpenMP is the runtime torch's CPU build already loaded, so these threads
+ * are torch's own: a second pool of threads would compete with torch's for
+ * the cores.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Interleaved private histograms per thread: neighbouring samples often fall
+ * in the same bin, and separate counters keep their increments independent. */
+#define LANES 4
+
+/* trunc(|x| * inverse_spacing), or the last bin for anything past it. */
+static inline Py_ssize_t bin_of(float x, float inverse_spacing, Py_ssize_t bins)
+{
+    float position = fabsf(x) * inverse_spacing;
+    return position < (float)bins ? (Py_ssize_t)position : bins - 1;
+}
+
+static int count_bins_parallel(const float *samples, Py_ssize_t n, float inverse_spacing,
+                               int16_t *index, int64_t *counts, Py_ssize_t bins,
+                               int threads)
+{
+    int failed = 0;
+    memset(counts, 0, (size_t)bins * sizeof(int64_t));
+#pragma omp parallel num_threads(threads)
+    {
+        int thread = 0, team = 1;
+#ifdef _OPENMP
+        thread = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        /* n < 2^32 (checked), so the products fit in 64 bits. */
+        Py_ssize_t start = (Py_ssize_t)((int64_t)n * thread / team);
+        Py_ssize_t stop = (Py_ssize_t)((int64_t)n * (thread + 1) / team);
+        uint32_t *local = calloc((size_t)(LANES * bins), sizeof(uint32_t));
+        if (local == NULL) {
+#pragma omp atomic write
+            failed = 1;
+        } else {
+            Py_ssize_t i = start;
+            for (; i + LANES <= stop; i += LANES) {
+                for (int lane = 0; lane < LANES; lane++) {
+                    Py_ssize_t bin = bin_of(samples[i + lane], inverse_spacing, bins);
+                    index[i + lane] = (int16_t)bin;
+                    local[lane * bins + bin]++;
+                }
+            }
+            for (; i < stop; i++) {
+                Py_ssize_t bin = bin_of(samples[i], inverse_spacing, bins);
+                index[i] = (int16_t)bin;
+                local[bin]++;
+            }
+#pragma omp critical
+            for (Py_ssize_t bin = 0; bin < bins; bin++) {
+                int64_t total = 0;
+                for (int lane = 0; lane < LANES; lane++) total += local[lane * bins + bin];
+                counts[bin] += total;
+            }
+            free(local);
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* The loops of the mask are compiled once per instruction set where the
+ * compiler and the C library can pick at load time (GCC on x86-64 Linux). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define VECTOR_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+/* Weights per block of the mask's sums: a fixed block, so that the partial
+ * sums, and the order they are added in, do not depend on the threads. */
+#define BLOCK 8192
+
+/* exp(x) by range reduction to [-ln2/2, ln2/2] and a polynomial (Cephes'
+ * for float32, Taylor to degree 13 for float64), 2^n built in the exponent
+ * bits: plain arithmetic the compiler vectorises. x is clamped to where
+ * 2^n is a normal number (the sigmoid is 0 or 1 to working precision well
+ * before); NaN passes through. */
+static inline float exp_f32(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float n = x * 1.44269504088896341f + shift;
+    uint32_t bits;
+    memcpy(&bits, &n, sizeof bits);
+    n -= shift;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    uint32_t power_bits = (bits << 23) + (127u << 23);
+    float power;
+    memcpy(&power, &power_bits, sizeof power);
+    return p * power;
+}
+
+static inline double exp_f64(double x)
+{
+    x = x < -708.0 ? -708.0 : x;
+    x = x > 709.0 ? 709.0 : x;
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52 */
+    double n = x * 1.4426950408889634 + shift;
+    uint64_t bits;
+    memcpy(&bits, &n, sizeof bits);
+    n -= shift;
+    double r = x - n * 6.93147180369123816490e-01; /* ln 2, high bits: exact */
+    r = r - n * 1.90821492927058770002e-10;        /* and the rest */
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r * r + r + 1.0;
+    uint64_t power_bits = (bits << 52) + (1023ull << 52);
+    double power;
+    memcpy(&power, &power_bits, sizeof power);
+    return p * power;
+}
+
+/* One block of the mask, forward and backward, in float32 and float64. */
+#define DEFINE_MASK_BLOCKS(T, SUFFIX, EXP)                                                   \
+    static VECTOR_CLONES void mask_forward_##SUFFIX(const T *w, T *out, Py_ssize_t n,       \
+                                                    T offset, T scale)                      \
+    {                                                                                       \
+        _Pragma("omp simd") for (Py_ssize_t i = 0; i < n; i++)                               \
+        {                                                                                   \
+            T x = w[i];                                                                     \
+            T m = (T)1 / ((T)1 + EXP(-(x * x * scale + offset)));                           \
+            out[i] = x * m;                                                                 \
+        }                                                                                   \
+    }                                                                                       \
+    /* The same, and in the same pass the sum of exp(-((|w| - p) / h)^2 / 2)     \
+     * (+ the mirror term at -p): the KDE of the magnitudes at the threshold. */            \
+    static VECTOR_CLONES T mask_forward_kde_##SUFFIX(const T *w, T *out, Py_ssize_t n,     \
+                                                     T offset, T scale, T point,            \
+                                                     T inverse_bandwidth, int reflect)      \
+    {                                                                                       \
+        T sum = 0, mirror = reflect ? (T)1 : (T)0;                                          \
+        _Pragma("omp simd reduction(+ : sum)") for (Py_ssize_t i = 0; i < n; i++)          \
+        {                                                                                   \
+            T x = w[i], a = x < 0 ? -x : x;                                                 \
+            T m = (T)1 / ((T)1 + EXP(-(x * x * scale + offset)));                           \
+            out[i] = x * m;                                                                 \
+            T near = (a - point) * inverse_bandwidth, far = (a + point) * inverse_bandwidth;\
+            sum += EXP((T)-0.5 * near * near) + mirror * EXP((T)-0.5 * far * far);          \
+        }                                                                                   \
+        return sum;                                                                         \
+    }                                                                                       \
+    static VECTOR_CLONES void mask_backward_##SUFFIX(const T *g, const T *w, T *grad_w,     \
+                                                     Py_ssize_t n, T offset, T scale,       \
+                                                     int full, double *sums)                \
+    {                                                                                       \
+        T slopes = 0, weighted = 0;                                                         \
+        T twice_scale = (T)2 * scale;                                                       \
+        if (full) {                                                                         \
+            _Pragma("omp simd reduction(+ : slopes, weighted)") for (Py_ssize_t i = 0;     \
+                                                                     i < n; i++)            \
+            {                                                                               \
+                T x = w[i], gradient = g[i];                                                \
+                T logit = x * x * scale + offset;                                           \
+                T m = (T)1 / ((T)1 + EXP(-logit));                                          \
+                T slope = x * gradient * m * ((T)1 - m);                                    \
+                grad_w[i] = gradient * m + slope * x * twice_scale;                         \
+                slopes += slope;                                                            \
+                weighted += slope * logit;                                                  \
+            }                                                                               \
+        } else {                                                                            \
+            _Pragma("omp simd reduction(+ : slopes, weighted)") for (Py_ssize_t i = 0;     \
+                                                                     i < n; i++)            \
+            {                                                                               \
+                T x = w[i], gradient = g[i];                                                \
+                T logit = x * x * scale + offset;                                           \
+                T m = (T)1 / ((T)1 + EXP(-logit));                                          \
+                T slope = x * gradient * m * ((T)1 - m);                                    \
+                grad_w[i] = gradient * m;                                                   \
+                slopes += slope;                                                            \
+                weighted += slope * logit;                                                  \
+            }                                                                               \
+        }                                                                                   \
+        sums[0] = slopes;                                                                   \
+        sums[1] = weighted;                                                                 \
+    }
+
+DEFINE_MASK_BLOCKS(float, f32, exp_f32)
+DEFINE_MASK_BLOCKS(double, f64, exp_f64)
+
+/* The blocks of a pool of n, on up to `threads` threads (one for a pool of
+ * a few blocks, where waking the others costs more than they save). */
+static inline Py_ssize_t blocks_of(Py_ssize_t n) { return (n + BLOCK - 1) / BLOCK; }
+#define TEAM(blocks, threads) ((blocks) >= 4 ? (threads) : 1)
+
+/* The mask forward over a pool of n; with a positive inverse_bandwidth also
+ * the KDE sum at `point` (0 otherwise), block by block in a fixed order. */
+static int mask_forward_parallel(const void *w, void *out, Py_ssize_t n, double offset,
+                                 double scale, double point, double inverse_bandwidth,
+                                 int reflect, int is_double, int threads, double *kde)
+{
+    Py_ssize_t blocks = blocks_of(n);
+    int with_kde = inverse_bandwidth > 0.0;
+    double *sums = malloc((size_t)(blocks > 0 ? blocks : 1) * sizeof(double));
+    if (sums == NULL) return -1;
+#pragma omp parallel for schedule(static) num_threads(TEAM(blocks, threads))
+    for (Py_ssize_t b = 0; b < blocks; b++) {
+        Py_ssize_t start = b * BLOCK, size = n - start < BLOCK ? n - start : BLOCK;
+        sums[b] = 0.0;
+        if (is_double && with_kde)
+            sums[b] = mask_forward_kde_f64((const double *)w + start, (double *)out + start,
+                                           size, offset, scale, point, inverse_bandwidth,
+                                           reflect);
+        else if (is_double)
+            mask_forward_f64((const double *)w + start, (double *)out + start, size, offset,
+                             scale);
+        else if (with_kde)
+            sums[b] = mask_forward_kde_f32((const float *)w + start, (float *)out + start,
+                                           size, (float)offset, (float)scale, (float)point,
+                                           (float)inverse_bandwidth, reflect);
+        else
+            mask_forward_f32((const float *)w + start, (float *)out + start, size,
+                             (float)offset, (float)scale);
+    }
+    *kde = 0.0;
+    for (Py_ssize_t b = 0; b < blocks; b++) *kde += sums[b];
+    free(sums);
+    return 0;
+}
+
+static int mask_backward_parallel(const void *g, const void *w, void *grad_w, Py_ssize_t n,
+                                  double offset, double scale, int full, int is_double,
+                                  int threads, double *slopes, double *weighted)
+{
+    Py_ssize_t blocks = blocks_of(n);
+    double *sums = malloc((size_t)(blocks > 0 ? blocks : 1) * 2 * sizeof(double));
+    if (sums == NULL) return -1;
+#pragma omp parallel for schedule(static) num_threads(TEAM(blocks, threads))
+    for (Py_ssize_t b = 0; b < blocks; b++) {
+        Py_ssize_t start = b * BLOCK, size = n - start < BLOCK ? n - start : BLOCK;
+        if (is_double)
+            mask_backward_f64((const double *)g + start, (const double *)w + start,
+                              (double *)grad_w + start, size, offset, scale, full,
+                              sums + 2 * b);
+        else
+            mask_backward_f32((const float *)g + start, (const float *)w + start,
+                              (float *)grad_w + start, size, (float)offset, (float)scale,
+                              full, sums + 2 * b);
+    }
+    *slopes = 0.0;
+    *weighted = 0.0;
+    for (Py_ssize_t b = 0; b < blocks; b++) {
+        *slopes += sums[2 * b];
+        *weighted += sums[2 * b + 1];
+    }
+    free(sums);
+    return 0;
+}
+
+/* One block of the window pass: how many magnitudes |x| lie below `low`, in
+ * [low, high) and at or above `high`, their largest, sum and sum of squares
+ * (NaN is in none of the three counts). */
+#define DEFINE_WINDOW_BLOCK(T, SUFFIX)                                                       \
+    static VECTOR_CLONES void window_block_##SUFFIX(const T *x, Py_ssize_t n, T low, T high,\
+                                                    int64_t *counts, double *moments)       \
+    {                                                                                       \
+        int32_t below = 0, inside = 0, above = 0; /* n <= BLOCK */                          \
+        T largest = 0, total = 0, squares = 0;                                              \
+        _Pragma("omp simd reduction(+ : below, inside, above, total, squares) reduction(max : largest)") \
+        for (Py_ssize_t i = 0; i < n; i++)                                                  \
+        {                                                                                   \
+            T a = ABS_##SUFFIX(x[i]);                                                       \
+            below += a < low;                                                               \
+            inside += (a >= low) & (a < high);                                              \
+            above += a >= high;                                                             \
+            largest = a > largest ? a : largest;                                            \
+            total += a;                                                                     \
+            squares += a * a;                                                               \
+        }                                                                                   \
+        counts[0] = below;                                                                  \
+        counts[1] = inside;                                                                 \
+        counts[2] = above;                                                                  \
+        moments[0] = largest;                                                               \
+        moments[1] = total;                                                                 \
+        moments[2] = squares;                                                               \
+    }                                                                                       \
+    /* The block's magnitudes in [low, high), in order, from `out` on: a vector test of \
+     * each run of 16, the rare runs with one of them gathered one by one. */             \
+    static VECTOR_CLONES void window_gather_##SUFFIX(const T *x, Py_ssize_t n, T low,     \
+                                                     T high, T *out)                        \
+    {                                                                                       \
+        Py_ssize_t i = 0;                                                                   \
+        for (; i + 16 <= n; i += 16) {                                                      \
+            int32_t hits = 0;                                                               \
+            _Pragma("omp simd reduction(+ : hits)") for (int j = 0; j < 16; j++)           \
+            {                                                                               \
+                T a = ABS_##SUFFIX(x[i + j]);                                               \
+                hits += (a >= low) & (a < high);                                            \
+            }                                                                               \
+            if (hits)                                                                       \
+                for (int j = 0; j < 16; j++) {                                              \
+                    T a = ABS_##SUFFIX(x[i + j]);                                           \
+                    if ((a >= low) & (a < high)) *out++ = a;                                \
+                }                                                                           \
+        }                                                                                   \
+        for (; i < n; i++) {                                                                \
+            T a = ABS_##SUFFIX(x[i]);                                                       \
+            if ((a >= low) & (a < high)) *out++ = a;                                        \
+        }                                                                                   \
+    }                                                                                       \
+    /* sum exp(-(|x| - p)^2 / 2h^2) (+ the mirror term exp(-(|x| + p)^2 / 2h^2)) */        \
+    static VECTOR_CLONES double kde_block_##SUFFIX(const T *x, Py_ssize_t n, T point,       \
+                                                   T inverse_bandwidth, int reflect)        \
+    {                                                                                       \
+        T sum = 0;                                                                          \
+        if (reflect) {                                                                      \
+            _Pragma("omp simd reduction(+ : sum)") for (Py_ssize_t i = 0; i < n; i++)      \
+            {                                                                               \
+                T a = ABS_##SUFFIX(x[i]);                                                   \
+                T near = (a - point) * inverse_bandwidth, far = (a + point) * inverse_bandwidth;\
+                sum += EXP_##SUFFIX((T)-0.5 * near * near) +                                \
+                       EXP_##SUFFIX((T)-0.5 * far * far);                                   \
+            }                                                                               \
+        } else {                                                                            \
+            _Pragma("omp simd reduction(+ : sum)") for (Py_ssize_t i = 0; i < n; i++)      \
+            {                                                                               \
+                T a = ABS_##SUFFIX(x[i]);                                                   \
+                T near = (a - point) * inverse_bandwidth;                                   \
+                sum += EXP_##SUFFIX((T)-0.5 * near * near);                                 \
+            }                                                                               \
+        }                                                                                   \
+        return sum;                                                                         \
+    }
+
+#define ABS_f32 fabsf
+#define ABS_f64 fabs
+#define EXP_f32 exp_f32
+#define EXP_f64 exp_f64
+DEFINE_WINDOW_BLOCK(float, f32)
+DEFINE_WINDOW_BLOCK(double, f64)
+
+typedef struct {
+    int64_t below, inside, above;
+    double largest, total, squares;
+} WindowStats;
+
+/* The window pass over a pool of n: the counts and moments of every block in
+ * parallel, then the magnitudes inside the window gathered block by block at
+ * their offsets (known from the counts, so the gathered order is the pool's),
+ * as many as `capacity` holds. */
+static int window_parallel(const void *x, Py_ssize_t n, double low, double high,
+                           void *out, Py_ssize_t capacity, int is_double, int threads,
+                           WindowStats *stats)
+{
+    Py_ssize_t blocks = blocks_of(n);
+    size_t slots = (size_t)(blocks > 0 ? blocks : 1);
+    int64_t *counts = malloc(slots * 3 * sizeof(int64_t));
+    double *moments = malloc(slots * 3 * sizeof(double));
+    if (counts == NULL || moments == NULL) {
+        free(counts);
+        free(moments);
+        return -1;
+    }
+    Py_ssize_t itemsize = is_double ? 8 : 4;
+#pragma omp parallel num_threads(TEAM(blocks, threads))
+    {
+#pragma omp for schedule(static)
+        for (Py_ssize_t b = 0; b < blocks; b++) {
+            Py_ssize_t start = b * BLOCK, size = n - start < BLOCK ? n - start : BLOCK;
+            if (is_double)
+                window_block_f64((const double *)x + start, size, low, high, counts + 3 * b,
+                                 moments + 3 * b);
+            else
+                window_block_f32((const float *)x + start, size, (float)low, (float)high,
+                                 counts + 3 * b, moments + 3 * b);
+        }
+#pragma omp single
+        {
+            int64_t offset = 0;
+            for (Py_ssize_t b = 0; b < blocks; b++) {
+                int64_t inside = counts[3 * b + 1];
+                counts[3 * b + 1] = offset; /* from here on: where the block's go */
+                offset += inside;
+            }
+            stats->inside = offset;
+        }
+        if (stats->inside <= capacity) {
+#pragma omp for schedule(static)
+            for (Py_ssize_t b = 0; b < blocks; b++) {
+                Py_ssize_t start = b * BLOCK, size = n - start < BLOCK ? n - start : BLOCK;
+                char *at = (char *)out + itemsize * counts[3 * b + 1];
+                if (is_double)
+                    window_gather_f64((const double *)x + start, size, low, high,
+                                      (double *)at);
+                else
+                    window_gather_f32((const float *)x + start, size, (float)low,
+                                      (float)high, (float *)at);
+            }
+        }
+    }
+    stats->below = stats->above = 0;
+    stats->largest = stats->total = stats->squares = 0.0;
+    for (Py_ssize_t b = 0; b < blocks; b++) {
+        stats->below += counts[3 * b];
+        stats->above += counts[3 * b + 2];
+        stats->largest = moments[3 * b] > stats->largest ? moments[3 * b] : stats->largest;
+        stats->total += moments[3 * b + 1];
+        stats->squares += moments[3 * b + 2];
+    }
+    free(counts);
+    free(moments);
+    return 0;
+}
+
+static int kde_parallel(const void *x, Py_ssize_t n, double point, double inverse_bandwidth,
+                        int reflect, int is_double, int threads, double *result)
+{
+    Py_ssize_t blocks = blocks_of(n);
+    double *sums = malloc((size_t)(blocks > 0 ? blocks : 1) * sizeof(double));
+    if (sums == NULL) return -1;
+#pragma omp parallel for schedule(static) num_threads(TEAM(blocks, threads))
+    for (Py_ssize_t b = 0; b < blocks; b++) {
+        Py_ssize_t start = b * BLOCK, size = n - start < BLOCK ? n - start : BLOCK;
+        sums[b] = is_double ? kde_block_f64((const double *)x + start, size, point,
+                                            inverse_bandwidth, reflect)
+                            : kde_block_f32((const float *)x + start, size, (float)point,
+                                            (float)inverse_bandwidth, reflect);
+    }
+    *result = 0.0;
+    for (Py_ssize_t b = 0; b < blocks; b++) *result += sums[b];
+    free(sums);
+    return 0;
+}
+
+/* A C-contiguous buffer of `object` whose items are `itemsize` bytes of the
+ * given kind: 'f' float, 'i' signed integer. `function` and `name` word the
+ * error. */
+static int get_buffer(PyObject *object, Py_buffer *view, int writable, char kind,
+                      Py_ssize_t itemsize, const char *function, const char *name)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(object, view, flags) < 0) return -1;
+    const char *format = view->format == NULL ? "B" : view->format;
+    if (*format == '@' || *format == '=' || *format == '<') format++;
+    int matches = view->itemsize == itemsize && format[0] != '\0' && format[1] == '\0' &&
+                  (kind == 'f' ? (*format == 'f' || *format == 'd')
+                               : strchr("hilq", *format) != NULL);
+    if (!matches) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must hold %s%d, got format '%s'.", function,
+                     name, kind == 'f' ? "float" : "int", (int)(8 * itemsize), view->format);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* Buffers of float32 or float64 (the first one's), all of the same length. */
+static int get_float_buffers(PyObject **objects, Py_buffer *views, const int *writable,
+                             const char *const *names, int count, const char *function)
+{
+    Py_ssize_t itemsize = 4;
+    for (int i = 0; i < count; i++) {
+        if (i == 0) {
+            if (PyObject_GetBuffer(objects[0], &views[0], PyBUF_C_CONTIGUOUS) < 0) return -1;
+            itemsize = views[0].itemsize;
+            PyBuffer_Release(&views[0]);
+            if (itemsize != 4 && itemsize != 8) itemsize = 4; /* worded below */
+        }
+        if (get_buffer(objects[i], &views[i], writable[i], 'f', itemsize, function,
+                       names[i]) < 0 ||
+            (i > 0 && views[i].len != views[0].len &&
+             (PyErr_Format(PyExc_ValueError, "%s: %s and %s differ in length.", function,
+                           names[0], names[i]),
+              PyBuffer_Release(&views[i]), 1))) {
+            for (int j = 0; j < i; j++) PyBuffer_Release(&views[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_all(Py_buffer *views, int count)
+{
+    for (int i = 0; i < count; i++) PyBuffer_Release(&views[i]);
+}
+
+static PyObject *mask_forward(PyObject *self, PyObject *args)
+{
+    PyObject *objects[2];
+    Py_buffer views[2];
+    double offset, scale, point = 0.0, inverse_bandwidth = 0.0, kde = 0.0;
+    int threads, reflect = 0, status;
+    static const int writable[2] = {0, 1};
+    static const char *const names[2] = {"weight", "out"};
+    if (!PyArg_ParseTuple(args, "OddOi|ddp", &objects[0], &offset, &scale, &objects[1],
+                          &threads, &point, &inverse_bandwidth, &reflect))
+        return NULL;
+    if (threads < 1) {
+        PyErr_SetString(PyExc_ValueError, "mask_forward needs at least one thread.");
+        return NULL;
+    }
+    if (get_float_buffers(objects, views, writable, names, 2, "mask_forward") < 0)
+        return NULL;
+    Py_ssize_t itemsize = views[0].itemsize, n = views[0].len / itemsize;
+    Py_BEGIN_ALLOW_THREADS
+    status = mask_forward_parallel(views[0].buf, views[1].buf, n, offset, scale, point,
+                                   inverse_bandwidth, reflect, itemsize == 8, threads, &kde);
+    Py_END_ALLOW_THREADS
+    release_all(views, 2);
+    if (status < 0) return PyErr_NoMemory();
+    return PyFloat_FromDouble(kde);
+}
+
+static PyObject *mask_backward(PyObject *self, PyObject *args)
+{
+    PyObject *objects[3];
+    Py_buffer views[3];
+    double offset, scale, slopes = 0.0, weighted = 0.0;
+    int full, threads, status;
+    static const int writable[3] = {0, 0, 1};
+    static const char *const names[3] = {"grad", "weight", "grad_weight"};
+    if (!PyArg_ParseTuple(args, "OOddpOi", &objects[0], &objects[1], &offset, &scale, &full,
+                          &objects[2], &threads))
+        return NULL;
+    if (threads < 1) {
+        PyErr_SetString(PyExc_ValueError, "mask_backward needs at least one thread.");
+        return NULL;
+    }
+    if (get_float_buffers(objects, views, writable, names, 3, "mask_backward") < 0)
+        return NULL;
+    Py_ssize_t itemsize = views[0].itemsize, n = views[0].len / itemsize;
+    Py_BEGIN_ALLOW_THREADS
+    status = mask_backward_parallel(views[0].buf, views[1].buf, views[2].buf, n, offset,
+                                    scale, full, itemsize == 8, threads, &slopes, &weighted);
+    Py_END_ALLOW_THREADS
+    release_all(views, 3);
+    if (status < 0) return PyErr_NoMemory();
+    return Py_BuildValue("dd", slopes, weighted);
+}
+
+static PyObject *window(PyObject *self, PyObject *args)
+{
+    PyObject *objects[2];
+    Py_buffer views[2];
+    double low, high;
+    int threads, status;
+    WindowStats stats;
+    static const int writable[2] = {0, 1};
+    static const char *const names[2] = {"samples", "out"};
+    if (!PyArg_ParseTuple(args, "OddOi", &objects[0], &low, &high, &objects[1], &threads))
+        return NULL;
+    if (threads < 1) {
+        PyErr_SetString(PyExc_ValueError, "window needs at least one thread.");
+        return NULL;
+    }
+    /* `out` may be shorter than the samples: only its item type must match. */
+    if (get_float_buffers(objects, views, writable, names, 1, "window") < 0) return NULL;
+    if (get_buffer(objects[1], &views[1], 1, 'f', views[0].itemsize, "window", "out") < 0) {
+        PyBuffer_Release(&views[0]);
+        return NULL;
+    }
+    Py_ssize_t itemsize = views[0].itemsize, n = views[0].len / itemsize;
+    Py_BEGIN_ALLOW_THREADS
+    status = window_parallel(views[0].buf, n, low, high, views[1].buf,
+                             views[1].len / itemsize, itemsize == 8, threads, &stats);
+    Py_END_ALLOW_THREADS
+    release_all(views, 2);
+    if (status < 0) return PyErr_NoMemory();
+    return Py_BuildValue("LLLddd", (long long)stats.below, (long long)stats.inside,
+                         (long long)stats.above, stats.largest, stats.total, stats.squares);
+}
+
+static PyObject *kde_sum(PyObject *self, PyObject *args)
+{
+    PyObject *object;
+    Py_buffer view;
+    double point, inverse_bandwidth, result = 0.0;
+    int reflect, threads, status;
+    static const int writable[1] = {0};
+    static const char *const names[1] = {"samples"};
+    if (!PyArg_ParseTuple(args, "Oddpi", &object, &point, &inverse_bandwidth, &reflect,
+                          &threads))
+        return NULL;
+    if (threads < 1) {
+        PyErr_SetString(PyExc_ValueError, "kde_sum needs at least one thread.");
+        return NULL;
+    }
+    if (get_float_buffers(&object, &view, writable, names, 1, "kde_sum") < 0) return NULL;
+    Py_ssize_t itemsize = view.itemsize, n = view.len / itemsize;
+    Py_BEGIN_ALLOW_THREADS
+    status = kde_parallel(view.buf, n, point, inverse_bandwidth, reflect, itemsize == 8,
+                          threads, &result);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (status < 0) return PyErr_NoMemory();
+    return PyFloat_FromDouble(result);
+}
+
+static PyObject *count_bins(PyObject *self, PyObject *args)
+{
+    PyObject *samples_object, *index_object, *counts_object;
+    Py_buffer samples, index, counts;
+    double inverse_spacing;
+    int threads;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "OdOOi", &samples_object, &inverse_spacing, &index_object,
+                          &counts_object, &threads))
+        return NULL;
+    if (get_buffer(samples_object, &samples, 0, 'f', 4, "count_bins", "samples") < 0) return NULL;
+    if (get_buffer(index_object, &index, 1, 'i', 2, "count_bins", "index") < 0) {
+        PyBuffer_Release(&samples);
+        return NULL;
+    }
+    if (get_buffer(counts_object, &counts, 1, 'i', 8, "count_bins", "counts") < 0) {
+        PyBuffer_Release(&samples);
+        PyBuffer_Release(&index);
+        return NULL;
+    }
+    Py_ssize_t n = samples.len / 4, bins = counts.len / 8;
+    if (index.len / 2 != n || bins < 1 || bins > INT16_MAX || threads < 1) {
+        PyErr_SetString(PyExc_ValueError,
+                        "count_bins needs an index as long as the samples, 1 to 32767 "
+                        "bins and at least one thread.");
+    } else if (n > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "count_bins counts at most 2^32 samples.");
+    } else {
+        int status;
+        Py_BEGIN_ALLOW_THREADS
+        status = count_bins_parallel((const float *)samples.buf, n, (float)inverse_spacing,
+                                     (int16_t *)index.buf, (int64_t *)counts.buf, bins,
+                                     threads);
+        Py_END_ALLOW_THREADS
+        if (status < 0)
+            PyErr_NoMemory();
+        else
+            result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&samples);
+    PyBuffer_Release(&index);
+    PyBuffer_Release(&counts);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"count_bins", count_bins, METH_VARARGS,
+     "count_bins(samples, inverse_spacing, index, counts, threads)\n\n"
+     "Bin trunc(|x| * inverse_spacing) of float32 samples: each sample's bin "
+     "into the int16 index, the samples per bin into the int64 counts."},
+    {"mask_forward", mask_forward, METH_VARARGS,
+     "mask_forward(weight, offset, scale, out, threads, point=0, "
+     "inverse_bandwidth=0, reflect=False)\n\n"
+     "out = w * sigmoid(w * w * scale + offset), float32 or float64; returns "
+     "kde_sum(weight, point, inverse_bandwidth, reflect) taken in the same pass "
+     "(0 unless inverse_bandwidth > 0)."},
+    {"mask_backward", mask_backward, METH_VARARGS,
+     "mask_backward(grad, weight, offset, scale, full, grad_weight, threads)\n\n"
+     "grad_weight = g m (+ 2 scale w^2 m (1 - m) g if full); returns the sums "
+     "of s = w g m (1 - m) and of s * logit."},
+    {"window", window, METH_VARARGS,
+     "window(samples, low, high, out, threads)\n\n"
+     "One pass over the magnitudes |x|: returns (below, inside, above, largest, "
+     "sum, sum of squares), below: |x| < low, inside: low <= |x| < high (written "
+     "to out in the samples' order when out holds them all), above: |x| >= high."},
+    {"kde_sum", kde_sum, METH_VARARGS,
+     "kde_sum(samples, point, inverse_bandwidth, reflect, threads)\n\n"
+     "sum over |x| of exp(-((|x| - point) * inverse_bandwidth)^2 / 2), plus the "
+     "same at -point when reflect."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_kernels", "The passes over the weight pool, on torch's threads.",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
