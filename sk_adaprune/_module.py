@@ -268,9 +268,25 @@ class SoftMaskedMLP(nn.Module):
         zeroed (a new tensor; the parameter is left as it is)."""
         return self.weights * self.weight_mask(threshold)
 
+    def _masked_matrices(self) -> list[torch.Tensor]:
+        """:meth:`masked_weights` as one matrix per layer; a soft mask in
+        training gives them as parts, whose gradients need no concatenation."""
+        if self.hardened or self.prune == "neurons" or not self.training:
+            return self.weight_matrices(self.masked_weights())
+        parts = pruned_weight(
+            self.weights,
+            self.ratio,
+            self.temperature,
+            self.kde_grid_size,
+            self.scratch,
+            weight_gradient=self.weight_gradient,
+            sizes=[fan_out * fan_in for fan_out, fan_in in self.shapes],
+        )
+        return [part.view(shape) for part, shape in zip(parts, self.shapes)]
+
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         activation = self.hidden_activation
-        matrices = self.weight_matrices(self.masked_weights())
+        matrices = self._masked_matrices()
         masks = self._unit_masks(matrices)
         last = len(matrices) - 1
         for i, (weight, bias) in enumerate(zip(matrices, self.biases)):

@@ -330,3 +330,36 @@ def test_masked_weight_propagates_nan_weights(route):
         torch.tensor(0.1, dtype=torch.float64),
     )
     assert torch.isnan(out[10]) and torch.isfinite(out[torch.arange(50) != 10]).all()
+
+
+@pytest.mark.parametrize("frozen_ratio", [False, True])
+def test_parts_are_the_split_of_the_whole_with_the_same_gradients(route, frozen_ratio):
+    from sk_adaprune._method.mask import pruned_weight
+    from sk_adaprune._method.workspace import Scratch
+
+    sizes = [600, 0, 1000, 30]  # a zero-width layer too
+    generator = torch.Generator().manual_seed(9)
+    values = 0.1 * torch.randn(sum(sizes), generator=generator, dtype=torch.float64)
+    upstream = torch.randn(sum(sizes), generator=generator, dtype=torch.float64)
+    results = []
+    for parts in (None, sizes):
+        weight = values.clone().requires_grad_()
+        ratio = torch.tensor(0.6, dtype=torch.float64, requires_grad=not frozen_ratio)
+        temperature = torch.tensor(2e-3, dtype=torch.float64, requires_grad=True)
+        out = pruned_weight(
+            weight, ratio, temperature, 1024, Scratch(), "full", sizes=parts
+        )
+        if parts is not None:
+            assert [part.numel() for part in out] == sizes
+            out = torch.cat(out)
+        (out * upstream).sum().backward()
+        grads = [weight.grad, temperature.grad]
+        results.append((out.detach(), *grads, ratio.grad))
+    for whole, split in zip(results[0][:2], results[1][:2]):
+        assert torch.equal(whole, split)
+    # The sums behind dL/dtau and dL/dr are taken part by part: round-off.
+    for whole, split in zip(results[0][2:], results[1][2:]):
+        if frozen_ratio and whole is results[0][3]:
+            assert whole is None and split is None
+        else:
+            torch.testing.assert_close(whole, split, rtol=1e-12, atol=0)

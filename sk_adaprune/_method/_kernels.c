@@ -197,14 +197,26 @@ static inline double exp_f64(double x)
                                                      T offset, T scale, T point,            \
                                                      T inverse_bandwidth, int reflect)      \
     {                                                                                       \
-        T sum = 0, mirror = reflect ? (T)1 : (T)0;                                          \
-        _Pragma("omp simd reduction(+ : sum)") for (Py_ssize_t i = 0; i < n; i++)          \
-        {                                                                                   \
-            T x = w[i], a = x < 0 ? -x : x;                                                 \
-            T m = (T)1 / ((T)1 + EXP(-(x * x * scale + offset)));                           \
-            out[i] = x * m;                                                                 \
-            T near = (a - point) * inverse_bandwidth, far = (a + point) * inverse_bandwidth;\
-            sum += EXP((T)-0.5 * near * near) + mirror * EXP((T)-0.5 * far * far);          \
+        T sum = 0;                                                                          \
+        if (reflect) {                                                                      \
+            _Pragma("omp simd reduction(+ : sum)") for (Py_ssize_t i = 0; i < n; i++)      \
+            {                                                                               \
+                T x = w[i], a = x < 0 ? -x : x;                                             \
+                T m = (T)1 / ((T)1 + EXP(-(x * x * scale + offset)));                       \
+                out[i] = x * m;                                                             \
+                T near = (a - point) * inverse_bandwidth;                                   \
+                T far = (a + point) * inverse_bandwidth;                                    \
+                sum += EXP((T)-0.5 * near * near) + EXP((T)-0.5 * far * far);               \
+            }                                                                               \
+        } else {                                                                            \
+            _Pragma("omp simd reduction(+ : sum)") for (Py_ssize_t i = 0; i < n; i++)      \
+            {                                                                               \
+                T x = w[i], a = x < 0 ? -x : x;                                             \
+                T m = (T)1 / ((T)1 + EXP(-(x * x * scale + offset)));                       \
+                out[i] = x * m;                                                             \
+                T near = (a - point) * inverse_bandwidth;                                   \
+                sum += EXP((T)-0.5 * near * near);                                          \
+            }                                                                               \
         }                                                                                   \
         return sum;                                                                         \
     }                                                                                       \

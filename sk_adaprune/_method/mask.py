@@ -106,10 +106,12 @@ def _is_compiled(weight, offset, inverse_temperature) -> bool:
 
 
 def _mask_backward(ctx, grad):
-    """The gradients of ``w``, ``t`` and ``tau`` (:func:`masked_weight`)."""
+    """The gradients of ``w``, ``t`` and ``tau`` (:func:`masked_weight`) from
+    the tuple of the output's gradients (one, or one per part)."""
     (weight,) = ctx.saved_tensors
     if ctx.compiled:
         return _compiled_mask_backward(ctx, weight, grad)
+    grad = _gradients(ctx, grad)
     scratch = ctx.scratch
     if scratch is not None and scratch.generation(ctx.name) != ctx.generation:
         raise RuntimeError(
@@ -136,43 +138,72 @@ def _mask_backward(ctx, grad):
     return grad_weight, grad_threshold, grad_temperature
 
 
-def _compiled_mask_backward(ctx, weight, grad):
+def _compiled_mask_backward(ctx, weight, grads):
     """:func:`_mask_backward` in one pass over ``g`` and ``w``: the kernel
     writes ``dL/dw`` and returns the sums of the slope ``s = w g m (1 - m)``
-    and of ``s`` times the logit (in float64)."""
+    and of ``s`` times the logit (in float64); segment by segment where the
+    forward pass gave the masked weights in parts."""
     grad_weight = torch.empty_like(weight)
-    slopes, weighted = _compiled_backward(
-        grad.contiguous().numpy(),
-        weight.detach().numpy(),
-        ctx.offset,
-        ctx.scale,
-        ctx.full,
-        grad_weight.numpy(),
-        torch.get_num_threads(),
-    )
+    values = weight.detach()
+    slopes = weighted = 0.0
+    start = 0
+    for grad in grads:
+        stop = start + grad.numel()
+        parts = _compiled_backward(
+            grad.contiguous().view(-1).numpy(),
+            values[start:stop].numpy(),
+            ctx.offset,
+            ctx.scale,
+            ctx.full,
+            grad_weight[start:stop].numpy(),
+            torch.get_num_threads(),
+        )
+        slopes, weighted = slopes + parts[0], weighted + parts[1]
+        start = stop
     scalar = host_scalar(weight.dtype)
     grad_threshold = weight.new_tensor(scalar(slopes) * scalar(ctx.threshold_slope))
     grad_temperature = weight.new_tensor(scalar(weighted) * scalar(-ctx.scale))
     return grad_weight, grad_threshold, grad_temperature
 
 
+def _parts(ctx, masked, sizes):
+    """The masked weights as the forward pass returns them: whole, or as
+    views of its parts (``sizes``), whose gradients the compiled backward
+    pass reads part by part instead of from one concatenated copy."""
+    ctx.parts = sizes is not None
+    return masked if sizes is None else masked.split(sizes)
+
+
+def _gradients(ctx, grads):
+    """``grads`` as :func:`_mask_backward` reads them: the parts' gradients
+    on the compiled route, the whole one's on the torch route."""
+    if ctx.compiled:
+        return grads
+    return torch.cat([grad.reshape(-1) for grad in grads]) if ctx.parts else grads[0]
+
+
 class _MaskedWeight(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, weight, threshold, temperature, scratch, name, weight_gradient):
-        return _mask_forward(
+    def forward(
+        ctx, weight, threshold, temperature, scratch, name, weight_gradient, sizes
+    ):
+        masked = _mask_forward(
             ctx, weight, threshold.item(), temperature, scratch, name, weight_gradient
         )
+        return _parts(ctx, masked, sizes)
 
     @staticmethod
-    def backward(ctx, grad):
-        return *_mask_backward(ctx, grad), None, None, None
+    def backward(ctx, *grads):
+        return *_mask_backward(ctx, grads), None, None, None, None
 
 
 class _PrunedWeight(torch.autograd.Function):
     """:func:`masked_weight` at :func:`quantile_threshold`'s ``t(r)``, one node."""
 
     @staticmethod
-    def forward(ctx, weight, ratio, temperature, grid_size, scratch, weight_gradient):
+    def forward(
+        ctx, weight, ratio, temperature, grid_size, scratch, weight_gradient, sizes
+    ):
         threshold, slope = threshold_and_slope(
             weight, float(ratio), grid_size, scratch, defer=True
         )
@@ -194,14 +225,14 @@ class _PrunedWeight(torch.autograd.Function):
             if density is None:
                 density = deferred.density(weight.detach())
             ctx.threshold_per_ratio = slope_of(density, threshold.dtype)
-        return masked
+        return _parts(ctx, masked, sizes)
 
     @staticmethod
-    def backward(ctx, grad):
-        grad_weight, grad_threshold, grad_temperature = _mask_backward(ctx, grad)
+    def backward(ctx, *grads):
+        grad_weight, grad_threshold, grad_temperature = _mask_backward(ctx, grads)
         # dt/dr = 1 / f(t), as quantile_threshold's backward applies it.
         grad_ratio = grad_threshold * ctx.threshold_per_ratio
-        return grad_weight, grad_ratio, grad_temperature, None, None, None
+        return grad_weight, grad_ratio, grad_temperature, None, None, None, None
 
 
 def masked_weight(
@@ -211,7 +242,8 @@ def masked_weight(
     scratch: Scratch | None = None,
     name: str = "mask",
     weight_gradient: str = "full",
-) -> torch.Tensor:
+    sizes: list[int] | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """``w * soft_mask(w, t, tau)`` with its gradients in one fused pass each.
 
     Notes
@@ -234,11 +266,14 @@ def masked_weight(
     that the next forward pass with that name reuses, and the backward pass
     writes over the mask; a backward pass through an overwritten buffer (a
     second forward, or a second backward) raises instead of returning wrong
-    gradients.
+    gradients. With ``sizes``, the result comes as the parts
+    ``torch.split(result, sizes)`` would give (a layer's weights each), and
+    the backward pass reads their gradients where they are, without the
+    copy into one tensor that a split's backward pass makes.
     """
     _check_weight_gradient(weight_gradient)
     return _MaskedWeight.apply(
-        weight, threshold, temperature, scratch, name, weight_gradient
+        weight, threshold, temperature, scratch, name, weight_gradient, sizes
     )
 
 
@@ -249,7 +284,8 @@ def pruned_weight(
     grid_size: int = 1024,
     scratch: Scratch | None = None,
     weight_gradient: str = "full",
-) -> torch.Tensor:
+    sizes: list[int] | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """``masked_weight(weight, quantile_threshold(weight, ratio), temperature)``
     as one autograd node, the soft-masked weights of a training step.
 
@@ -259,16 +295,22 @@ def pruned_weight(
     One node instead of two saves the second node's bookkeeping and the
     threshold's trip through a tensor, a few percent of a small network's
     step. The mask's buffers in ``scratch`` are named ``"mask"``. A ``ratio``
-    that needs no gradient takes the two functions in turn.
+    that needs no gradient takes the two functions in turn. ``sizes`` as for
+    :func:`masked_weight`.
     """
     _check_weight_gradient(weight_gradient)
     if not ratio.requires_grad:
         threshold = quantile_threshold(weight, ratio, grid_size, scratch)
         return masked_weight(
-            weight, threshold, temperature, scratch, weight_gradient=weight_gradient
+            weight,
+            threshold,
+            temperature,
+            scratch,
+            weight_gradient=weight_gradient,
+            sizes=sizes,
         )
     return _PrunedWeight.apply(
-        weight, ratio, temperature, grid_size, scratch, weight_gradient
+        weight, ratio, temperature, grid_size, scratch, weight_gradient, sizes
     )
 
 

@@ -209,14 +209,7 @@ def _windowed(values, k, grid_size, scratch) -> Windowed | None:
     ``n / 1024`` magnitudes and four times the last move; after a miss the
     next one is four times as wide (or narrow, if it overflowed).
     """
-    if (
-        window is None
-        or scratch is None
-        or "window" not in scratch.notes
-        or values.device.type != "cpu"
-        or values.dtype not in (torch.float32, torch.float64)
-        or not values.is_contiguous()
-    ):
+    if scratch is None or "window" not in scratch.notes or not _compiled_pool(values):
         return None
     centre, half = scratch.notes["window"]
     n = values.numel()
@@ -341,6 +334,8 @@ def _threshold_and_host_density(weights, ratio, grid_size, scratch, defer=False)
 
 
 def _small_threshold_and_density(values, k, grid_size):
+    if _compiled_pool(values):
+        return _small_threshold_and_density_compiled(values, k, grid_size)
     magnitudes, upper = _host_magnitudes(values)
     threshold = _midpoint(magnitudes, k)
     samples = magnitudes.astype(np.float64, copy=False)
@@ -348,6 +343,41 @@ def _small_threshold_and_density(values, k, grid_size):
     spacing = max(upper, np.finfo(magnitudes.dtype).eps) / (grid_size - 0.5)
     bandwidth = scott_bandwidth(samples, floor=0.5 * spacing)
     density = reflected_kde_at(samples, float(threshold), bandwidth, upper)
+    return values.new_tensor(threshold), density
+
+
+def _compiled_pool(values) -> bool:
+    """Whether the compiled kernels read this pool: contiguous float32 or
+    float64 on the CPU."""
+    return (
+        window is not None
+        and values.device.type == "cpu"
+        and values.dtype in (torch.float32, torch.float64)
+        and values.is_contiguous()
+    )
+
+
+def _small_threshold_and_density_compiled(values, k, grid_size):
+    """The small pool's route in two compiled calls: one gathers every
+    magnitude (a window from 0 to infinity) with the moments, the other sums
+    the KDE at ``t``; the same estimate, rounded as the kernels round."""
+    n = values.numel()
+    magnitudes = np.empty(n, dtype=values.numpy().dtype)
+    below, inside, above, upper, total, squares = window(
+        values.numpy(), 0.0, math.inf, magnitudes, 1
+    )
+    if inside != n:  # NaN is in no count, infinity above the window
+        raise NonFiniteWeightsError(_NON_FINITE)
+    threshold = _midpoint(magnitudes, k)
+    found = Windowed(threshold, 0, magnitudes, upper, total, squares)
+    deferred = _deferred_density(values, found, grid_size)
+    if deferred is None:  # moments beyond the dtype's range: in float64
+        samples = magnitudes.astype(np.float64)
+        spacing = max(upper, np.finfo(magnitudes.dtype).eps) / (grid_size - 0.5)
+        bandwidth = scott_bandwidth(samples, floor=0.5 * spacing)
+        density = reflected_kde_at(samples, float(threshold), bandwidth, upper)
+    else:
+        density = deferred.density(values)
     return values.new_tensor(threshold), density
 
 

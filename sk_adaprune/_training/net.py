@@ -401,12 +401,13 @@ class PruningNet(NeuralNet):
             # A step with a finite loss left NaN or infinite weights; the
             # divergence guard sees it in this batch's loss.
             return {"loss": torch.tensor(math.nan), "y_pred": None}
-        self.notify(
-            "on_grad_computed",
-            named_parameters=TeeGenerator(self.get_all_learnable_params()),
-            batch=batch,
-            training=True,
-        )
+        if self._listeners("on_grad_computed"):  # the net's own is a no-op
+            self.notify(
+                "on_grad_computed",
+                named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                batch=batch,
+                training=True,
+            )
         optimizer.step()
         self.train_steps_ += 1
         if self.module_.hardened:
