@@ -363,3 +363,32 @@ def test_parts_are_the_split_of_the_whole_with_the_same_gradients(route, frozen_
             assert whole is None and split is None
         else:
             torch.testing.assert_close(whole, split, rtol=1e-12, atol=0)
+
+
+_WITHOUT_KERNELS = """
+import sys
+sys.modules["sk_adaprune._method._kernels"] = None  # as if never compiled
+import numpy as np
+from sklearn.datasets import load_digits
+from sk_adaprune import AdaptivePrunedMLPClassifier
+from sk_adaprune._method import density, mask, threshold
+
+assert density.count_bins is None and threshold.window is None
+assert mask._compiled_forward is None
+X, y = load_digits(return_X_y=True)
+X = (X / 16).astype(np.float32)
+model = AdaptivePrunedMLPClassifier(max_iter=20, random_state=0).fit(X[:1000], y[:1000])
+print(model.score(X[1000:], y[1000:]), model.learned_sparsity_)
+"""
+
+
+def test_the_package_fits_without_its_compiled_kernels():
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_KERNELS], capture_output=True, text=True
+    )
+    assert child.returncode == 0, child.stderr
+    accuracy, sparsity = map(float, child.stdout.split())
+    assert accuracy > 0.85 and 0 < sparsity < 1
