@@ -157,13 +157,15 @@ def plot_sweep(rows: list[dict], path) -> None:
     weights = [row["weights_M"] for row in rows]
     for key, label in (
         ("ours/dense", "ours / dense skorch"),
-        ("before/dense", "torch route of the mask / dense skorch"),
+        ("before/dense", "before the compiled kernels / dense skorch"),
     ):
         if key in rows[0]:
             axes.plot(weights, [row[key] for row in rows], "o-", label=label)
     axes.axhline(1.15, color="grey", linestyle="--", label="target 1.15")
     axes.axhline(1.0, color="black", linewidth=0.8)
     axes.set_xscale("log")
+    axes.set_xticks(weights, labels=[f"{w:.2f}" for w in weights])
+    axes.minorticks_off()
     axes.set_xlabel("weights (millions)")
     axes.set_ylabel("epoch time / dense skorch's")
     axes.set_title("Fashion-MNIST, 10,000 rows, batch 128, float32")
@@ -354,8 +356,7 @@ def sizes_main(X, y, data_name, rounds, before) -> None:
     }
     plot_sweep(rows, RESULTS / "training_speed_sizes.png")
     before_note = (
-        f" 'before': the classifier of {before} (commit {commit_of(before)}), "
-        "in the same process."
+        f" 'before': the classifier of commit {commit_of(before)}, in the same process."
         if before
         else ""
     )
