@@ -137,11 +137,15 @@ def test_bins_hold_the_samples_in_order_and_all_of_them():
     assert (samples >= edges).all() and (samples < edges + binned.spacing).all()
 
 
-def test_compiled_kernel_is_built_on_linux():
-    # Elsewhere the build may lack OpenMP and install the numpy counting only.
+def test_compiled_kernels_are_built_on_linux():
+    # Elsewhere the build may lack a compiler or OpenMP and install the torch
+    # and numpy fallback only (tested by test_mask's fit without the kernels).
     if not sys.platform.startswith("linux"):
-        pytest.skip("the compiled kernel is only required where Linux builds it")
-    assert _density.count_bins is not None
+        pytest.skip("the compiled kernels are only required where Linux builds them")
+    from sk_adaprune._method import mask, threshold
+
+    assert _density.count_bins is not None and threshold.window is not None
+    assert mask._compiled_forward is not None
 
 
 def counting_pools(rng):
