@@ -167,7 +167,7 @@ device : str, default='cpu'
 ATTRIBUTES_OF_TRAINING = """\
 n_features_in_ : int
     Number of features seen during fit.
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Feature names, when X has string column names.
 n_iter_ : int
     Number of epochs run.
@@ -210,9 +210,9 @@ temperature_ : float
 threshold_ : float
     Final threshold ``t``; weights with ``|w| < t`` (units with ``s_j <
     t``) were pruned.
-layer_sparsity_ : ndarray of shape (n_layers_ - 1,)
+layer_sparsity_ : ndarray of shape (`n_layers_` - 1,)
     Fraction of each layer's weights that are pruned.
-unit_sparsity_ : ndarray of shape (n_layers_ - 2,)
+unit_sparsity_ : ndarray of shape (`n_layers_` - 2,)
     Fraction of each hidden layer's units that the fitted network does
     without: the pruned units (``prune='neurons'``) and those left dead,
     which ``compact_`` drops.
