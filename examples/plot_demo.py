@@ -35,7 +35,8 @@ print(f"learned sparsity {ours.learned_sparsity_:.1%}")
 
 # %%
 # How the fit went: the loss, the learned ratio ``r``, the temperature and the
-# sparsity of the hard mask, epoch by epoch. The fine-tuning phase at the end trains
+# sparsity of the hard mask, epoch by epoch. Here r is still climbing at the end; once
+# it has settled, a fine-tuning phase at the end of a fit trains
 # the surviving weights with the mask hardened.
 plot_pruning_history(ours)
 plt.show()
