@@ -272,6 +272,27 @@ _SECTIONS = {
 }
 
 
+def _without(section: str, *names: str) -> str:
+    """``section`` (numpydoc parameter entries) without the entries ``names``."""
+    kept, skipping = [], False
+    for line in section.split("\n"):
+        if line and not line.startswith(" "):  # an entry's first line
+            skipping = line.split(" :")[0] in names
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+# The CV estimators take every parameter but the one they search and
+# warm_start.
+_SECTIONS["CV_PARAMETERS_BEFORE_EARLY_STOPPING"] = _without(
+    PARAMETERS_BEFORE_EARLY_STOPPING, "warm_start"
+)
+_SECTIONS["CV_PARAMETERS_AFTER_EARLY_STOPPING"] = _without(
+    PARAMETERS_AFTER_EARLY_STOPPING, "lambda_"
+)
+
+
 def fill_docstring(cls):
     """Class decorator: each line ``<NAME>`` of the class's docstring, and
     of its own methods' docstrings, becomes the shared section ``NAME``,

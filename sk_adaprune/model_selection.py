@@ -8,7 +8,9 @@ from sklearn.base import BaseEstimator
 __all__ = ["sparsest_within", "sparsity_scorer"]
 
 
-def sparsity_scorer(estimator: BaseEstimator, X=None, y=None) -> float:
+def sparsity_scorer(
+    estimator: BaseEstimator, X=None, y=None, sample_weight=None
+) -> float:
     """Score a fitted estimator by its ``learned_sparsity_``.
 
     Use it in ``scoring={"accuracy": "accuracy", "sparsity":
@@ -19,8 +21,9 @@ def sparsity_scorer(estimator: BaseEstimator, X=None, y=None) -> float:
     estimator : estimator or Pipeline
         A fitted AdaptivePrunedMLPClassifier or AdaptivePrunedMLPRegressor,
         or a Pipeline ending in one.
-    X, y : object, default=None
-        Ignored; a scorer's signature.
+    X, y, sample_weight : object, default=None
+        Ignored; a scorer's signature (a search fitted with sample weights
+        passes them on).
 
     Returns
     -------
@@ -30,6 +33,13 @@ def sparsity_scorer(estimator: BaseEstimator, X=None, y=None) -> float:
     if hasattr(estimator, "steps"):
         estimator = estimator.steps[-1][1]
     return float(estimator.learned_sparsity_)
+
+
+# A search fitted with sample_weight asks each scorer of a scoring dict
+# whether it takes sample weights (scikit-learn >= 1.8 calls this method of
+# its scorer objects on plain callables too). The sparsity of a fit is what
+# it is, weighted or not.
+sparsity_scorer._accept_sample_weight = lambda: True
 
 
 def sparsest_within(

@@ -10,12 +10,15 @@ from numpydoc.validate import validate
 import sk_adaprune
 from sk_adaprune import (
     AdaptivePrunedMLPClassifier,
+    AdaptivePrunedMLPClassifierCV,
     AdaptivePrunedMLPRegressor,
+    AdaptivePrunedMLPRegressorCV,
     model_selection,
     plotting,
 )
 
 ESTIMATORS = [AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor]
+CV_ESTIMATORS = [AdaptivePrunedMLPClassifierCV, AdaptivePrunedMLPRegressorCV]
 # Checks left out, as scikit-learn leaves them out of its own validation:
 # extended summaries, See Also and Examples on every object are optional;
 # the summary may start on the opening line (GL01) and Returns entries may
@@ -27,7 +30,7 @@ def public_names():
     names = [f"sk_adaprune.{name}" for name in sk_adaprune.__all__]
     for module in (plotting, model_selection):
         names += [f"{module.__name__}.{name}" for name in module.__all__]
-    for estimator in ESTIMATORS:
+    for estimator in ESTIMATORS + CV_ESTIMATORS:
         # The methods and properties this package defines, not scikit-learn's.
         for name, member in inspect.getmembers(estimator):
             defined_here = getattr(
@@ -75,3 +78,15 @@ def test_documented_attributes_are_the_fitted_ones(
     documented = {item.name for item in ClassDoc(estimator)["Attributes"]}
     # feature_names_in_ exists only for X with string column names.
     assert fitted | {"feature_names_in_", "sparse_coefs_"} == documented
+
+
+@pytest.mark.parametrize("estimator", CV_ESTIMATORS)
+def test_the_cv_estimators_document_their_own_fitted_attributes(
+    estimator, three_classes
+):
+    X, y = three_classes(60)
+    model = estimator([1.0, 3.0], cv=2, hidden_layer_sizes=(8,), max_iter=3)
+    model.fit(X, y)
+    fitted = {name for name in vars(model) if name.endswith("_")}
+    documented = {item.name for item in ClassDoc(estimator)["Attributes"]}
+    assert fitted == documented
