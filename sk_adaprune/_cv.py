@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import assert_all_finite, check_is_fitted
 
 from ._classifier import AdaptivePrunedMLPClassifier
 from ._docstrings import fill_docstring
@@ -170,6 +170,9 @@ class _BaseAdaptivePrunedMLPCV(BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
+        targets = np.asarray(y) if not hasattr(y, "toarray") else y.toarray()
+        if targets.dtype.kind in "fc":  # before the folds' label handling
+            assert_all_finite(targets, input_name="y")
         if self.sparsest_within is not None and not (
             isinstance(self.sparsest_within, (int, float, np.floating))
             and np.isfinite(self.sparsest_within)
