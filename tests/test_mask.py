@@ -392,3 +392,34 @@ def test_the_package_fits_without_its_compiled_kernels():
     assert child.returncode == 0, child.stderr
     accuracy, sparsity = map(float, child.stdout.split())
     assert accuracy > 0.85 and 0 < sparsity < 1
+
+
+@pytest.mark.skipif(not COMPILED, reason="the package was built without its C kernels")
+def test_the_parts_buffer_becomes_the_weights_gradient_and_is_not_reused():
+    from sk_adaprune._method.mask import pruned_weight
+
+    weight = (0.1 * torch.randn(300, dtype=torch.float64)).requires_grad_()
+    ratio = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    temperature = torch.tensor(2e-3, dtype=torch.float64)
+    X = torch.randn(4, 20, dtype=torch.float64)
+
+    def loss_of(first, second):
+        return ((X @ first.view(10, 20).T) @ second.view(10, 10).T).square().sum()
+
+    parts = pruned_weight(weight, ratio, temperature, sizes=[200, 100])
+    buffer = parts[0].untyped_storage().data_ptr()
+    loss = loss_of(*parts)
+    del parts
+    loss.backward()
+    # dL/dw went into the masked weights' own buffer: no pool-sized copy.
+    assert weight.grad.data_ptr() == buffer
+    expected, weight.grad = weight.grad.clone(), None
+    whole = pruned_weight(weight, ratio, temperature)
+    loss_of(whole[:200], whole[200:]).backward()
+    torch.testing.assert_close(weight.grad, expected, rtol=0, atol=0)
+    # A second backward pass through the parts would read gradients as
+    # weights: autograd refuses it.
+    loss = loss_of(*pruned_weight(weight, ratio, temperature, sizes=[200, 100]))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace|modified inplace"):
+        loss.backward()

@@ -143,7 +143,17 @@ def _compiled_mask_backward(ctx, weight, grads):
     writes ``dL/dw`` and returns the sums of the slope ``s = w g m (1 - m)``
     and of ``s`` times the logit (in float64); segment by segment where the
     forward pass gave the masked weights in parts."""
-    grad_weight = torch.empty_like(weight)
+    grad_weight = getattr(ctx, "masked", None)
+    if grad_weight is None:
+        grad_weight = torch.empty_like(weight)
+    else:
+        # The layers are done with the masked weights (given as parts, whose
+        # only readers are the layers' own backward passes): their buffer
+        # takes dL/dw, which saves a pool-sized buffer at the step's peak.
+        # The version bump makes autograd refuse a later use of the parts (a
+        # second backward pass) instead of reading gradients as weights.
+        del ctx.masked
+        torch.autograd.graph.increment_version(grad_weight)
     values = weight.detach()
     slopes = weighted = 0.0
     start = 0
@@ -171,6 +181,8 @@ def _parts(ctx, masked, sizes):
     views of its parts (``sizes``), whose gradients the compiled backward
     pass reads part by part instead of from one concatenated copy."""
     ctx.parts = sizes is not None
+    if ctx.parts and ctx.compiled:
+        ctx.masked = masked  # dL/dw's buffer in the backward pass
     return masked if sizes is None else masked.split(sizes)
 
 
