@@ -78,7 +78,9 @@ def exact_threshold(
     """The order-statistic midpoint of ``|weights|`` (``(s_k + s_{k+1}) / 2``,
     ``k = floor(ratio * n)``, 0 when ``k = 0``), without a sort.
 
-    The magnitudes are counted in ``grid_size`` order-keeping bins and only
+    A large pool is read once where the last call's threshold is known
+    (:func:`_windowed`, the compiled kernels and a ``scratch``); otherwise
+    the magnitudes are counted in ``grid_size`` order-keeping bins and only
     the bin holding ``s_k`` and ``s_{k+1}`` is searched (:func:`binned_pair`):
     a few passes over the weights, no copy of the pool. The weights may be
     signed.
@@ -306,8 +308,11 @@ def threshold_and_density(
     is the same midpoint, selected on the host, and ``f(t)`` the KDE summed
     over the samples at ``t`` with Scott's bandwidth from the samples
     (:func:`reflected_kde_at`), cheaper there than the grid and free of its
-    binning error. Both routes floor the bandwidth at half a bin of the
-    grid.
+    binning error. A large pool whose last threshold is known (a
+    ``scratch`` from an earlier call, the compiled kernels) takes the same
+    exact estimate in one pass for ``t`` and one for ``f(t)``
+    (:func:`_windowed`, :class:`DeferredDensity`). All routes floor the
+    bandwidth at half a bin of the grid.
     """
     threshold, density = _threshold_and_host_density(weights, ratio, grid_size, scratch)
     return threshold, threshold.new_tensor(density)
@@ -460,10 +465,11 @@ def quantile_threshold(
     reflected Gaussian KDE (:func:`threshold_and_density`). The threshold is not
     differentiated with respect to the weights, as in the thesis.
 
-    One pass bins the magnitudes onto the density's grid; the same counts
-    locate the grid point that holds the k-th magnitude, so the exact
-    threshold needs only the few magnitudes there (:func:`binned_pair`), and
-    no sort of the whole pool.
+    No sort of the whole pool: one pass gathers the magnitudes in a window
+    around the last threshold (:func:`_windowed`), or bins them onto the
+    density's grid, whose counts locate the grid point that holds the k-th
+    magnitude (:func:`binned_pair`); the exact threshold needs only the few
+    magnitudes found there.
     """
     if not ratio.requires_grad:
         threshold = exact_threshold(weights, float(ratio), grid_size, scratch)
