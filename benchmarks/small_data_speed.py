@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -284,6 +285,14 @@ def grid_searches():
     return rows
 
 
+def _short(path: str) -> str:
+    """A profiled function's file without the machine's folders: from the
+    package or ``site-packages`` on."""
+    for anchor in ("site-packages/", f"{Path(__file__).resolve().parent.parent}/"):
+        path = path.split(anchor)[-1]
+    return path
+
+
 def profile():
     X, y = load_digits(return_X_y=True)
     X = X / 16
@@ -297,7 +306,7 @@ def profile():
     entries = sorted(stats.stats.items(), key=lambda item: -item[1][2])[:12]
     return [
         {
-            "function": f"{path.split('site-packages/')[-1]}:{line}({function})",
+            "function": f"{_short(path)}:{line}({function})",
             "own_s": own,
             "share": own / total,
         }
