@@ -221,9 +221,12 @@ def step_breakdown(
             frozen = module.threshold().detach()
             module.threshold = lambda: frozen + 0 * module.ratio
         if variant == "mask left out":
-            module.masked_weights = lambda: (module.threshold(), module.weights)[1]
+            module.masked_weights = lambda sizes=None: (
+                module.threshold(),
+                module.weights,
+            )[1]
         if variant == "neither":
-            module.masked_weights = lambda: module.weights
+            module.masked_weights = lambda sizes=None: module.weights
         return module
 
     variants = {

@@ -247,8 +247,10 @@ class SoftMaskedMLP(nn.Module):
             return unit_pool(self.weight_matrices(), self.unit_score).scores()
         return self.weights.detach()
 
-    def masked_weights(self) -> torch.Tensor:
-        """The flat weights the layers compute with in the current mode."""
+    def masked_weights(self, sizes: list[int] | None = None):
+        """The flat weights the layers compute with in the current mode; with
+        ``sizes``, a soft mask in training gives them as parts of those sizes
+        (``pruned_weight``: their gradients need no concatenation)."""
         weights = self.weights
         if self.hardened or self.prune == "neurons":
             return weights
@@ -260,6 +262,7 @@ class SoftMaskedMLP(nn.Module):
                 self.kde_grid_size,
                 self.scratch,
                 weight_gradient=self.weight_gradient,
+                sizes=sizes,
             )
         return self.hard_masked(self.hard_threshold())
 
@@ -269,20 +272,11 @@ class SoftMaskedMLP(nn.Module):
         return self.weights * self.weight_mask(threshold)
 
     def _masked_matrices(self) -> list[torch.Tensor]:
-        """:meth:`masked_weights` as one matrix per layer; a soft mask in
-        training gives them as parts, whose gradients need no concatenation."""
-        if self.hardened or self.prune == "neurons" or not self.training:
-            return self.weight_matrices(self.masked_weights())
-        parts = pruned_weight(
-            self.weights,
-            self.ratio,
-            self.temperature,
-            self.kde_grid_size,
-            self.scratch,
-            weight_gradient=self.weight_gradient,
-            sizes=[fan_out * fan_in for fan_out, fan_in in self.shapes],
-        )
-        return [part.view(shape) for part, shape in zip(parts, self.shapes)]
+        """:meth:`masked_weights` as one matrix per layer."""
+        masked = self.masked_weights(sizes=[rows * cols for rows, cols in self.shapes])
+        if isinstance(masked, torch.Tensor):
+            return self.weight_matrices(masked)
+        return [part.view(shape) for part, shape in zip(masked, self.shapes)]
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         activation = self.hidden_activation

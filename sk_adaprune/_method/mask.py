@@ -5,6 +5,7 @@ import torch
 
 from .threshold import (
     DeferredDensity,
+    compiled_pool,
     quantile_threshold,
     slope_of,
     threshold_and_slope,
@@ -98,9 +99,7 @@ def _is_compiled(weight, offset, inverse_temperature) -> bool:
     others' infinities and NaN the way it does)."""
     return (
         _compiled_forward is not None
-        and weight.device.type == "cpu"
-        and weight.dtype in (torch.float32, torch.float64)
-        and weight.is_contiguous()
+        and compiled_pool(weight)
         and bool(np.isfinite(offset) and np.isfinite(inverse_temperature))
     )
 

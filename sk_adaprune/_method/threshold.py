@@ -26,6 +26,7 @@ __all__ = [
     "SMALL_POOL",
     "DeferredDensity",
     "NonFiniteWeightsError",
+    "compiled_pool",
     "count_below",
     "exact_threshold",
     "exact_threshold_and_count_below",
@@ -211,7 +212,7 @@ def _windowed(values, k, grid_size, scratch) -> Windowed | None:
     ``n / 1024`` magnitudes and four times the last move; after a miss the
     next one is four times as wide (or narrow, if it overflowed).
     """
-    if scratch is None or "window" not in scratch.notes or not _compiled_pool(values):
+    if scratch is None or "window" not in scratch.notes or not compiled_pool(values):
         return None
     centre, half = scratch.notes["window"]
     n = values.numel()
@@ -339,7 +340,7 @@ def _threshold_and_host_density(weights, ratio, grid_size, scratch, defer=False)
 
 
 def _small_threshold_and_density(values, k, grid_size):
-    if _compiled_pool(values):
+    if compiled_pool(values):
         return _small_threshold_and_density_compiled(values, k, grid_size)
     magnitudes, upper = _host_magnitudes(values)
     threshold = _midpoint(magnitudes, k)
@@ -351,7 +352,7 @@ def _small_threshold_and_density(values, k, grid_size):
     return values.new_tensor(threshold), density
 
 
-def _compiled_pool(values) -> bool:
+def compiled_pool(values: torch.Tensor) -> bool:
     """Whether the compiled kernels read this pool: contiguous float32 or
     float64 on the CPU."""
     return (
