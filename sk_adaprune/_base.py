@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -86,6 +87,21 @@ def _rows_with_weight(X, y, sample_weight, at_least=2):
             f"least {at_least} samples of positive weight."
         )
     return X[kept], y[kept], sample_weight[kept]
+
+
+class _PendingFit(NamedTuple):
+    """A fit ready to train (``BaseAdaptivePrunedMLP._begin_fit``): its net,
+    training data, and what its fitted attributes need after training."""
+
+    net: PruningNet
+    X: object  # the training rows, in the training dtype
+    y_train: np.ndarray
+    sample_weight: np.ndarray | None
+    incremental: bool
+    stream: tuple | None
+    start: FittedNetwork | None
+    held_out: Dataset | None
+    initial_ratio: float | None
 
 
 class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
@@ -286,6 +302,22 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             return self._fit_on_this_process(X, y, sample_weight, classes, incremental)
 
     def _fit_on_this_process(self, X, y, sample_weight, classes, incremental):
+        pending = self._begin_fit(X, y, sample_weight, classes, incremental)
+        net = pending.net
+        epochs_before = len(net.history or ())  # None before a fit initializes it
+        self._train(
+            net,
+            pending.X,
+            pending.y_train,
+            pending.sample_weight,
+            net.partial_fit if incremental else net.fit,
+        )
+        self._check_trained(net, epochs_before)
+        return self._end_fit(pending)
+
+    def _begin_fit(self, X, y, sample_weight, classes, incremental) -> "_PendingFit":
+        """Everything ``fit`` and ``partial_fit`` do before training: the
+        data checked, the schedule, the net (or the stream's) to train."""
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         hidden_sizes = self._hidden_sizes()
@@ -365,15 +397,29 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             net.set_params(batch_size=batch_size)
         else:
             start = fitted
-        self._train(
-            net, X, y_train, sample_weight, net.partial_fit if incremental else net.fit
+        return _PendingFit(
+            net,
+            X,
+            y_train,
+            sample_weight,
+            incremental,
+            stream,
+            start,
+            held_out,
+            None if incremental else plan.initial_ratio,
         )
-        self._partial_stream_ = stream
+
+    def _end_fit(self, pending: "_PendingFit"):
+        """The fitted attributes of the trained ``pending`` fit."""
+        net, incremental, start = pending.net, pending.incremental, pending.start
+        self._partial_stream_ = pending.stream
         self._set_fitted_attributes(
-            net, early_stopping=held_out is not None, harden=not incremental
+            net, early_stopping=pending.held_out is not None, harden=not incremental
         )
         # The r the network started from (a stream's first call's).
-        self.initial_ratio_ = net.initial_ratio_ if incremental else plan.initial_ratio
+        self.initial_ratio_ = (
+            net.initial_ratio_ if incremental else pending.initial_ratio
+        )
         if incremental:
             self.n_iter_ = 1  # as MLPClassifier's partial_fit: the call's epochs
         if start is not None:
@@ -506,18 +552,16 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
     def _train(self, net, X, y_train, sample_weight, train) -> None:
         """``train(X, y)`` (the net's ``fit`` or ``partial_fit``) on X (in
         the module's dtype), with the rows' weights for this call only."""
-        dtype = _TORCH_DTYPES[X.dtype]
-        # Sparse batches are densified one at a time, by rows.
-        X_train = X.tocsr() if sparse.issparse(X) else _as_tensor(X)
-        if sample_weight is not None:
-            net.sample_weight = torch.as_tensor(sample_weight, dtype=dtype)
-        y_train = torch.as_tensor(y_train)
-        if y_train.is_floating_point():  # indicators and regression targets
-            y_train = y_train.to(dtype)
-        epochs_before = len(net.history or ())  # None before a fit initializes it
+        X_train, y_train, net.sample_weight = _training_tensors(
+            X, y_train, sample_weight
+        )
         train(X_train, y_train)
         # The fitted net keeps neither the data's weights nor the start.
         net.sample_weight = net.start_from = None
+
+    def _check_trained(self, net, epochs_before) -> None:
+        """Refuse a fit that diverged in its first epoch, or that was
+        interrupted before the call's first epoch ended."""
         guard = dict(net.callbacks_)["divergence"]
         if guard.diverged_ is not None and guard.healthy_epochs_ == 0:
             epoch, loss = guard.diverged_
@@ -735,6 +779,20 @@ def _in_training_dtype(X, fitted):
     """``X`` in the dtype training computes in: X's own, as MLPClassifier's,
     or the ``fitted`` network's that a fit goes on from."""
     return X.astype(X.dtype if fitted is None else fitted.dtype, copy=False)
+
+
+def _training_tensors(X, y_train, sample_weight):
+    """What training reads: X as a tensor (a sparse X as CSR, densified a
+    batch at a time), the targets (floats in X's dtype) and the rows'
+    weights in X's dtype, or None."""
+    dtype = _TORCH_DTYPES[X.dtype]
+    X_train = X.tocsr() if sparse.issparse(X) else _as_tensor(X)
+    if sample_weight is not None:
+        sample_weight = torch.as_tensor(sample_weight, dtype=dtype)
+    y_train = torch.as_tensor(y_train)
+    if y_train.is_floating_point():  # indicators and regression targets
+        y_train = y_train.to(dtype)
+    return X_train, y_train, sample_weight
 
 
 def _as_tensor(X, dense=False):

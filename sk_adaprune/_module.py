@@ -12,8 +12,9 @@ from scipy.special import expit
 from torch import nn
 from torch.nn import functional as F
 
-from ._method.mask import pruned_weight
+from ._method.mask import pruned_weight, pruned_weights
 from ._method.threshold import (
+    NonFiniteWeightsError,
     count_below,
     exact_threshold,
     exact_threshold_and_count_below,
@@ -28,6 +29,7 @@ __all__ = [
     "PRUNE_TARGETS",
     "Activation",
     "SoftMaskedMLP",
+    "StackedSoftMaskedMLP",
 ]
 
 
@@ -411,3 +413,125 @@ class SoftMaskedMLP(nn.Module):
         not zero); this keeps the hardened mask fixed while training goes on.
         """
         self.weights.mul_(self.hard_mask)
+
+
+class StackedSoftMaskedMLP(nn.Module):
+    """``K`` :class:`SoftMaskedMLP` of one shape trained as one network.
+
+    The members' parameters are stacked along a leading model axis
+    (``weights`` of shape ``(K, n)``, each layer's biases ``(K, fan_out)``,
+    ``ratio`` and ``temperature`` of shape ``(K,)``), and each member's own
+    parameters become views of its row: what a member does to itself (its
+    threshold, :meth:`~SoftMaskedMLP.harden`, ``clamp_``, ``zero_pruned_``,
+    loading a state) it does to the stack, and the stack's optimizer step
+    moves the members. The forward pass takes one batch per member
+    (``X`` of shape ``(K, B, n_features)``) and multiplies each layer's
+    weights with ``torch.baddbmm``; each member's pool is thresholded and
+    masked as its own (:func:`~._method.mask.pruned_weights`). A member
+    whose ``resting`` flag is set (it does not train at this step) and a
+    hardened member pass their weights through unmasked.
+
+    Parameters
+    ----------
+    members : list of SoftMaskedMLP
+        Models of the same shapes, activation, dtype and weight gradient,
+        pruning weights (not neurons), not hardened.
+    """
+
+    def __init__(self, members: Sequence[SoftMaskedMLP]):
+        super().__init__()
+        first = members[0]
+        for member in members:
+            if (
+                member.shapes != first.shapes
+                or member.activation != first.activation
+                or member.weights.dtype != first.weights.dtype
+                or member.weight_gradient != first.weight_gradient
+                or member.kde_grid_size != first.kde_grid_size
+                or member.prune != "weights"
+                or member.hardened
+            ):
+                raise ValueError(
+                    "Stacked models must share shapes, activation, dtype, weight "
+                    "gradient and grid size, prune weights and be soft."
+                )
+        self.shapes = first.shapes
+        self.kde_grid_size = first.kde_grid_size
+        self.weight_gradient = first.weight_gradient
+        self.hidden_activation = ACTIVATIONS[first.activation].module()
+        self.weights = nn.Parameter(torch.stack([m.weights.detach() for m in members]))
+        self.biases = nn.ParameterList(
+            torch.stack([m.biases[i].detach() for m in members])
+            for i in range(len(first.biases))
+        )
+        self.ratio = nn.Parameter(torch.stack([m.ratio.detach() for m in members]))
+        self.temperature = nn.Parameter(
+            torch.stack([m.temperature.detach() for m in members])
+        )
+        # Not submodules: the stack's parameters are the only ones to train.
+        self.members = list(members)
+        self.resting = [False] * len(members)
+        # The members whose pool held NaN or infinity at the last forward pass.
+        self.failed = []
+        for k, member in enumerate(self.members):
+            member.weights = nn.Parameter(self.weights.data[k])
+            for i in range(len(member.biases)):
+                member.biases[i] = nn.Parameter(self.biases[i].data[k])
+            member.ratio = nn.Parameter(self.ratio.data[k])
+            member.temperature = nn.Parameter(self.temperature.data[k])
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """As :meth:`SoftMaskedMLP.parameter_groups`, stacked."""
+        return {
+            "ratio": [self.ratio],
+            "temperature": [self.temperature],
+            "weights": [self.weights],
+            "biases": list(self.biases),
+        }
+
+    def masked_weights(self) -> torch.Tensor:
+        """The ``(K, n)`` weights the layers compute with: each member's
+        soft-masked pool in training, its hard mask in eval mode. A member
+        whose weights are not finite is listed in ``failed`` (training: its
+        weights pass through; eval: its row is NaN)."""
+        self.failed = []
+        if self.training:
+            soft = [
+                not (member.hardened or resting)
+                for member, resting in zip(self.members, self.resting)
+            ]
+            return pruned_weights(
+                self.weights,
+                self.ratio,
+                self.temperature,
+                self.kde_grid_size,
+                [member.scratch for member in self.members],
+                self.weight_gradient,
+                soft,
+                [rows * cols for rows, cols in self.shapes],
+                self.failed,
+            )
+        return torch.stack([self._hard_masked(k) for k in range(len(self.members))])
+
+    def _hard_masked(self, k: int) -> torch.Tensor:
+        member = self.members[k]
+        if member.hardened or self.resting[k]:
+            return member.weights.detach()
+        try:
+            return member.hard_masked(member.hard_threshold())
+        except NonFiniteWeightsError:
+            self.failed.append(k)
+            return torch.full_like(member.weights.detach(), math.nan)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        masked = self.masked_weights()
+        last = len(self.shapes) - 1
+        start = 0
+        for i, ((fan_out, fan_in), bias) in enumerate(zip(self.shapes, self.biases)):
+            stop = start + fan_out * fan_in
+            weight = masked[:, start:stop].view(-1, fan_out, fan_in)
+            X = torch.baddbmm(bias.unsqueeze(1), X, weight.transpose(1, 2))
+            if i < last:
+                X = self.hidden_activation(X)
+            start = stop
+        return X

@@ -5,6 +5,7 @@ import torch
 
 from .threshold import (
     DeferredDensity,
+    NonFiniteWeightsError,
     compiled_pool,
     quantile_threshold,
     slope_of,
@@ -18,7 +19,13 @@ try:  # compiled where the package was built with a C compiler and OpenMP
 except ImportError:  # torch computes the same in several passes
     _compiled_forward = _compiled_backward = None
 
-__all__ = ["WEIGHT_GRADIENTS", "masked_weight", "pruned_weight", "soft_mask"]
+__all__ = [
+    "WEIGHT_GRADIENTS",
+    "masked_weight",
+    "pruned_weight",
+    "pruned_weights",
+    "soft_mask",
+]
 
 # What the weights' gradient holds: "full", the thesis's eq. 2.3 (the mask's
 # own slope included), or "masked", ``m g`` alone (the mask acts on the
@@ -39,12 +46,20 @@ def soft_mask(
 
 
 def _mask_forward(
-    ctx, weight, threshold, temperature, scratch, name, weight_gradient, density=None
+    ctx,
+    weight,
+    threshold,
+    temperature,
+    scratch,
+    name,
+    weight_gradient,
+    density=None,
+    out=None,
 ):
-    """``w * m`` with ``m`` at the threshold ``t`` (a float); keeps on ``ctx``
-    what :func:`_mask_backward` needs. A :class:`DeferredDensity` ``density``
-    is summed in the same pass where the kernels run; ``ctx.density`` is
-    ``f(t)`` then (else None)."""
+    """``w * m`` with ``m`` at the threshold ``t`` (a float), written to
+    ``out`` if given; keeps on ``ctx`` what :func:`_mask_backward` needs. A
+    :class:`DeferredDensity` ``density`` is summed in the same pass where the
+    kernels run; ``ctx.density`` is ``f(t)`` then (else None)."""
     ctx.full = weight_gradient == "full"
     # Scalars on the host (workspace.host_scalar), rounded as 0-d tensors would be.
     scalar = host_scalar(temperature.dtype)
@@ -61,7 +76,7 @@ def _mask_forward(
         # One pass, reading w and writing w m; the backward pass recomputes
         # m from w, so nothing the size of the pool is kept.
         ctx.offset = float(offset)
-        masked = torch.empty_like(weight)
+        masked = torch.empty_like(weight) if out is None else out
         values = weight.detach()
         kde = ()
         if density is not None:
@@ -90,7 +105,7 @@ def _mask_forward(
     )
     torch.sigmoid(logits, out=mask)
     ctx.logits, ctx.mask = logits, mask
-    return weight * mask
+    return torch.mul(weight, mask) if out is None else torch.mul(weight, mask, out=out)
 
 
 def _is_compiled(weight, offset, inverse_temperature) -> bool:
@@ -104,12 +119,13 @@ def _is_compiled(weight, offset, inverse_temperature) -> bool:
     )
 
 
-def _mask_backward(ctx, grad):
+def _mask_backward(ctx, grad, out=None):
     """The gradients of ``w``, ``t`` and ``tau`` (:func:`masked_weight`) from
-    the tuple of the output's gradients (one, or one per part)."""
+    the tuple of the output's gradients (one, or one per part); ``w``'s
+    written to ``out`` if given."""
     (weight,) = ctx.saved_tensors
     if ctx.compiled:
-        return _compiled_mask_backward(ctx, weight, grad)
+        return _compiled_mask_backward(ctx, weight, grad, out)
     grad = _gradients(ctx, grad)
     scratch = ctx.scratch
     if scratch is not None and scratch.generation(ctx.name) != ctx.generation:
@@ -119,7 +135,7 @@ def _mask_backward(ctx, grad):
             "after each forward."
         )
     logits, mask = ctx.logits, ctx.mask
-    grad_weight = torch.mul(grad, mask)
+    grad_weight = torch.mul(grad, mask, out=out) if out is not None else grad * mask
     if scratch is None:
         slope = torch.empty_like(weight)
     else:
@@ -137,22 +153,23 @@ def _mask_backward(ctx, grad):
     return grad_weight, grad_threshold, grad_temperature
 
 
-def _compiled_mask_backward(ctx, weight, grads):
+def _compiled_mask_backward(ctx, weight, grads, out=None):
     """:func:`_mask_backward` in one pass over ``g`` and ``w``: the kernel
     writes ``dL/dw`` and returns the sums of the slope ``s = w g m (1 - m)``
     and of ``s`` times the logit (in float64); segment by segment where the
     forward pass gave the masked weights in parts."""
-    grad_weight = getattr(ctx, "masked", None)
-    if grad_weight is None:
-        grad_weight = torch.empty_like(weight)
-    else:
+    grad_weight = out
+    if grad_weight is None and getattr(ctx, "masked", None) is not None:
         # The layers are done with the masked weights (given as parts, whose
         # only readers are the layers' own backward passes): their buffer
         # takes dL/dw, which saves a pool-sized buffer at the step's peak.
         # The version bump makes autograd refuse a later use of the parts (a
         # second backward pass) instead of reading gradients as weights.
+        grad_weight = ctx.masked
         del ctx.masked
         torch.autograd.graph.increment_version(grad_weight)
+    elif grad_weight is None:
+        grad_weight = torch.empty_like(weight)
     values = weight.detach()
     slopes = weighted = 0.0
     start = 0
@@ -208,6 +225,43 @@ class _MaskedWeight(torch.autograd.Function):
         return *_mask_backward(ctx, grads), None, None, None, None
 
 
+def _pruned_forward(
+    ctx, weight, ratio, temperature, grid_size, scratch, weight_gradient, out=None
+):
+    """:func:`_mask_forward` at ``t(r)`` (``ratio`` a float), keeping
+    ``dt/dr`` on ``ctx``; the masked weights (in ``out`` if given)."""
+    threshold, slope = threshold_and_slope(
+        weight, ratio, grid_size, scratch, defer=True
+    )
+    deferred = slope if isinstance(slope, DeferredDensity) else None
+    masked = _mask_forward(
+        ctx,
+        weight,
+        threshold.item(),
+        temperature,
+        scratch,
+        "mask",
+        weight_gradient,
+        deferred,
+        out,
+    )
+    if deferred is None:
+        ctx.threshold_per_ratio = slope
+    else:  # summed in the mask's pass, or on its own on the torch route
+        density = ctx.density
+        if density is None:
+            density = deferred.density(weight.detach())
+        ctx.threshold_per_ratio = slope_of(density, threshold.dtype)
+    return masked
+
+
+def _pruned_backward(ctx, grads, out=None):
+    """The gradients of ``w``, ``r`` and ``tau`` of :func:`_pruned_forward`."""
+    grad_weight, grad_threshold, grad_temperature = _mask_backward(ctx, grads, out)
+    # dt/dr = 1 / f(t), as quantile_threshold's backward applies it.
+    return grad_weight, grad_threshold * ctx.threshold_per_ratio, grad_temperature
+
+
 class _PrunedWeight(torch.autograd.Function):
     """:func:`masked_weight` at :func:`quantile_threshold`'s ``t(r)``, one node."""
 
@@ -215,35 +269,88 @@ class _PrunedWeight(torch.autograd.Function):
     def forward(
         ctx, weight, ratio, temperature, grid_size, scratch, weight_gradient, sizes
     ):
-        threshold, slope = threshold_and_slope(
-            weight, float(ratio), grid_size, scratch, defer=True
+        masked = _pruned_forward(
+            ctx, weight, float(ratio), temperature, grid_size, scratch, weight_gradient
         )
-        deferred = slope if isinstance(slope, DeferredDensity) else None
-        masked = _mask_forward(
-            ctx,
-            weight,
-            threshold.item(),
-            temperature,
-            scratch,
-            "mask",
-            weight_gradient,
-            deferred,
-        )
-        if deferred is None:
-            ctx.threshold_per_ratio = slope
-        else:  # summed in the mask's pass, or on its own on the torch route
-            density = ctx.density
-            if density is None:
-                density = deferred.density(weight.detach())
-            ctx.threshold_per_ratio = slope_of(density, threshold.dtype)
         return _parts(ctx, masked, sizes)
 
     @staticmethod
     def backward(ctx, *grads):
-        grad_weight, grad_threshold, grad_temperature = _mask_backward(ctx, grads)
-        # dt/dr = 1 / f(t), as quantile_threshold's backward applies it.
-        grad_ratio = grad_threshold * ctx.threshold_per_ratio
-        return grad_weight, grad_ratio, grad_temperature, None, None, None, None
+        return *_pruned_backward(ctx, grads), None, None, None, None
+
+
+class _PoolContext:
+    """What ``ctx`` holds for one model's pool of :class:`_StackedPrunedWeights`."""
+
+    parts = False
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+class _StackedPrunedWeights(torch.autograd.Function):
+    """:func:`pruned_weight` of every row of a ``(K, n)`` stack of pools
+    (one model's weights each), one node; rows not ``soft`` pass through."""
+
+    @staticmethod
+    def forward(
+        ctx,
+        weights,
+        ratios,
+        temperatures,
+        grid_size,
+        scratches,
+        weight_gradient,
+        soft,
+        sizes,
+        failed,
+    ):
+        masked = torch.empty_like(weights)
+        ctx.pools, ctx.sizes = {}, sizes
+        for k, (weight, scratch) in enumerate(zip(weights, scratches)):
+            if soft[k]:
+                pool = _PoolContext()
+                try:
+                    _pruned_forward(
+                        pool,
+                        weight,
+                        float(ratios[k]),
+                        temperatures[k],
+                        grid_size,
+                        scratch,
+                        weight_gradient,
+                        out=masked[k],
+                    )
+                except NonFiniteWeightsError:
+                    if failed is None:
+                        raise
+                    failed.append(k)
+                else:
+                    ctx.pools[k] = pool
+                    continue
+            masked[k] = weight
+        return masked
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_weights = torch.empty_like(grad)
+        grad_ratios = grad.new_zeros(grad.shape[0])
+        grad_temperatures = grad.new_zeros(grad.shape[0])
+        for k, row in enumerate(grad):
+            pool = ctx.pools.get(k)
+            if pool is None:
+                grad_weights[k] = row
+                continue
+            # The compiled backward sums part by part, as for one model's
+            # layers (pruned_weight's sizes): the same sums, bit for bit.
+            parts = row.split(ctx.sizes) if pool.compiled and ctx.sizes else (row,)
+            _, grad_ratio, grad_temperature = _pruned_backward(
+                pool, parts, out=grad_weights[k]
+            )
+            grad_ratios[k] = grad_ratio
+            grad_temperatures[k] = grad_temperature
+        ctx.pools = None
+        return grad_weights, grad_ratios, grad_temperatures, *[None] * 6
 
 
 def masked_weight(
@@ -331,3 +438,49 @@ def _check_weight_gradient(weight_gradient):
             f"weight_gradient must be one of {WEIGHT_GRADIENTS}, "
             f"got {weight_gradient!r}."
         )
+
+
+def pruned_weights(
+    weights: torch.Tensor,
+    ratios: torch.Tensor,
+    temperatures: torch.Tensor,
+    grid_size: int,
+    scratches: list,
+    weight_gradient: str,
+    soft: list[bool],
+    sizes: list[int] | None = None,
+    failed: list[int] | None = None,
+) -> torch.Tensor:
+    """:func:`pruned_weight` of each row of ``weights`` (shape ``(K, n)``,
+    one model's pool of weights a row) at its own ``ratios[k]`` and
+    ``temperatures[k]`` (shape ``(K,)``), with its own ``scratches[k]``; a
+    row whose ``soft[k]`` is False passes through unmasked (a hardened or a
+    resting model), its ``r`` and ``tau`` getting no gradient. ``sizes``:
+    the parts of a row (a model's layers) whose gradients the compiled
+    backward pass sums in turn, as :func:`pruned_weight` with ``sizes``.
+    A row holding NaN or infinity raises :class:`NonFiniteWeightsError`; with
+    a list ``failed``, its index is appended there instead and it passes
+    through (its model's step is void; the others' go on).
+
+    Each row is thresholded, masked and differentiated by the same code as
+    one model's pool, in one autograd node for all (the stacked models'
+    training step pays its fixed costs once).
+    """
+    _check_weight_gradient(weight_gradient)
+    if weights.dim() != 2 or ratios.shape != weights.shape[:1]:
+        raise ValueError(
+            "pruned_weights takes weights of shape (K, n) and ratios and "
+            f"temperatures of shape (K,), got {tuple(weights.shape)} and "
+            f"{tuple(ratios.shape)}."
+        )
+    return _StackedPrunedWeights.apply(
+        weights,
+        ratios,
+        temperatures,
+        grid_size,
+        scratches,
+        weight_gradient,
+        soft,
+        sizes,
+        failed,
+    )

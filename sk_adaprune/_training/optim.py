@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import torch
 
-__all__ = ["FusedAdam"]
+__all__ = ["FusedAdam", "StackedAdam"]
 
 
 class FusedAdam(torch.optim.Optimizer):
@@ -122,3 +122,86 @@ class FusedAdam(torch.optim.Optimizer):
                     found_inf=None,
                 )
         return loss
+
+
+class StackedAdam:
+    """:class:`FusedAdam` for the models of a stacked module, model by model.
+
+    A stacked module (``StackedSoftMaskedMLP``) holds ``K`` models' parameters
+    along a leading axis. Each model keeps its own Adam state (the moments
+    are rows of stacked buffers, the step counts entries of a ``(K,)``
+    tensor per parameter), and :meth:`step` moves only the models it is
+    given: one ``torch._fused_adam_`` call per parameter group and weight
+    decay, over those models' rows. Each row therefore takes the step
+    ``FusedAdam`` makes on one model's parameter, bit for bit, and a model
+    that does not step (it has stopped, or its epoch has fewer batches) is
+    left exactly as it is.
+
+    Parameters
+    ----------
+    groups : dict of str to (list of tensors, dict)
+        Per group name, the stacked parameters and their settings
+        (``lr``, ``betas``, ``eps``), as a net's optimizer groups them.
+    """
+
+    def __init__(self, groups):
+        self.groups = groups
+        self.state = {}
+        for params, _ in groups.values():
+            for param in params:
+                self.state[param] = {
+                    "step": torch.zeros(
+                        param.shape[0], dtype=torch.float32, device=param.device
+                    ),
+                    "exp_avg": torch.zeros_like(param),
+                    "exp_avg_sq": torch.zeros_like(param),
+                }
+
+    def zero_grad(self) -> None:
+        for params, _ in self.groups.values():
+            for param in params:
+                param.grad = None
+
+    @torch.no_grad()
+    def step(self, models: dict[str, list[int]], weight_decay: dict) -> None:
+        """One step of the models ``models[group]`` in each group (the
+        others' rows get none), ``weight_decay[k]`` the weights group's
+        decay of model ``k`` (the other groups have none)."""
+        for name, (params, settings) in self.groups.items():
+            buckets = defaultdict(lambda: ([], [], [], [], []))
+            for k in models.get(name, ()):
+                decay = weight_decay[k] if name == "weights" else 0.0
+                lists = buckets[decay]
+                for param in params:
+                    state = self.state[param]
+                    for values, tensor in zip(
+                        lists,
+                        (
+                            param[k],
+                            param.grad[k],
+                            state["exp_avg"][k],
+                            state["exp_avg_sq"][k],
+                            state["step"][k],
+                        ),
+                    ):
+                        values.append(tensor)
+            beta1, beta2 = settings["betas"]
+            for decay, (rows, grads, exp_avgs, exp_avg_sqs, steps) in buckets.items():
+                torch._foreach_add_(steps, 1)
+                torch._fused_adam_(
+                    rows,
+                    grads,
+                    exp_avgs,
+                    exp_avg_sqs,
+                    [],
+                    steps,
+                    amsgrad=False,
+                    lr=settings["lr"],
+                    beta1=beta1,
+                    beta2=beta2,
+                    weight_decay=decay,
+                    eps=settings["eps"],
+                    maximize=False,
+                    grad_scale=None,
+                    found_inf=None,
+                )

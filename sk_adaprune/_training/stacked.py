@@ -1,0 +1,242 @@
+"""Several nets of one shape trained as one stacked network.
+
+A search over ``lambda_`` trains many small networks of one shape, each with
+its own rows (a fold), its own ``lambda_`` and its own stopping. A step of
+such a network is mostly fixed cost (a few dozen small kernels, the autograd
+bookkeeping, the optimizer's calls), which one stacked step of ``K``
+networks pays once instead of ``K`` times. :func:`fit_stacked` runs skorch's
+fit loop for ``K`` initialised :class:`~.net.PruningNet` at once: every net
+keeps its own module (a member of a ``StackedSoftMaskedMLP``, whose
+parameters are views of the stack's rows), history, callbacks (the stopping
+rule, the divergence guard, the pruning records, each net's own), batch
+order, schedule and loss, exactly as its own ``fit`` would run them; only
+the forward and backward passes and the optimizer step are shared. A net
+whose callbacks stop it rests (its row passes through unmasked and takes no
+step) while the others go on.
+"""
+
+import math
+from typing import NamedTuple
+
+import torch
+from skorch.dataset import Dataset
+
+from .._module import StackedSoftMaskedMLP
+from .net import PruningNet
+from .optim import StackedAdam
+
+__all__ = ["StackedData", "fit_stacked"]
+
+
+class StackedData(NamedTuple):
+    """One net's training rows (tensors as ``PruningNet.fit`` reads them)
+    and held-out set (or None)."""
+
+    X: torch.Tensor
+    y: torch.Tensor
+    sample_weight: torch.Tensor | None
+    held_out: Dataset | None
+
+
+class _Lane:
+    """One net's place in the stacked loop: its batches this epoch."""
+
+    def __init__(self, k: int, net: PruningNet, data: StackedData, offset: int):
+        self.k, self.net, self.data, self.offset = k, net, data, offset
+        self.rows = data.X.shape[0]
+        self.batch_size = net.batch_size
+        self.batches = math.ceil(self.rows / self.batch_size)
+        self.shuffle = net.iterator_train__shuffle
+        self.order = None
+        self.stopped = False
+
+    def notify(self, method_name: str, **kwargs) -> None:
+        """The net's ``notify``; a callback's ``KeyboardInterrupt`` ends this
+        net's training as skorch's ``partial_fit`` ends it."""
+        if self.stopped:
+            return
+        try:
+            self.net.notify(method_name, **kwargs)
+        except KeyboardInterrupt:
+            self.stop()
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.net.notify("on_train_end", X=None, y=None)
+
+    def batch_rows(self, j: int) -> torch.Tensor:
+        start = j * self.batch_size
+        return self.order[start : start + self.batch_size]
+
+
+def fit_stacked(nets: list[PruningNet], data: list[StackedData]) -> None:
+    """Train the nets (modules of one shape, the same ``max_epochs`` and
+    optimizer settings; not yet initialised) on their ``data``, as their
+    ``fit`` would, in one stacked network."""
+    for net in nets:
+        net.initialize()
+    stack = StackedSoftMaskedMLP([net.module_ for net in nets])
+    device = stack.weights.device
+    groups = stack.parameter_groups()
+    optimizer = StackedAdam(
+        {
+            name: (params, settings)
+            for (name, params), settings in zip(
+                groups.items(), nets[0].optimizer_.param_groups
+            )
+        }
+    )
+    lanes, offset = [], 0
+    for k, (net, rows) in enumerate(zip(nets, data)):
+        lanes.append(_Lane(k, net, rows, offset))
+        offset += rows.X.shape[0]
+    X_all = torch.cat([rows.X for rows in data]).to(device)
+    y_all = torch.cat([rows.y for rows in data]).to(device)
+    weights = None
+    if data[0].sample_weight is not None:
+        weights = torch.cat([rows.sample_weight for rows in data]).to(device)
+    valid = _held_out_stack(data, device)
+
+    for lane in lanes:
+        lane.notify("on_train_begin", X=None, y=None)
+    for _ in range(nets[0].max_epochs):
+        live = [lane for lane in lanes if not lane.stopped]
+        if not live:
+            break
+        for lane in live:
+            lane.notify(
+                "on_epoch_begin", dataset_train=None, dataset_valid=lane.data.held_out
+            )
+            if lane.shuffle:
+                lane.order = torch.from_numpy(
+                    lane.net.shuffle_rng_.permutation(lane.rows)
+                )
+            else:
+                lane.order = torch.arange(lane.rows)
+        for j in range(max(lane.batches for lane in live)):
+            stepping = [
+                lane for lane in live if not lane.stopped and j < lane.batches
+            ]
+            if not stepping:
+                break
+            _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights)
+        live = [lane for lane in live if not lane.stopped]
+        if valid is not None and live:
+            _validation_step(stack, lanes, live, valid)
+        for lane in live:
+            lane.net.history.record("train_batch_count", lane.batches)
+            if valid is not None:
+                lane.net.history.record("valid_batch_count", 1)
+            lane.notify(
+                "on_epoch_end", dataset_train=None, dataset_valid=lane.data.held_out
+            )
+    for lane in lanes:
+        if not lane.stopped:
+            lane.stop()
+    for net in nets:  # each module its own parameters again, off the stack
+        for param in net.module_.parameters():
+            param.data = param.data.clone()
+
+
+def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
+    """One training step of the ``stepping`` lanes; the others rest."""
+    stack.resting = [True] * len(lanes)
+    rows = [None] * len(lanes)
+    for lane in stepping:
+        stack.resting[lane.k] = False
+        rows[lane.k] = lane.batch_rows(j)
+        lane.notify("on_batch_begin", batch=None, training=True)
+    size = max(len(rows[lane.k]) for lane in stepping)
+    index = torch.zeros((len(lanes), size), dtype=torch.long)
+    for lane in stepping:
+        index[lane.k, : len(rows[lane.k])] = rows[lane.k] + lane.offset
+    flat = index.view(-1).to(X_all.device)
+    X = X_all.index_select(0, flat).view(len(lanes), size, -1)
+    y = y_all.index_select(0, flat)
+    y = y.view(len(lanes), size, *y.shape[1:])
+    if weights is not None:
+        w = weights.index_select(0, flat).view(len(lanes), size)
+    stack.train()
+    optimizer.zero_grad()
+    outputs = stack(X)
+    failed = set(stack.failed)
+    losses, total = {}, 0.0
+    for lane in stepping:
+        if lane.k in failed:
+            continue
+        count = len(rows[lane.k])
+        y_true = y[lane.k, :count]
+        if weights is not None:
+            y_true = (y_true, w[lane.k, :count])
+        loss = lane.net.get_loss(outputs[lane.k, :count], y_true, training=True)
+        losses[lane.k] = loss
+        total = total + loss
+    if losses:
+        total.backward()
+    decay, soft = {}, []
+    for lane in stepping:
+        if lane.k in failed:
+            continue
+        net, module = lane.net, lane.net.module_
+        decay[lane.k] = net.weights_group_["weight_decay"]
+        if not module.hardened:
+            soft.append(lane.k)
+            if net.sparsity_penalty:
+                # d/dr of sparsity_penalty (1 - r)^2, as PruningNet adds it.
+                slope = -2.0 * net.sparsity_penalty * (1.0 - module.ratio.item())
+                stack.ratio.grad[lane.k].add_(slope)
+    stepped = list(decay)
+    optimizer.step(
+        {"ratio": soft, "temperature": soft, "weights": stepped, "biases": stepped},
+        decay,
+    )
+    for lane in stepping:
+        net, module = lane.net, lane.net.module_
+        if lane.k in losses:
+            net.train_steps_ += 1
+            if module.hardened:
+                module.zero_pruned_()
+            else:
+                module.clamp_(net.tau_min, ratio_max=net.ratio_ceiling(net.train_steps_))
+            loss = losses[lane.k].item()
+        else:  # NaN or infinite weights: the divergence guard takes over
+            loss = math.nan
+        net.history.record_batch("train_loss", loss)
+        net.history.record_batch("train_batch_size", len(rows[lane.k]))
+        lane.notify("on_batch_end", batch=None, training=True)
+
+
+class _HeldOut(NamedTuple):
+    X: torch.Tensor  # (K, rows, n_features), padded with zeros
+    rows: list[int]
+
+
+def _held_out_stack(data, device) -> _HeldOut | None:
+    """The held-out sets stacked (the nets have one all, or none)."""
+    if data[0].held_out is None:
+        return None
+    sets = [torch.as_tensor(rows.held_out.X) for rows in data]
+    size = max(len(X) for X in sets)
+    X = sets[0].new_zeros((len(sets), size, sets[0].shape[1]))
+    for k, rows in enumerate(sets):
+        X[k, : len(rows)] = rows
+    return _HeldOut(X.to(device), [len(rows) for rows in sets])
+
+
+@torch.no_grad()
+def _validation_step(stack, lanes, live, valid) -> None:
+    """The hard-masked networks' outputs on their held-out sets, one batch
+    each, as skorch's validation pass hands them to the callbacks."""
+    stack.resting = [lane.stopped for lane in lanes]
+    stack.eval()
+    outputs = stack(valid.X)
+    stack.train()
+    for lane in live:
+        y_pred = outputs[lane.k, : valid.rows[lane.k]]
+        lane.notify("on_batch_begin", batch=None, training=False)
+        loss = lane.net.get_loss(
+            y_pred, torch.as_tensor(lane.data.held_out.y), training=False
+        )
+        lane.net.history.record_batch("valid_loss", loss.item())
+        lane.net.history.record_batch("valid_batch_size", valid.rows[lane.k])
+        lane.notify("on_batch_end", batch=None, training=False, y_pred=y_pred)
