@@ -4,8 +4,10 @@ import copy
 import math
 import os
 import sys
+import time
 import warnings
 from abc import ABCMeta, abstractmethod
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -53,6 +55,7 @@ from ._sklearn_private import (
 from ._training.callbacks import DivergenceGuard, PruningMonitor, StoppingRule
 from ._training.net import BatchIterator, PruningNet
 from ._training.optim import FusedAdam
+from ._training.stacked import StackedData, fit_stacked
 from ._training.threads import threads_for_this_process
 
 _SEED_BOUND = np.iinfo(np.int32).max
@@ -62,7 +65,7 @@ _TORCH_DTYPES = {
     np.dtype(np.float64): torch.float64,
 }
 # Adam's fused CPU kernel (torch >= 2.4) does a step in one pass.
-_FUSED_ADAM = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
+FUSED_ADAM = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
 # Inputs larger than this in magnitude get advice to standardise them.
 _LARGE_INPUT = 1e3
 
@@ -524,11 +527,11 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
             ),
             # The same steps as torch.optim.Adam(fused=True), without
             # torch.optim's import of torch._dynamo in every process.
-            optimizer=FusedAdam if _FUSED_ADAM else torch.optim.Adam,
+            optimizer=FusedAdam if FUSED_ADAM else torch.optim.Adam,
             lr=self.learning_rate_init,
             optimizer__betas=(self.beta_1, self.beta_2),
             optimizer__eps=self.epsilon,
-            optimizer__fused=_FUSED_ADAM,
+            optimizer__fused=FUSED_ADAM,
             max_epochs=max_epochs,
             batch_size=batch_size,
             iterator_train=BatchIterator,
@@ -779,6 +782,69 @@ def _in_training_dtype(X, fitted):
     """``X`` in the dtype training computes in: X's own, as MLPClassifier's,
     or the ``fitted`` network's that a fit goes on from."""
     return X.astype(X.dtype if fitted is None else fitted.dtype, copy=False)
+
+
+# Stacked networks hold at most this many weights in all: a stack's step is
+# worth it while it is dominated by fixed costs, not arithmetic.
+_STACK_WEIGHTS = 2**22
+# What stacked models must share: their modules' shape and arithmetic.
+_STACKED_ALIKE = (
+    "n_features",
+    "hidden_layer_sizes",
+    "n_outputs",
+    "activation",
+    "kde_grid_size",
+    "weight_gradient",
+    "dtype",
+    "prune",
+)
+
+
+def train_stacked(fits: list) -> list[float]:
+    """Train the pending fits (``(estimator, pending)`` pairs from
+    ``_begin_fit``) in stacked networks (:func:`fit_stacked`), as many as
+    share a shape and fit in ``_STACK_WEIGHTS`` together, and finish each
+    as ``fit`` does; every estimator ends as its own ``fit`` would leave it,
+    bit for bit. Returns each fit's share of its stack's wall time."""
+    alike = defaultdict(list)
+    for i, (_, pending) in enumerate(fits):
+        net = pending.net
+        module = net.get_params_for("module")
+        key = tuple(repr(module[name]) for name in _STACKED_ALIKE)
+        alike[key + (net.max_epochs, str(net.device))].append(i)
+    times = [0.0] * len(fits)
+    with threads_for_this_process():
+        for indices in alike.values():
+            net = fits[indices[0]][1].net
+            module = net.get_params_for("module")
+            sizes = [module["n_features"], *module["hidden_layer_sizes"]]
+            weights = sum(
+                a * b for a, b in zip(sizes, [*sizes[1:], module["n_outputs"]])
+            )
+            size = max(1, _STACK_WEIGHTS // weights)
+            for start in range(0, len(indices), size):
+                chunk = [fits[i] for i in indices[start : start + size]]
+                began = time.perf_counter()
+                fit_stacked(
+                    [pending.net for _, pending in chunk],
+                    [
+                        StackedData(
+                            *_training_tensors(
+                                pending.X, pending.y_train, pending.sample_weight
+                            ),
+                            pending.held_out,
+                        )
+                        for _, pending in chunk
+                    ],
+                )
+                for estimator, pending in chunk:
+                    pending.net.sample_weight = pending.net.start_from = None
+                    estimator._check_trained(pending.net, 0)
+                    estimator._end_fit(pending)
+                share = (time.perf_counter() - began) / len(chunk)
+                for i in indices[start : start + size]:
+                    times[i] = share
+    return times
 
 
 def _training_tensors(X, y_train, sample_weight):

@@ -8,20 +8,36 @@ single estimator trains, and ``cv_results_`` has its layout.
 """
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from scipy import sparse
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    clone,
+    is_classifier,
+)
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
+from sklearn.utils import indexable
 from sklearn.utils.validation import assert_all_finite, check_is_fitted
 
+from ._base import FUSED_ADAM, train_stacked
 from ._classifier import AdaptivePrunedMLPClassifier
 from ._docstrings import fill_docstring
 from ._regressor import AdaptivePrunedMLPRegressor
+from ._sklearn_private import (
+    method_params,
+    safe_indexing,
+    search_results,
+    search_score_params,
+)
 from .model_selection import sparsest_within, sparsity_scorer
 
 __all__ = [
@@ -201,15 +217,77 @@ class _BaseAdaptivePrunedMLPCV(BaseEstimator):
             error_score="raise",
         )
         fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
-        search.fit(X, y, **fit_params)
+        if self._stacks(X):
+            results = self._stacked_search(search, X, y, sample_weight)
+            if callable(refit):
+                best = refit(results)
+            else:
+                best = results["rank_test_score"].argmin()
+            self.best_index_ = int(best)
+            self.estimator_ = clone(single).set_params(lambda_=grid[self.best_index_])
+            self.estimator_.fit(X, y, **fit_params)
+        else:
+            search.fit(X, y, **fit_params)
+            results = search.cv_results_
+            self.best_index_ = int(search.best_index_)
+            self.estimator_ = search.best_estimator_
         self.lambdas_ = grid
-        self.cv_results_ = search.cv_results_
-        self.best_index_ = int(search.best_index_)
+        self.cv_results_ = results
         self.lambda_ = float(grid[self.best_index_])
-        scores = search.cv_results_["mean_test_score"]
-        self.best_score_ = float(scores[self.best_index_])
-        self.estimator_ = search.best_estimator_
+        self.best_score_ = float(results["mean_test_score"][self.best_index_])
         return self
+
+    def _stacks(self, X) -> bool:
+        """Whether the folds' fits train as stacked networks: pruned weights
+        (not neurons), a dense X, and Adam's fused step in this torch."""
+        return (
+            self.prune == "weights"
+            and not sparse.issparse(X)
+            and FUSED_ADAM
+            and self.n_jobs in (None, 1)
+        )
+
+    def _stacked_search(self, search, X, y, sample_weight) -> dict:
+        """The search's ``cv_results_``, every ``(lambda_, fold)`` model
+        trained in stacked networks (:func:`fit_stacked`): each is the
+        single estimator's fit on its fold's training rows, bit for bit, and
+        scored on its test rows as ``GridSearchCV`` scores it."""
+        X, y, sample_weight = indexable(X, y, sample_weight)
+        single = search.estimator
+        single._check_params()  # what fit checks first
+        cv = check_cv(search.cv, y, classifier=is_classifier(single))
+        folds = list(cv.split(X, y))
+        candidates = list(ParameterGrid(search.param_grid))
+        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        fits = []
+        for params in candidates:
+            for train, test in folds:
+                model = clone(single).set_params(**params)
+                weights = method_params(X, fit_params, train).get("sample_weight")
+                pending = model._begin_fit(
+                    safe_indexing(X, train),
+                    safe_indexing(y, train),
+                    weights,
+                    None,
+                    False,
+                )
+                fits.append((model, pending, test))
+        times = train_stacked([(model, pending) for model, pending, _ in fits])
+        score_params = search_score_params(search, fit_params)
+        out = []
+        for (model, _, test), fit_time in zip(fits, times):
+            X_test, y_test = safe_indexing(X, test), safe_indexing(y, test)
+            test_params = method_params(X, score_params, test)
+            start = time.perf_counter()
+            scores = {
+                name: scorer(model, X_test, y_test, **test_params)
+                for name, scorer in search.scoring.items()
+            }
+            score_time = time.perf_counter() - start
+            out.append(
+                {"fit_time": fit_time, "score_time": score_time, "test_scores": scores}
+            )
+        return search_results(search, candidates, len(folds), out)
 
     def __getattr__(self, name: str):
         # The refit estimator's fitted attributes (coefs_, learned_sparsity_,

@@ -114,9 +114,7 @@ def fit_stacked(nets: list[PruningNet], data: list[StackedData]) -> None:
             else:
                 lane.order = torch.arange(lane.rows)
         for j in range(max(lane.batches for lane in live)):
-            stepping = [
-                lane for lane in live if not lane.stopped and j < lane.batches
-            ]
+            stepping = [lane for lane in live if not lane.stopped and j < lane.batches]
             if not stepping:
                 break
             _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights)
@@ -197,7 +195,9 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
             if module.hardened:
                 module.zero_pruned_()
             else:
-                module.clamp_(net.tau_min, ratio_max=net.ratio_ceiling(net.train_steps_))
+                module.clamp_(
+                    net.tau_min, ratio_max=net.ratio_ceiling(net.train_steps_)
+                )
             loss = losses[lane.k].item()
         else:  # NaN or infinite weights: the divergence guard takes over
             loss = math.nan
