@@ -1,5 +1,7 @@
 """The soft mask ``sigmoid((w^2 - t^2)/tau)`` and the masked weight ``w * m``."""
 
+import contextlib
+
 import numpy as np
 import torch
 
@@ -279,6 +281,25 @@ class _PrunedWeight(torch.autograd.Function):
         return *_pruned_backward(ctx, grads), None, None, None, None
 
 
+# Pools of fewer weights than this are computed on one thread in a stacked
+# step: each kernel call is then shorter than the threads' start and join.
+# (The kernels' sums do not depend on the thread count.)
+_ONE_THREAD_POOL = 2**16
+
+
+@contextlib.contextmanager
+def _threads_for_pools(size: int):
+    threads = torch.get_num_threads()
+    if size >= _ONE_THREAD_POOL or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class _PoolContext:
     """What ``ctx`` holds for one model's pool of :class:`_StackedPrunedWeights`."""
 
@@ -307,28 +328,19 @@ class _StackedPrunedWeights(torch.autograd.Function):
     ):
         masked = torch.empty_like(weights)
         ctx.pools, ctx.sizes = {}, sizes
-        for k, (weight, scratch) in enumerate(zip(weights, scratches)):
-            if soft[k]:
-                pool = _PoolContext()
-                try:
-                    _pruned_forward(
-                        pool,
-                        weight,
-                        float(ratios[k]),
-                        temperatures[k],
-                        grid_size,
-                        scratch,
-                        weight_gradient,
-                        out=masked[k],
-                    )
-                except NonFiniteWeightsError:
-                    if failed is None:
-                        raise
-                    failed.append(k)
-                else:
-                    ctx.pools[k] = pool
-                    continue
-            masked[k] = weight
+        with _threads_for_pools(weights.shape[1]):
+            _stacked_forward(
+                ctx,
+                weights,
+                ratios,
+                temperatures,
+                grid_size,
+                scratches,
+                weight_gradient,
+                soft,
+                failed,
+                masked,
+            )
         return masked
 
     @staticmethod
@@ -336,21 +348,66 @@ class _StackedPrunedWeights(torch.autograd.Function):
         grad_weights = torch.empty_like(grad)
         grad_ratios = grad.new_zeros(grad.shape[0])
         grad_temperatures = grad.new_zeros(grad.shape[0])
-        for k, row in enumerate(grad):
-            pool = ctx.pools.get(k)
-            if pool is None:
-                grad_weights[k] = row
-                continue
-            # The compiled backward sums part by part, as for one model's
-            # layers (pruned_weight's sizes): the same sums, bit for bit.
-            parts = row.split(ctx.sizes) if pool.compiled and ctx.sizes else (row,)
-            _, grad_ratio, grad_temperature = _pruned_backward(
-                pool, parts, out=grad_weights[k]
-            )
-            grad_ratios[k] = grad_ratio
-            grad_temperatures[k] = grad_temperature
+        with _threads_for_pools(grad.shape[1]):
+            _stacked_backward(ctx, grad, grad_weights, grad_ratios, grad_temperatures)
         ctx.pools = None
         return grad_weights, grad_ratios, grad_temperatures, *[None] * 6
+
+
+def _stacked_forward(
+    ctx,
+    weights,
+    ratios,
+    temperatures,
+    grid_size,
+    scratches,
+    weight_gradient,
+    soft,
+    failed,
+    masked,
+):
+    """Each soft row's :func:`_pruned_forward` into its row of ``masked``
+    (its context kept in ``ctx.pools``); the others copied as they are."""
+    for k, (weight, scratch) in enumerate(zip(weights, scratches)):
+        if soft[k]:
+            pool = _PoolContext()
+            try:
+                _pruned_forward(
+                    pool,
+                    weight,
+                    float(ratios[k]),
+                    temperatures[k],
+                    grid_size,
+                    scratch,
+                    weight_gradient,
+                    out=masked[k],
+                )
+            except NonFiniteWeightsError:
+                if failed is None:
+                    raise
+                failed.append(k)
+            else:
+                ctx.pools[k] = pool
+                continue
+        masked[k] = weight
+
+
+def _stacked_backward(ctx, grad, grad_weights, grad_ratios, grad_temperatures):
+    """Each masked row's :func:`_pruned_backward`; the others' gradients
+    passed through."""
+    for k, row in enumerate(grad):
+        pool = ctx.pools.get(k)
+        if pool is None:
+            grad_weights[k] = row
+            continue
+        # The compiled backward sums part by part, as for one model's
+        # layers (pruned_weight's sizes): the same sums, bit for bit.
+        parts = row.split(ctx.sizes) if pool.compiled and ctx.sizes else (row,)
+        _, grad_ratio, grad_temperature = _pruned_backward(
+            pool, parts, out=grad_weights[k]
+        )
+        grad_ratios[k] = grad_ratio
+        grad_temperatures[k] = grad_temperature
 
 
 def masked_weight(

@@ -29,6 +29,14 @@ class HalfSquaredError(nn.Module):
     """``mean((y - y_pred)^2) / 2``, MLPRegressor's training loss; with
     ``sample_weight``, the weighted mean over rows of the mean over outputs."""
 
+    def stacked(self, y_pred: torch.Tensor, y_true: torch.Tensor):
+        """The loss of each of ``K`` models' batches (``(K, rows, outputs)``)
+        of one size, unweighted: the ``(K,)`` losses to differentiate, and
+        their values, each equal to :meth:`forward`'s on the model's batch
+        with the same gradient, bit for bit (tests/test_stacked.py)."""
+        losses = 0.5 * torch.mean((y_pred - y_true) ** 2, dim=(1, 2))
+        return losses, losses.detach()
+
     def forward(
         self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight=None
     ) -> torch.Tensor:
@@ -41,6 +49,20 @@ class HalfSquaredError(nn.Module):
 class SoftmaxLogLoss(nn.Module):
     """Cross-entropy of softmax logits, MLPClassifier's multiclass loss;
     with ``sample_weight``, the weighted mean over rows."""
+
+    def stacked(self, logits: torch.Tensor, y_true: torch.Tensor):
+        """As :meth:`HalfSquaredError.stacked`: ``logits`` of shape ``(K,
+        rows, classes)``, ``y_true`` ``(K, rows)``. The values are summed by
+        ``nll_loss`` as :meth:`forward` sums them (the mean over a stacked
+        axis adds in another order)."""
+        log_proba = torch.log_softmax(logits, dim=-1)
+        per_row = -log_proba.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
+        with torch.no_grad():
+            values = [
+                nn.functional.nll_loss(rows, targets)
+                for rows, targets in zip(log_proba.detach(), y_true)
+            ]
+        return per_row.mean(dim=1), values
 
     def forward(
         self, logits: torch.Tensor, y_true: torch.Tensor, sample_weight=None

@@ -341,6 +341,13 @@ class PruningNet(NeuralNet):
             rows = sample_weight.sum().item()  # MLPClassifier's sw_sum
         if not training:
             return task_loss
+        return self.training_loss(task_loss, rows)
+
+    def training_loss(self, task_loss: torch.Tensor, rows: float) -> torch.Tensor:
+        """The training loss of a batch of ``rows`` rows (or sum of weights)
+        whose task loss is ``task_loss``: the regularisers added, the parts
+        recorded in the batch's history, and the weights' decay for this
+        step's alpha term set (:meth:`_l2_term`)."""
         task = task_loss.item()
         self.history.record_batch("task_loss", task)
         # The pruning and L2 terms enter the loss as numbers: their

@@ -147,15 +147,25 @@ class StackedAdam:
     def __init__(self, groups):
         self.groups = groups
         self.state = {}
+        # Each stacked tensor's rows (views), made once: the models' parameters
+        # and moments, and the step count of each model.
+        self._rows = {}
         for params, _ in groups.values():
             for param in params:
-                self.state[param] = {
-                    "step": torch.zeros(
-                        param.shape[0], dtype=torch.float32, device=param.device
-                    ),
+                steps = torch.zeros(
+                    param.shape[0], dtype=torch.float32, device=param.device
+                )
+                state = self.state[param] = {
+                    "step": steps,
                     "exp_avg": torch.zeros_like(param),
                     "exp_avg_sq": torch.zeros_like(param),
                 }
+                self._rows[param] = (
+                    param.detach().unbind(0),
+                    state["exp_avg"].unbind(0),
+                    state["exp_avg_sq"].unbind(0),
+                    steps.unbind(0),
+                )
 
     def zero_grad(self) -> None:
         for params, _ in self.groups.values():
@@ -168,33 +178,26 @@ class StackedAdam:
         others' rows get none), ``weight_decay[k]`` the weights group's
         decay of model ``k`` (the other groups have none)."""
         for name, (params, settings) in self.groups.items():
-            buckets = defaultdict(lambda: ([], [], [], [], []))
-            for k in models.get(name, ()):
-                decay = weight_decay[k] if name == "weights" else 0.0
-                lists = buckets[decay]
-                for param in params:
-                    state = self.state[param]
-                    for values, tensor in zip(
-                        lists,
-                        (
-                            param[k],
-                            param.grad[k],
-                            state["exp_avg"][k],
-                            state["exp_avg_sq"][k],
-                            state["step"][k],
-                        ),
-                    ):
-                        values.append(tensor)
+            chosen = models.get(name, ())
+            if not chosen:
+                continue
+            decays = [weight_decay[k] if name == "weights" else 0.0 for k in chosen]
             beta1, beta2 = settings["betas"]
-            for decay, (rows, grads, exp_avgs, exp_avg_sqs, steps) in buckets.items():
-                torch._foreach_add_(steps, 1)
+            for decay in dict.fromkeys(decays):
+                ks = [k for k, d in zip(chosen, decays) if d == decay]
+                lists = ([], [], [], [], [])
+                for param in params:
+                    values, exp_avgs, exp_avg_sqs, steps = self._rows[param]
+                    grads = param.grad.unbind(0)
+                    for out, rows in zip(
+                        lists, (values, grads, exp_avgs, exp_avg_sqs, steps)
+                    ):
+                        out.extend(rows[k] for k in ks)
+                torch._foreach_add_(lists[4], 1)
                 torch._fused_adam_(
-                    rows,
-                    grads,
-                    exp_avgs,
-                    exp_avg_sqs,
+                    *lists[:4],
                     [],
-                    steps,
+                    lists[4],
                     amsgrad=False,
                     lr=settings["lr"],
                     beta1=beta1,

@@ -152,29 +152,17 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
     X = X_all.index_select(0, flat).view(len(lanes), size, -1)
     y = y_all.index_select(0, flat)
     y = y.view(len(lanes), size, *y.shape[1:])
+    w = None
     if weights is not None:
         w = weights.index_select(0, flat).view(len(lanes), size)
     stack.train()
     optimizer.zero_grad()
     outputs = stack(X)
     failed = set(stack.failed)
-    losses, total = {}, 0.0
-    for lane in stepping:
-        if lane.k in failed:
-            continue
-        count = len(rows[lane.k])
-        y_true = y[lane.k, :count]
-        if weights is not None:
-            y_true = (y_true, w[lane.k, :count])
-        loss = lane.net.get_loss(outputs[lane.k, :count], y_true, training=True)
-        losses[lane.k] = loss
-        total = total + loss
-    if losses:
-        total.backward()
+    active = [lane for lane in stepping if lane.k not in failed]
+    losses = _losses(active, outputs, y, w, rows)
     decay, soft = {}, []
-    for lane in stepping:
-        if lane.k in failed:
-            continue
+    for lane in active:
         net, module = lane.net, lane.net.module_
         decay[lane.k] = net.weights_group_["weight_decay"]
         if not module.hardened:
@@ -198,12 +186,46 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
                 module.clamp_(
                     net.tau_min, ratio_max=net.ratio_ceiling(net.train_steps_)
                 )
-            loss = losses[lane.k].item()
+            loss = losses[lane.k]
         else:  # NaN or infinite weights: the divergence guard takes over
             loss = math.nan
         net.history.record_batch("train_loss", loss)
         net.history.record_batch("train_batch_size", len(rows[lane.k]))
         lane.notify("on_batch_end", batch=None, training=True)
+
+
+def _losses(active, outputs, y, w, rows) -> dict[int, float]:
+    """Back-propagate the active lanes' losses; their training losses, as
+    each net's ``get_loss`` computes and records them. One stacked loss
+    where the lanes' batches are alike and the criterion has one
+    (``stacked``), else each lane's ``get_loss`` in turn."""
+    if not active:
+        return {}
+    size = outputs.shape[1]
+    stacked = getattr(active[0].net.criterion_, "stacked", None)
+    if (
+        w is None
+        and stacked is not None
+        and all(len(rows[lane.k]) == size for lane in active)
+    ):
+        graph, values = stacked(outputs, y)
+        index = torch.tensor([lane.k for lane in active], device=outputs.device)
+        graph.index_select(0, index).sum().backward()
+        return {
+            lane.k: lane.net.training_loss(values[lane.k], size).item()
+            for lane in active
+        }
+    totals, total = {}, 0.0
+    for lane in active:
+        count = len(rows[lane.k])
+        y_true = y[lane.k, :count]
+        if w is not None:
+            y_true = (y_true, w[lane.k, :count])
+        loss = lane.net.get_loss(outputs[lane.k, :count], y_true, training=True)
+        totals[lane.k] = loss.item()
+        total = total + loss
+    total.backward()
+    return totals
 
 
 class _HeldOut(NamedTuple):
