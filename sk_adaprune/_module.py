@@ -473,6 +473,7 @@ class StackedSoftMaskedMLP(nn.Module):
         self.resting = [False] * len(members)
         # The members whose pool held NaN or infinity at the last forward pass.
         self.failed = []
+        self.workspace = Scratch()
         for k, member in enumerate(self.members):
             member.weights = nn.Parameter(self.weights.data[k])
             for i in range(len(member.biases)):
@@ -510,6 +511,7 @@ class StackedSoftMaskedMLP(nn.Module):
                 soft,
                 [rows * cols for rows, cols in self.shapes],
                 self.failed,
+                self.workspace,
             )
         return torch.stack([self._hard_masked(k) for k in range(len(self.members))])
 

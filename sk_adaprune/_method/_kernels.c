@@ -21,6 +21,13 @@
  * and the blocks added in order, so the result does not depend on the
  * number of threads.
  *
+ * stacked_select, stacked_mask_forward and stacked_mask_backward make the
+ * small pool's passes (threshold.py's compiled small-pool route, mask.py's
+ * forward and backward) for chosen rows of a (K, n) stack of pools, one
+ * model's weights a row, the rows in parallel and each row on one thread:
+ * the same calls, so the same results, as those passes make on the row
+ * alone.
+ *
  * count_bins(samples, inverse_spacing, index, counts, threads) writes the bin
  * trunc(|x| * inverse_spacing) of every float32 sample into the int16 buffer
  * `index` and the number of samples in each bin into the int64 buffer
@@ -711,7 +718,330 @@ static PyObject *count_bins(PyObject *self, PyObject *args)
     return result;
 }
 
+
+/* The k-th smallest of x[0..n) (0-based) moved to x[k], the smaller ones
+ * before it and the larger after it (in no order): quickselect on a
+ * median-of-three pivot, finished by a sort if it takes too many rounds. */
+#define DEFINE_SELECT(T, SUFFIX)                                                             \
+    static int compare_##SUFFIX(const void *a, const void *b)                               \
+    {                                                                                       \
+        T x = *(const T *)a, y = *(const T *)b;                                             \
+        return (x > y) - (x < y);                                                           \
+    }                                                                                       \
+    static void select_##SUFFIX(T *x, Py_ssize_t n, Py_ssize_t k)                           \
+    {                                                                                       \
+        Py_ssize_t low = 0, high = n - 1, rounds = 0;                                       \
+        while (high > low) {                                                                \
+            if (++rounds > 64) {                                                            \
+                qsort(x + low, (size_t)(high - low + 1), sizeof(T), compare_##SUFFIX);      \
+                return;                                                                     \
+            }                                                                               \
+            Py_ssize_t middle = low + (high - low) / 2;                                     \
+            T a = x[low], b = x[middle], c = x[high], pivot;                                \
+            pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));  \
+            Py_ssize_t i = low, j = high;                                                   \
+            while (i <= j) {                                                                \
+                while (x[i] < pivot) i++;                                                   \
+                while (x[j] > pivot) j--;                                                   \
+                if (i <= j) {                                                               \
+                    T swap = x[i];                                                          \
+                    x[i] = x[j];                                                            \
+                    x[j] = swap;                                                            \
+                    i++;                                                                    \
+                    j--;                                                                    \
+                }                                                                           \
+            }                                                                               \
+            if (k <= j)                                                                     \
+                high = j;                                                                   \
+            else if (k >= i)                                                                \
+                low = i;                                                                    \
+            else                                                                            \
+                return;                                                                     \
+        }                                                                                   \
+    }
+DEFINE_SELECT(float, f32)
+DEFINE_SELECT(double, f64)
+
+/* The buffers of a stacked call: the (K, n) pools (and others of their
+ * shape and type), int64 row numbers and per-row float64 or int64 values. */
+typedef struct {
+    Py_buffer views[8];
+    int count;
+} Buffers;
+
+static int add_buffer(Buffers *buffers, PyObject *object, int writable, char kind,
+                      Py_ssize_t itemsize, Py_ssize_t items, const char *function,
+                      const char *name)
+{
+    Py_buffer *view = &buffers->views[buffers->count];
+    if (get_buffer(object, view, writable, kind, itemsize, function, name) < 0) return -1;
+    buffers->count++;
+    if (items >= 0 && view->len != items * itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must hold %zd items.", function, name, items);
+        return -1;
+    }
+    return 0;
+}
+
+/* The pools' buffer first: its item size (4 or 8) and K = its length / n. */
+static int add_pools(Buffers *buffers, PyObject *object, Py_ssize_t n, Py_ssize_t *itemsize,
+                     Py_ssize_t *models, const char *function)
+{
+    Py_buffer probe;
+    if (PyObject_GetBuffer(object, &probe, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    *itemsize = probe.itemsize == 8 ? 8 : 4;
+    PyBuffer_Release(&probe);
+    if (add_buffer(buffers, object, 0, 'f', *itemsize, -1, function, "weights") < 0) return -1;
+    Py_ssize_t items = buffers->views[0].len / *itemsize;
+    if (n < 1 || items % n != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: the weights must hold K rows of n = %zd.",
+                     function, n);
+        return -1;
+    }
+    *models = items / n;
+    return 0;
+}
+
+/* The row numbers, each checked to be below K. */
+static int add_rows(Buffers *buffers, PyObject *object, Py_ssize_t models,
+                    Py_ssize_t *count, const char *function)
+{
+    if (add_buffer(buffers, object, 0, 'i', 8, -1, function, "rows") < 0) return -1;
+    Py_buffer *view = &buffers->views[buffers->count - 1];
+    *count = view->len / 8;
+    const int64_t *rows = view->buf;
+    for (Py_ssize_t i = 0; i < *count; i++) {
+        if (rows[i] < 0 || rows[i] >= models) {
+            PyErr_Format(PyExc_ValueError, "%s: row %lld is not among the %zd.", function,
+                         (long long)rows[i], models);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_buffers(Buffers *buffers)
+{
+    for (int i = 0; i < buffers->count; i++) PyBuffer_Release(&buffers->views[i]);
+    buffers->count = 0;
+}
+
+static PyObject *stacked_select(PyObject *self, PyObject *args)
+{
+    PyObject *weights, *magnitudes, *rows_object, *ranks_object, *stats_object;
+    Py_ssize_t n, itemsize, models, count;
+    int threads, failed = 0;
+    Buffers b = {.count = 0};
+    const char *function = "stacked_select";
+    if (!PyArg_ParseTuple(args, "OOnOOOi", &weights, &magnitudes, &n, &rows_object,
+                          &ranks_object, &stats_object, &threads))
+        return NULL;
+    if (add_pools(&b, weights, n, &itemsize, &models, function) < 0 ||
+        add_buffer(&b, magnitudes, 1, 'f', itemsize, models * n, function, "magnitudes") < 0 ||
+        add_rows(&b, rows_object, models, &count, function) < 0 ||
+        add_buffer(&b, ranks_object, 0, 'i', 8, models, function, "ranks") < 0 ||
+        add_buffer(&b, stats_object, 1, 'f', 8, models * 6, function, "stats") < 0) {
+        release_buffers(&b);
+        return NULL;
+    }
+    const char *w = b.views[0].buf;
+    char *mags = b.views[1].buf;
+    const int64_t *rows = b.views[2].buf, *ranks = b.views[3].buf;
+    double *stats = b.views[4].buf;
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (ranks[rows[i]] < 0 || ranks[rows[i]] >= n) failed = 1;
+    if (failed) {
+        PyErr_SetString(PyExc_ValueError, "stacked_select: ranks must be in [0, n).");
+        release_buffers(&b);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for schedule(static) num_threads(threads < 1 ? 1 : threads)
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int64_t r = rows[i], k = ranks[r];
+        WindowStats st;
+        char *row = mags + r * n * itemsize;
+        double *out = stats + 6 * r;
+        if (window_parallel(w + r * n * itemsize, n, 0.0, INFINITY, row, n, itemsize == 8, 1,
+                            &st) < 0) {
+#pragma omp atomic write
+            failed = 1;
+            continue;
+        }
+        out[0] = (double)st.inside;
+        out[1] = st.largest;
+        out[2] = st.total;
+        out[3] = st.squares;
+        out[4] = out[5] = 0.0;
+        if (st.inside != n || k < 1) continue;
+        /* s_k = the largest of the k smallest, s_{k+1} = the (k+1)-th. */
+        if (itemsize == 8) {
+            double *x = (double *)row, largest = 0.0;
+            select_f64(x, n, k);
+            for (Py_ssize_t j = 0; j < k; j++) largest = x[j] > largest ? x[j] : largest;
+            out[4] = largest;
+            out[5] = x[k];
+        } else {
+            float *x = (float *)row, largest = 0.0f;
+            select_f32(x, n, k);
+            for (Py_ssize_t j = 0; j < k; j++) largest = x[j] > largest ? x[j] : largest;
+            out[4] = largest;
+            out[5] = x[k];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(&b);
+    if (failed) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static PyObject *stacked_mask_forward(PyObject *self, PyObject *args)
+{
+    PyObject *weights, *out_object, *rows_object, *offsets_object, *scales_object,
+        *points_object, *inverse_bandwidths_object, *reflects_object, *kde_object;
+    Py_ssize_t n, itemsize, models, count;
+    int threads, failed = 0;
+    Buffers b = {.count = 0};
+    const char *function = "stacked_mask_forward";
+    if (!PyArg_ParseTuple(args, "OOnOOOOOOOi", &weights, &out_object, &n, &rows_object,
+                          &offsets_object, &scales_object, &points_object,
+                          &inverse_bandwidths_object, &reflects_object, &kde_object,
+                          &threads))
+        return NULL;
+    if (add_pools(&b, weights, n, &itemsize, &models, function) < 0 ||
+        add_buffer(&b, out_object, 1, 'f', itemsize, models * n, function, "out") < 0 ||
+        add_rows(&b, rows_object, models, &count, function) < 0 ||
+        add_buffer(&b, offsets_object, 0, 'f', 8, models, function, "offsets") < 0 ||
+        add_buffer(&b, scales_object, 0, 'f', 8, models, function, "scales") < 0 ||
+        add_buffer(&b, points_object, 0, 'f', 8, models, function, "points") < 0 ||
+        add_buffer(&b, inverse_bandwidths_object, 0, 'f', 8, models, function,
+                   "inverse_bandwidths") < 0 ||
+        add_buffer(&b, reflects_object, 0, 'i', 8, models, function, "reflects") < 0) {
+        release_buffers(&b);
+        return NULL;
+    }
+    /* The KDE sums: a separate buffer (the eight views are taken). */
+    Py_buffer kde_view;
+    if (get_buffer(kde_object, &kde_view, 1, 'f', 8, function, "kde") < 0) {
+        release_buffers(&b);
+        return NULL;
+    }
+    if (kde_view.len != models * 8) {
+        PyErr_Format(PyExc_ValueError, "%s: kde must hold %zd items.", function, models);
+        PyBuffer_Release(&kde_view);
+        release_buffers(&b);
+        return NULL;
+    }
+    const char *w = b.views[0].buf;
+    char *out = b.views[1].buf;
+    const int64_t *rows = b.views[2].buf, *reflects = b.views[7].buf;
+    const double *offsets = b.views[3].buf, *scales = b.views[4].buf,
+                 *points = b.views[5].buf, *inverse_bandwidths = b.views[6].buf;
+    double *kde = kde_view.buf;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for schedule(static) num_threads(threads < 1 ? 1 : threads)
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int64_t r = rows[i];
+        double unused;
+        const char *row = w + r * n * itemsize;
+        if (kde_parallel(row, n, points[r], inverse_bandwidths[r], reflects[r] != 0,
+                         itemsize == 8, 1, &kde[r]) < 0 ||
+            mask_forward_parallel(row, out + r * n * itemsize, n, offsets[r], scales[r], 0.0,
+                                  0.0, 0, itemsize == 8, 1, &unused) < 0) {
+#pragma omp atomic write
+            failed = 1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&kde_view);
+    release_buffers(&b);
+    if (failed) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static PyObject *stacked_mask_backward(PyObject *self, PyObject *args)
+{
+    PyObject *grads, *weights, *grad_weights, *rows_object, *offsets_object, *scales_object,
+        *parts_object, *sums_object;
+    Py_ssize_t n, itemsize, models, count;
+    int full, threads, failed = 0;
+    Buffers b = {.count = 0};
+    const char *function = "stacked_mask_backward";
+    if (!PyArg_ParseTuple(args, "OOOnOOOpOOi", &grads, &weights, &grad_weights, &n,
+                          &rows_object, &offsets_object, &scales_object, &full,
+                          &parts_object, &sums_object, &threads))
+        return NULL;
+    if (add_pools(&b, weights, n, &itemsize, &models, function) < 0 ||
+        add_buffer(&b, grads, 0, 'f', itemsize, models * n, function, "grads") < 0 ||
+        add_buffer(&b, grad_weights, 1, 'f', itemsize, models * n, function,
+                   "grad_weights") < 0 ||
+        add_rows(&b, rows_object, models, &count, function) < 0 ||
+        add_buffer(&b, offsets_object, 0, 'f', 8, models, function, "offsets") < 0 ||
+        add_buffer(&b, scales_object, 0, 'f', 8, models, function, "scales") < 0 ||
+        add_buffer(&b, parts_object, 0, 'i', 8, -1, function, "parts") < 0 ||
+        add_buffer(&b, sums_object, 1, 'f', 8, models * 2, function, "sums") < 0) {
+        release_buffers(&b);
+        return NULL;
+    }
+    const int64_t *parts = b.views[6].buf;
+    Py_ssize_t part_count = b.views[6].len / 8, total = 0;
+    for (Py_ssize_t p = 0; p < part_count; p++) total += parts[p] < 0 ? n + 1 : parts[p];
+    if (total != n) {
+        PyErr_SetString(PyExc_ValueError, "stacked_mask_backward: the parts must sum to n.");
+        release_buffers(&b);
+        return NULL;
+    }
+    const char *w = b.views[0].buf, *g = b.views[1].buf;
+    char *gw = b.views[2].buf;
+    const int64_t *rows = b.views[3].buf;
+    const double *offsets = b.views[4].buf, *scales = b.views[5].buf;
+    double *sums = b.views[7].buf;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for schedule(static) num_threads(threads < 1 ? 1 : threads)
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int64_t r = rows[i];
+        Py_ssize_t start = r * n * itemsize;
+        double slopes = 0.0, weighted = 0.0;
+        /* Part by part, added in order: the sums of one model's layers. */
+        for (Py_ssize_t p = 0; p < part_count; p++) {
+            double part_slopes, part_weighted;
+            if (mask_backward_parallel(g + start, w + start, gw + start, parts[p], offsets[r],
+                                       scales[r], full, itemsize == 8, 1, &part_slopes,
+                                       &part_weighted) < 0) {
+#pragma omp atomic write
+                failed = 1;
+                break;
+            }
+            slopes += part_slopes;
+            weighted += part_weighted;
+            start += parts[p] * itemsize;
+        }
+        sums[2 * r] = slopes;
+        sums[2 * r + 1] = weighted;
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(&b);
+    if (failed) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"stacked_select", stacked_select, METH_VARARGS,
+     "stacked_select(weights, magnitudes, n, rows, ranks, stats, threads)\n\n"
+     "For each row r of rows: window(weights[r], 0, inf, magnitudes[r]) and, when "
+     "every magnitude is finite and ranks[r] >= 1, s_k and s_{k+1} (k = ranks[r]). "
+     "stats[r] = (inside, largest, sum, sum of squares, s_k, s_{k+1})."},
+    {"stacked_mask_forward", stacked_mask_forward, METH_VARARGS,
+     "stacked_mask_forward(weights, out, n, rows, offsets, scales, points, "
+     "inverse_bandwidths, reflects, kde, threads)\n\n"
+     "For each row r of rows: kde[r] = kde_sum(weights[r], points[r], "
+     "inverse_bandwidths[r], reflects[r]) and mask_forward(weights[r], offsets[r], "
+     "scales[r], out[r])."},
+    {"stacked_mask_backward", stacked_mask_backward, METH_VARARGS,
+     "stacked_mask_backward(grads, weights, grad_weights, n, rows, offsets, scales, "
+     "full, parts, sums, threads)\n\n"
+     "For each row r of rows: mask_backward over the row's parts (their sizes) in "
+     "turn, sums[r] = the parts' sums added in order."},
     {"count_bins", count_bins, METH_VARARGS,
      "count_bins(samples, inverse_spacing, index, counts, threads)\n\n"
      "Bin trunc(|x| * inverse_spacing) of float32 samples: each sample's bin "

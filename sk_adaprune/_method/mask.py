@@ -1,16 +1,19 @@
 """The soft mask ``sigmoid((w^2 - t^2)/tau)`` and the masked weight ``w * m``."""
 
 import contextlib
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from .threshold import (
+    SMALL_POOL,
     DeferredDensity,
     NonFiniteWeightsError,
     compiled_pool,
     quantile_threshold,
     slope_of,
+    stacked_small_thresholds,
     threshold_and_slope,
 )
 from .workspace import Scratch, host_scalar
@@ -18,8 +21,10 @@ from .workspace import Scratch, host_scalar
 try:  # compiled where the package was built with a C compiler and OpenMP
     from ._kernels import mask_backward as _compiled_backward
     from ._kernels import mask_forward as _compiled_forward
+    from ._kernels import stacked_mask_backward, stacked_mask_forward
 except ImportError:  # torch computes the same in several passes
     _compiled_forward = _compiled_backward = None
+    stacked_mask_forward = stacked_mask_backward = None
 
 __all__ = [
     "WEIGHT_GRADIENTS",
@@ -63,14 +68,10 @@ def _mask_forward(
     :class:`DeferredDensity` ``density`` is summed in the same pass where the
     kernels run; ``ctx.density`` is ``f(t)`` then (else None)."""
     ctx.full = weight_gradient == "full"
-    # Scalars on the host (workspace.host_scalar), rounded as 0-d tensors would be.
-    scalar = host_scalar(temperature.dtype)
-    t = scalar(threshold)
-    inverse_temperature = scalar(1.0) / scalar(temperature.item())
-    # (w^2 - t^2) / tau = -t^2/tau + (1/tau) w w.
-    offset = -t * t * inverse_temperature
+    offset, inverse_temperature, ctx.threshold_slope = _mask_scalars(
+        threshold, temperature.item(), temperature.dtype
+    )
     ctx.scale = float(inverse_temperature)
-    ctx.threshold_slope = float(-2.0 * t * inverse_temperature)
     ctx.save_for_backward(weight)
     ctx.compiled = _is_compiled(weight, offset, inverse_temperature)
     ctx.density = None
@@ -108,6 +109,27 @@ def _mask_forward(
     torch.sigmoid(logits, out=mask)
     ctx.logits, ctx.mask = logits, mask
     return torch.mul(weight, mask) if out is None else torch.mul(weight, mask, out=out)
+
+
+def _mask_scalars(threshold: float, temperature: float, dtype: torch.dtype):
+    """``-t^2 / tau`` and ``1 / tau`` (host scalars of ``dtype``, rounded as
+    0-d tensors would be: workspace.host_scalar) and ``-2 t / tau`` (a float),
+    what the mask's passes take: ``(w^2 - t^2) / tau = -t^2/tau + (1/tau) w w``."""
+    scalar = host_scalar(dtype)
+    t = scalar(threshold)
+    inverse_temperature = scalar(1.0) / scalar(temperature)
+    return (
+        -t * t * inverse_temperature,
+        inverse_temperature,
+        float(-2.0 * t * inverse_temperature),
+    )
+
+
+def _host_gradients(slopes, weighted, threshold_slope, scale, dtype):
+    """``dL/dt`` and ``dL/dtau`` (host scalars of ``dtype``) from the compiled
+    backward pass's sums of ``s`` and of ``s`` times the logit."""
+    scalar = host_scalar(dtype)
+    return scalar(slopes) * scalar(threshold_slope), scalar(weighted) * scalar(-scale)
 
 
 def _is_compiled(weight, offset, inverse_temperature) -> bool:
@@ -188,10 +210,14 @@ def _compiled_mask_backward(ctx, weight, grads, out=None):
         )
         slopes, weighted = slopes + parts[0], weighted + parts[1]
         start = stop
-    scalar = host_scalar(weight.dtype)
-    grad_threshold = weight.new_tensor(scalar(slopes) * scalar(ctx.threshold_slope))
-    grad_temperature = weight.new_tensor(scalar(weighted) * scalar(-ctx.scale))
-    return grad_weight, grad_threshold, grad_temperature
+    grad_threshold, grad_temperature = _host_gradients(
+        slopes, weighted, ctx.threshold_slope, ctx.scale, weight.dtype
+    )
+    return (
+        grad_weight,
+        weight.new_tensor(grad_threshold),
+        weight.new_tensor(grad_temperature),
+    )
 
 
 def _parts(ctx, masked, sizes):
@@ -325,10 +351,23 @@ class _StackedPrunedWeights(torch.autograd.Function):
         soft,
         sizes,
         failed,
+        workspace,
     ):
         masked = torch.empty_like(weights)
-        ctx.pools, ctx.sizes = {}, sizes
+        ctx.pools, ctx.sizes, ctx.fast = {}, sizes, {}
         with _threads_for_pools(weights.shape[1]):
+            if _stacked_route(weights):
+                _stacked_small_forward(
+                    ctx,
+                    weights,
+                    ratios,
+                    temperatures,
+                    grid_size,
+                    weight_gradient,
+                    soft,
+                    masked,
+                    workspace,
+                )
             _stacked_forward(
                 ctx,
                 weights,
@@ -349,9 +388,13 @@ class _StackedPrunedWeights(torch.autograd.Function):
         grad_ratios = grad.new_zeros(grad.shape[0])
         grad_temperatures = grad.new_zeros(grad.shape[0])
         with _threads_for_pools(grad.shape[1]):
+            if ctx.fast:
+                _stacked_small_backward(
+                    ctx, grad, grad_weights, grad_ratios, grad_temperatures
+                )
             _stacked_backward(ctx, grad, grad_weights, grad_ratios, grad_temperatures)
-        ctx.pools = None
-        return grad_weights, grad_ratios, grad_temperatures, *[None] * 6
+        ctx.pools = ctx.fast = ctx.weights = None
+        return grad_weights, grad_ratios, grad_temperatures, *[None] * 7
 
 
 def _stacked_forward(
@@ -367,8 +410,11 @@ def _stacked_forward(
     masked,
 ):
     """Each soft row's :func:`_pruned_forward` into its row of ``masked``
-    (its context kept in ``ctx.pools``); the others copied as they are."""
+    (its context kept in ``ctx.pools``); the others copied as they are. Rows
+    the small pools' route took (``ctx.fast``) are done."""
     for k, (weight, scratch) in enumerate(zip(weights, scratches)):
+        if k in ctx.fast:
+            continue
         if soft[k]:
             pool = _PoolContext()
             try:
@@ -392,10 +438,135 @@ def _stacked_forward(
         masked[k] = weight
 
 
+def _stacked_route(weights) -> bool:
+    """Whether the small pools' compiled route serves a stack of pools."""
+    return (
+        stacked_mask_forward is not None
+        and compiled_pool(weights)
+        and weights.shape[1] <= SMALL_POOL
+    )
+
+
+class _FastRow(NamedTuple):
+    """A row the small pools' route masked: what its backward pass needs."""
+
+    offset: float
+    scale: float
+    threshold_slope: float
+    threshold_per_ratio: float
+
+
+def _stacked_small_forward(
+    ctx,
+    weights,
+    ratios,
+    temperatures,
+    grid_size,
+    weight_gradient,
+    soft,
+    masked,
+    workspace,
+):
+    """The soft rows of a stack of small pools thresholded and masked in
+    one compiled call each (``stacked_small_thresholds``,
+    ``stacked_mask_forward``): the single pool's route, row by row, the
+    same values. Rows it cannot take (NaN or infinity, a ratio out of
+    range, scalars out of the dtype's range) are left to the row-by-row
+    path; ``ctx.fast`` holds the rows done."""
+    ratio_values = ratios.tolist()
+    rows = [k for k, is_soft in enumerate(soft) if is_soft]
+    rows = [k for k in rows if 0.0 <= ratio_values[k] < 1.0]
+    if not rows:
+        return
+    magnitudes = workspace.get("magnitudes", weights.shape, weights).numpy()
+    found = stacked_small_thresholds(weights, ratio_values, rows, grid_size, magnitudes)
+    temperature_values = temperatures.tolist()
+    K, n = weights.shape
+    offsets, scales, points, inverse_bandwidths = (np.zeros(K) for _ in range(4))
+    reflects = np.zeros(K, dtype=np.int64)
+    chosen = {}
+    for k, result in found.items():
+        if result is None:  # not finite: the row alone raises
+            continue
+        threshold, deferred = result
+        offset, scale, threshold_slope = _mask_scalars(
+            threshold, temperature_values[k], weights.dtype
+        )
+        if not (np.isfinite(offset) and np.isfinite(scale)):
+            continue  # the torch route, row by row
+        offsets[k], scales[k] = offset, scale
+        points[k], inverse_bandwidths[k] = deferred.point, 1.0 / deferred.bandwidth
+        reflects[k] = deferred.reflect
+        chosen[k] = threshold_slope, deferred
+    if not chosen:
+        return
+    kde = np.zeros(K)
+    values = weights.detach()
+    stacked_mask_forward(
+        values.numpy(),
+        masked.numpy(),
+        n,
+        np.fromiter(chosen, dtype=np.int64),
+        offsets,
+        scales,
+        points,
+        inverse_bandwidths,
+        reflects,
+        kde,
+        torch.get_num_threads(),
+    )
+    for k, (threshold_slope, deferred) in chosen.items():
+        density = deferred.density(values[k], kde[k])
+        ctx.fast[k] = _FastRow(
+            float(offsets[k]),
+            float(scales[k]),
+            threshold_slope,
+            slope_of(density, weights.dtype),
+        )
+    ctx.weights = values
+    ctx.full = weight_gradient == "full"
+
+
+def _stacked_small_backward(ctx, grad, grad_weights, grad_ratios, grad_temperatures):
+    """The backward pass of the rows :func:`_stacked_small_forward` masked,
+    in one compiled call: each row's gradients as its own pool's."""
+    K, n = grad.shape
+    offsets, scales = np.zeros(K), np.zeros(K)
+    for k, row in ctx.fast.items():
+        offsets[k], scales[k] = row.offset, row.scale
+    sums = np.zeros((K, 2))
+    parts = np.asarray(ctx.sizes or [n], dtype=np.int64)
+    stacked_mask_backward(
+        grad.contiguous().numpy(),
+        ctx.weights.numpy(),
+        grad_weights.numpy(),
+        n,
+        np.fromiter(ctx.fast, dtype=np.int64),
+        offsets,
+        scales,
+        ctx.full,
+        parts,
+        sums,
+        torch.get_num_threads(),
+    )
+    scalar = host_scalar(grad.dtype)
+    ratio_values = grad_ratios.numpy()
+    temperature_values = grad_temperatures.numpy()
+    for k, row in ctx.fast.items():
+        grad_threshold, grad_temperature = _host_gradients(
+            sums[k, 0], sums[k, 1], row.threshold_slope, row.scale, grad.dtype
+        )
+        # dt/dr = 1 / f(t), as the row's own backward pass applies it.
+        ratio_values[k] = grad_threshold * scalar(row.threshold_per_ratio)
+        temperature_values[k] = grad_temperature
+
+
 def _stacked_backward(ctx, grad, grad_weights, grad_ratios, grad_temperatures):
     """Each masked row's :func:`_pruned_backward`; the others' gradients
     passed through."""
     for k, row in enumerate(grad):
+        if k in ctx.fast:
+            continue
         pool = ctx.pools.get(k)
         if pool is None:
             grad_weights[k] = row
@@ -507,6 +678,7 @@ def pruned_weights(
     soft: list[bool],
     sizes: list[int] | None = None,
     failed: list[int] | None = None,
+    workspace: Scratch | None = None,
 ) -> torch.Tensor:
     """:func:`pruned_weight` of each row of ``weights`` (shape ``(K, n)``,
     one model's pool of weights a row) at its own ``ratios[k]`` and
@@ -517,7 +689,8 @@ def pruned_weights(
     backward pass sums in turn, as :func:`pruned_weight` with ``sizes``.
     A row holding NaN or infinity raises :class:`NonFiniteWeightsError`; with
     a list ``failed``, its index is appended there instead and it passes
-    through (its model's step is void; the others' go on).
+    through (its model's step is void; the others' go on). ``workspace``
+    holds the stack's temporaries between calls.
 
     Each row is thresholded, masked and differentiated by the same code as
     one model's pool, in one autograd node for all (the stacked models'
@@ -540,4 +713,5 @@ def pruned_weights(
         soft,
         sizes,
         failed,
+        Scratch() if workspace is None else workspace,
     )

@@ -18,9 +18,9 @@ from .selection import binned_pair, partitioned_pair
 from .workspace import Scratch, host_scalar
 
 try:  # compiled where the package was built with a C compiler and OpenMP
-    from ._kernels import kde_sum, window
+    from ._kernels import kde_sum, stacked_select, window
 except ImportError:  # the binned route serves every large pool
-    kde_sum = window = None
+    kde_sum = stacked_select = window = None
 
 __all__ = [
     "SMALL_POOL",
@@ -32,6 +32,7 @@ __all__ = [
     "exact_threshold_and_count_below",
     "quantile_threshold",
     "slope_of",
+    "stacked_small_thresholds",
     "threshold_and_density",
     "threshold_and_slope",
 ]
@@ -385,6 +386,54 @@ def _small_threshold_and_density_compiled(values, k, grid_size):
     else:
         density = deferred.density(values)
     return values.new_tensor(threshold), density
+
+
+def stacked_small_thresholds(
+    weights: torch.Tensor,
+    ratios: list[float],
+    rows: list[int],
+    grid_size: int,
+    magnitudes: np.ndarray,
+) -> dict:
+    """The small pool's compiled route for rows of a ``(K, n)`` stack of
+    pools (``compiled_pool``, ``n <= SMALL_POOL``), in one compiled call:
+    per row ``k`` of ``rows``, the threshold (a host scalar of the pool's
+    dtype) and the :class:`DeferredDensity` at it, equal to what
+    :func:`threshold_and_slope` finds on the row alone; None where the row
+    holds NaN or infinity. A row whose moments leave the dtype's range is
+    left out (the caller takes the row alone). ``magnitudes``, a ``(K, n)``
+    array of the pools' dtype, is overwritten. ``ratios[k]`` must be in
+    ``[0, 1)``."""
+    n = weights.shape[1]
+    values = weights.detach()
+    ranks = np.zeros(len(ratios), dtype=np.int64)
+    for k in rows:
+        ranks[k] = math.floor(ratios[k] * n)
+    stats = np.empty((len(ratios), 6))
+    stacked_select(
+        values.numpy(),
+        magnitudes,
+        n,
+        np.asarray(rows, dtype=np.int64),
+        ranks,
+        stats,
+        torch.get_num_threads(),
+    )
+    found = {}
+    zero = magnitudes.dtype.type(0)
+    for k in rows:
+        inside, upper, total, squares, kth, next_value = stats[k].tolist()
+        if inside != n:
+            found[k] = None
+            continue
+        scalar = magnitudes.dtype.type
+        # _midpoint's arithmetic, in the pool's dtype.
+        threshold = 0.5 * (scalar(kth) + scalar(next_value)) if ranks[k] else zero
+        windowed = Windowed(threshold, 0, magnitudes[k], upper, total, squares)
+        deferred = _deferred_density(values[k], windowed, grid_size)
+        if deferred is not None:
+            found[k] = threshold, deferred
+    return found
 
 
 def threshold_and_slope(

@@ -1,0 +1,171 @@
+"""What choosing ``lambda_`` costs: the CV estimators against GridSearchCV.
+
+On each set, three searches over the same folds (5 shuffled, stratified for
+classification), each followed by the refit on all rows, float64, in one
+process with nothing else running:
+
+1. ``GridSearchCV(MLPClassifier / MLPRegressor(random_state=0))`` over 6
+   values of ``alpha`` (1e-5 to 1), what a user compares with;
+2. ``GridSearchCV`` over the single estimator's ``lambda_`` (6 values,
+   0.3 to 100), one fit after another;
+3. ``AdaptivePrunedMLPClassifierCV / RegressorCV`` over the same 6 values,
+   whose (lambda_, fold) models train as stacked networks.
+
+Each search runs in a child process of its own: wall time of ``fit`` (the
+import and the data excluded) and the child's peak resident memory. 2. and
+3. must give the same answers (the chosen ``lambda_`` and every mean score
+and sparsity, compared exactly). Inputs: load_digits / 16; the other sets
+standardised once on all rows (a benchmark's shortcut; every side sees the
+same X). make_classification runs 50 epochs at most, on every side.
+
+Writes ``results/cv_speed.md`` / ``.json``. Run: ``python
+benchmarks/cv_speed.py [--sets NAME ...]`` (about ten minutes).
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+
+from _common import write_results
+
+LAMBDAS = [0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
+ALPHAS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+SETS = {
+    # name: (loader code, classification, max_iter)
+    "load_digits": ("X, y = load_digits(return_X_y=True); X = X / 16", True, 200),
+    "load_breast_cancer": (
+        "X, y = load_breast_cancer(return_X_y=True); X = scale(X)",
+        True,
+        200,
+    ),
+    "load_wine": ("X, y = load_wine(return_X_y=True); X = scale(X)", True, 200),
+    "make_friedman1 2000": (
+        "X, y = make_friedman1(2000, noise=0.5, random_state=0); X = scale(X)",
+        False,
+        200,
+    ),
+    "make_classification 20000x40": (
+        "X, y = make_classification(n_samples=20000, n_features=40, "
+        "n_informative=20, random_state=0); X = scale(X)",
+        True,
+        50,
+    ),
+}
+SIDES = ("MLP GridSearchCV over alpha", "ours GridSearchCV", "ours CV estimator")
+
+CHILD = """
+import json, resource, time, warnings
+import numpy as np
+from sklearn.datasets import (load_breast_cancer, load_digits, load_wine,
+    make_classification, make_friedman1)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import scale
+from sk_adaprune import (AdaptivePrunedMLPClassifier, AdaptivePrunedMLPClassifierCV,
+    AdaptivePrunedMLPRegressor, AdaptivePrunedMLPRegressorCV)
+from sk_adaprune.model_selection import sparsity_scorer
+warnings.simplefilter("ignore", ConvergenceWarning)
+{load}
+classify, max_iter, side = {classify}, {max_iter}, {side!r}
+splitter = StratifiedKFold if classify else KFold
+cv = list(splitter(5, shuffle=True, random_state=0).split(X, y))
+common = dict(random_state=0, max_iter=max_iter)
+if side == "MLP GridSearchCV over alpha":
+    mlp = MLPClassifier if classify else MLPRegressor
+    search = GridSearchCV(mlp(**common), {{"alpha": {alphas}}}, cv=cv)
+elif side == "ours GridSearchCV":
+    single = AdaptivePrunedMLPClassifier if classify else AdaptivePrunedMLPRegressor
+    search = GridSearchCV(single(**common), {{"lambda_": {lambdas}}}, cv=cv,
+        scoring={{"score": None, "sparsity": sparsity_scorer}}, refit="score")
+else:
+    estimator = AdaptivePrunedMLPClassifierCV if classify else AdaptivePrunedMLPRegressorCV
+    search = estimator({lambdas}, cv=cv, **common)
+start = time.perf_counter()
+search.fit(X, y)
+seconds = time.perf_counter() - start
+results = search.cv_results_
+out = {{
+    "seconds": seconds,
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "mean_scores": results["mean_test_score"].tolist(),
+    "best_index": int(search.best_index_),
+}}
+if side != "MLP GridSearchCV over alpha":
+    out["mean_sparsity"] = results["mean_test_sparsity"].tolist()
+print("RESULT" + json.dumps(out))
+"""
+
+
+def run_side(name: str, side: str) -> dict:
+    load, classify, max_iter = SETS[name]
+    code = CHILD.format(
+        load=load,
+        classify=classify,
+        max_iter=max_iter,
+        side=side,
+        alphas=ALPHAS,
+        lambdas=LAMBDAS,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT"))
+    return json.loads(line[len("RESULT") :])
+
+
+def compare(name: str) -> dict:
+    runs = {side: run_side(name, side) for side in SIDES}
+    mlp, grid, stacked = (runs[side] for side in SIDES)
+    same = (
+        grid["best_index"] == stacked["best_index"]
+        and grid["mean_scores"] == stacked["mean_scores"]
+        and grid["mean_sparsity"] == stacked["mean_sparsity"]
+    )
+    row = {
+        "data": name,
+        "MLP alpha search s": mlp["seconds"],
+        "ours GridSearchCV s": grid["seconds"],
+        "ours CV s": stacked["seconds"],
+        "CV / MLP": stacked["seconds"] / mlp["seconds"],
+        "CV / ours GridSearchCV": stacked["seconds"] / grid["seconds"],
+        "peak MB (MLP, grid, CV)": "{:.0f}, {:.0f}, {:.0f}".format(
+            mlp["peak_mb"], grid["peak_mb"], stacked["peak_mb"]
+        ),
+        "lambda_ chosen (grid, CV)": "{}, {}".format(
+            LAMBDAS[grid["best_index"]], LAMBDAS[stacked["best_index"]]
+        ),
+        "best mean score (MLP, ours)": "{:.4f}, {:.4f}".format(
+            max(mlp["mean_scores"]), stacked["mean_scores"][stacked["best_index"]]
+        ),
+        "identical answers": same,
+    }
+    print(row, flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
+    args = parser.parse_args()
+    rows = [compare(name) for name in args.sets]
+    notes = (
+        f"5 shuffled folds (stratified for classification), {len(LAMBDAS)} values "
+        f"of lambda_ ({LAMBDAS}) or alpha ({ALPHAS}), refit included, float64, "
+        "random_state=0, every search in a child process of its own, one at a "
+        "time (`python benchmarks/cv_speed.py`). s: wall seconds of fit; peak "
+        "MB: the child's peak resident memory. identical answers: the CV "
+        "estimator's chosen lambda_, mean scores and mean sparsities equal "
+        "GridSearchCV's over the single estimator exactly. Targets on "
+        "load_digits: CV <= MLP's alpha search, and <= 0.4x our GridSearchCV."
+    )
+    write_results("cv_speed", "Choosing lambda_: the CV estimators' cost", rows, notes)
+
+
+if __name__ == "__main__":
+    main()
