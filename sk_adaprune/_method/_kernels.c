@@ -826,28 +826,80 @@ static void release_buffers(Buffers *buffers)
     buffers->count = 0;
 }
 
+/* s_k and s_{k+1} (1-based) of the n magnitudes in x: the largest of the k
+ * smallest, and the (k+1)-th. */
+static void select_pair(char *x, Py_ssize_t n, Py_ssize_t k, int is_double, double *pair)
+{
+    if (is_double) {
+        double *v = (double *)x, largest = 0.0;
+        select_f64(v, n, k);
+        for (Py_ssize_t j = 0; j < k; j++) largest = v[j] > largest ? v[j] : largest;
+        pair[0] = largest;
+        pair[1] = v[k];
+    } else {
+        float *v = (float *)x, largest = 0.0f;
+        select_f32(v, n, k);
+        for (Py_ssize_t j = 0; j < k; j++) largest = v[j] > largest ? v[j] : largest;
+        pair[0] = largest;
+        pair[1] = v[k];
+    }
+}
+
+/* One row of stacked_select: first the window [low, high) (when low < high),
+ * whose gathered few hold ranks k and k + 1 unless the threshold moved out
+ * of it; else every magnitude. The moments are the pool's either way. */
+static int select_row(const char *w, char *mags, Py_ssize_t n, int64_t k, double low,
+                      double high, int is_double, double *out)
+{
+    WindowStats st;
+    out[4] = out[5] = out[6] = 0.0;
+    if (k >= 1 && low < high) {
+        if (window_parallel(w, n, low, high, mags, n, is_double, 1, &st) < 0) return -1;
+        if (st.below + st.inside + st.above == n && isfinite(st.largest) &&
+            st.below < k && k < st.below + st.inside) {
+            out[0] = (double)n;
+            out[1] = st.largest;
+            out[2] = st.total;
+            out[3] = st.squares;
+            out[6] = (double)st.inside;
+            select_pair(mags, st.inside, k - st.below, is_double, out + 4);
+            return 0;
+        }
+    }
+    if (window_parallel(w, n, 0.0, INFINITY, mags, n, is_double, 1, &st) < 0) return -1;
+    out[0] = (double)st.inside;
+    out[1] = st.largest;
+    out[2] = st.total;
+    out[3] = st.squares;
+    if (st.inside == n && k >= 1) select_pair(mags, n, k, is_double, out + 4);
+    return 0;
+}
+
 static PyObject *stacked_select(PyObject *self, PyObject *args)
 {
-    PyObject *weights, *magnitudes, *rows_object, *ranks_object, *stats_object;
+    PyObject *weights, *magnitudes, *rows_object, *ranks_object, *windows_object,
+        *stats_object;
     Py_ssize_t n, itemsize, models, count;
     int threads, failed = 0;
     Buffers b = {.count = 0};
     const char *function = "stacked_select";
-    if (!PyArg_ParseTuple(args, "OOnOOOi", &weights, &magnitudes, &n, &rows_object,
-                          &ranks_object, &stats_object, &threads))
+    if (!PyArg_ParseTuple(args, "OOnOOOOi", &weights, &magnitudes, &n, &rows_object,
+                          &ranks_object, &windows_object, &stats_object, &threads))
         return NULL;
     if (add_pools(&b, weights, n, &itemsize, &models, function) < 0 ||
         add_buffer(&b, magnitudes, 1, 'f', itemsize, models * n, function, "magnitudes") < 0 ||
         add_rows(&b, rows_object, models, &count, function) < 0 ||
         add_buffer(&b, ranks_object, 0, 'i', 8, models, function, "ranks") < 0 ||
-        add_buffer(&b, stats_object, 1, 'f', 8, models * 6, function, "stats") < 0) {
+        add_buffer(&b, windows_object, 0, 'f', 8, models * 2, function, "windows") < 0 ||
+        add_buffer(&b, stats_object, 1, 'f', 8, models * 7, function, "stats") < 0) {
         release_buffers(&b);
         return NULL;
     }
     const char *w = b.views[0].buf;
     char *mags = b.views[1].buf;
     const int64_t *rows = b.views[2].buf, *ranks = b.views[3].buf;
-    double *stats = b.views[4].buf;
+    const double *windows = b.views[4].buf;
+    double *stats = b.views[5].buf;
     for (Py_ssize_t i = 0; i < count; i++)
         if (ranks[rows[i]] < 0 || ranks[rows[i]] >= n) failed = 1;
     if (failed) {
@@ -858,35 +910,11 @@ static PyObject *stacked_select(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel for schedule(static) num_threads(threads < 1 ? 1 : threads)
     for (Py_ssize_t i = 0; i < count; i++) {
-        int64_t r = rows[i], k = ranks[r];
-        WindowStats st;
-        char *row = mags + r * n * itemsize;
-        double *out = stats + 6 * r;
-        if (window_parallel(w + r * n * itemsize, n, 0.0, INFINITY, row, n, itemsize == 8, 1,
-                            &st) < 0) {
+        int64_t r = rows[i];
+        if (select_row(w + r * n * itemsize, mags + r * n * itemsize, n, ranks[r],
+                       windows[2 * r], windows[2 * r + 1], itemsize == 8, stats + 7 * r) < 0) {
 #pragma omp atomic write
             failed = 1;
-            continue;
-        }
-        out[0] = (double)st.inside;
-        out[1] = st.largest;
-        out[2] = st.total;
-        out[3] = st.squares;
-        out[4] = out[5] = 0.0;
-        if (st.inside != n || k < 1) continue;
-        /* s_k = the largest of the k smallest, s_{k+1} = the (k+1)-th. */
-        if (itemsize == 8) {
-            double *x = (double *)row, largest = 0.0;
-            select_f64(x, n, k);
-            for (Py_ssize_t j = 0; j < k; j++) largest = x[j] > largest ? x[j] : largest;
-            out[4] = largest;
-            out[5] = x[k];
-        } else {
-            float *x = (float *)row, largest = 0.0f;
-            select_f32(x, n, k);
-            for (Py_ssize_t j = 0; j < k; j++) largest = x[j] > largest ? x[j] : largest;
-            out[4] = largest;
-            out[5] = x[k];
         }
     }
     Py_END_ALLOW_THREADS
@@ -1027,10 +1055,12 @@ static PyObject *stacked_mask_backward(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"stacked_select", stacked_select, METH_VARARGS,
-     "stacked_select(weights, magnitudes, n, rows, ranks, stats, threads)\n\n"
+     "stacked_select(weights, magnitudes, n, rows, ranks, windows, stats, threads)\n\n"
      "For each row r of rows: window(weights[r], 0, inf, magnitudes[r]) and, when "
-     "every magnitude is finite and ranks[r] >= 1, s_k and s_{k+1} (k = ranks[r]). "
-     "stats[r] = (inside, largest, sum, sum of squares, s_k, s_{k+1})."},
+     "every magnitude is finite and ranks[r] >= 1, s_k and s_{k+1} (k = ranks[r]), "
+     "found among the magnitudes in [windows[r, 0], windows[r, 1]) when they hold "
+     "both. stats[r] = (finite magnitudes, largest, sum, sum of squares, s_k, "
+     "s_{k+1}, magnitudes in the window or 0 where it missed)."},
     {"stacked_mask_forward", stacked_mask_forward, METH_VARARGS,
      "stacked_mask_forward(weights, out, n, rows, offsets, scales, points, "
      "inverse_bandwidths, reflects, kde, threads)\n\n"

@@ -479,7 +479,12 @@ def _stacked_small_forward(
     if not rows:
         return
     magnitudes = workspace.get("magnitudes", weights.shape, weights).numpy()
-    found = stacked_small_thresholds(weights, ratio_values, rows, grid_size, magnitudes)
+    windows = workspace.notes.get("windows")
+    if windows is None or windows.shape[0] != weights.shape[0]:
+        windows = workspace.notes["windows"] = np.zeros((weights.shape[0], 3))
+    found = stacked_small_thresholds(
+        weights, ratio_values, rows, grid_size, magnitudes, windows
+    )
     temperature_values = temperatures.tolist()
     K, n = weights.shape
     offsets, scales, points, inverse_bandwidths = (np.zeros(K) for _ in range(4))

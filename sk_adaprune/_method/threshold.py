@@ -394,6 +394,7 @@ def stacked_small_thresholds(
     rows: list[int],
     grid_size: int,
     magnitudes: np.ndarray,
+    windows: np.ndarray,
 ) -> dict:
     """The small pool's compiled route for rows of a ``(K, n)`` stack of
     pools (``compiled_pool``, ``n <= SMALL_POOL``), in one compiled call:
@@ -401,34 +402,49 @@ def stacked_small_thresholds(
     dtype) and the :class:`DeferredDensity` at it, equal to what
     :func:`threshold_and_slope` finds on the row alone; None where the row
     holds NaN or infinity. A row whose moments leave the dtype's range is
-    left out (the caller takes the row alone). ``magnitudes``, a ``(K, n)``
-    array of the pools' dtype, is overwritten. ``ratios[k]`` must be in
-    ``[0, 1)``."""
+    left out (the caller takes the row alone). ``ratios[k]`` must be in
+    ``[0, 1)``.
+
+    ``magnitudes``, a ``(K, n)`` array of the pools' dtype, is overwritten.
+    ``windows`` (``(K, 3)``, float64, zeros at first) holds where each row's
+    threshold is looked for, among the magnitudes in ``[low, high)`` (as the
+    windowed route of a large pool looks: the selection then sorts out a
+    few instead of the whole pool, the same order statistics), and the
+    last threshold; it is moved to the new thresholds here.
+    """
     n = weights.shape[1]
     values = weights.detach()
     ranks = np.zeros(len(ratios), dtype=np.int64)
     for k in rows:
         ranks[k] = math.floor(ratios[k] * n)
-    stats = np.empty((len(ratios), 6))
+    stats = np.empty((len(ratios), 7))
     stacked_select(
         values.numpy(),
         magnitudes,
         n,
         np.asarray(rows, dtype=np.int64),
         ranks,
+        np.ascontiguousarray(windows[:, :2]),
         stats,
         torch.get_num_threads(),
     )
     found = {}
-    zero = magnitudes.dtype.type(0)
+    scalar = magnitudes.dtype.type
+    target = 2 * _WINDOW_LEAST
     for k in rows:
-        inside, upper, total, squares, kth, next_value = stats[k].tolist()
+        inside, upper, total, squares, kth, next_value, in_window = stats[k].tolist()
         if inside != n:
             found[k] = None
             continue
-        scalar = magnitudes.dtype.type
         # _midpoint's arithmetic, in the pool's dtype.
-        threshold = 0.5 * (scalar(kth) + scalar(next_value)) if ranks[k] else zero
+        threshold = 0.5 * (scalar(kth) + scalar(next_value)) if ranks[k] else scalar(0)
+        # The next window: about `target` magnitudes at this one's density
+        # (the pool's mean density where it missed) and twice the last move.
+        low, high, last = windows[k]
+        per_unit = in_window / (high - low) if in_window else n / max(upper, 1e-300)
+        t = float(threshold)
+        half = 0.5 * target / per_unit + 2 * abs(t - last)
+        windows[k] = (max(t - half, 0.0), t + half, t) if t > 0 else (0.0, 0.0, 0.0)
         windowed = Windowed(threshold, 0, magnitudes[k], upper, total, squares)
         deferred = _deferred_density(values[k], windowed, grid_size)
         if deferred is not None:
