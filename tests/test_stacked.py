@@ -1,0 +1,261 @@
+"""Stacked training (_training/stacked.py, StackedSoftMaskedMLP, the stacked
+mask node and StackedAdam): K models trained as one network, each exactly
+as its own fit."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer, load_diabetes
+
+from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
+from sk_adaprune._base import train_stacked
+from sk_adaprune._method import _kernels
+from sk_adaprune._method.mask import pruned_weights
+from sk_adaprune._module import SoftMaskedMLP, StackedSoftMaskedMLP
+from sk_adaprune._training.optim import FusedAdam, StackedAdam
+
+
+def _members(shape, dtype, weight_gradient="masked", count=4):
+    n_features, hidden, n_outputs = shape
+    return [
+        SoftMaskedMLP(
+            n_features,
+            hidden,
+            n_outputs,
+            r_init=0.1 + 0.2 * seed,
+            seed=seed,
+            dtype=dtype,
+            weight_gradient=weight_gradient,
+        )
+        for seed in range(count)
+    ]
+
+
+def _step(module, X, y):
+    """One model's outputs and the gradients of its cross-entropy."""
+    outputs = module(X)
+    torch.nn.functional.cross_entropy(outputs, y).backward()
+    return outputs.detach(), {
+        name: param.grad.clone()
+        for name, param in module.named_parameters()
+        if param.grad is not None
+    }
+
+
+# (64, (100,), 10): a small pool (the compiled stacked route), whose
+# batched products reduce as the single ones do: equal bit for bit;
+# (30, (800,), 10): 32,000 weights, past SMALL_POOL (row by row), whose
+# 800-long products the batched kernel sums in another order: round-off.
+@pytest.mark.parametrize(
+    "shape, exact", [((64, (100,), 10), True), ((30, (800,), 10), False)]
+)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("weight_gradient", ["masked", "full"])
+def test_a_stacked_step_is_each_models_own(shape, exact, dtype, weight_gradient):
+    if exact:
+        same = torch.equal
+    else:
+        tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+
+        def same(a, b):
+            return torch.allclose(a, b, rtol=tolerance, atol=tolerance * b.abs().max())
+
+    singles = _members(shape, dtype, weight_gradient)
+    stack = StackedSoftMaskedMLP(_members(shape, dtype, weight_gradient))
+    stack.members[2].harden()  # a member in its fine-tuning phase
+    singles[2].harden()
+    rng = np.random.RandomState(0)
+    X = torch.from_numpy(rng.normal(size=(4, 50, shape[0]))).to(dtype)
+    y = torch.from_numpy(rng.randint(0, 10, (4, 50)))
+    outputs = stack(X)
+    losses = [torch.nn.functional.cross_entropy(out, yk) for out, yk in zip(outputs, y)]
+    torch.stack(losses).sum().backward()
+    names = ("weights", "biases.0", "biases.1", "ratio", "temperature")
+    stacked = dict(stack.named_parameters())
+    for k, single in enumerate(singles):
+        expected, grads = _step(single, X[k], y[k])
+        assert same(outputs[k].detach(), expected)
+        for name in names:
+            if name in grads:
+                assert same(stacked[name].grad[k], grads[name]), (k, name)
+            else:  # the hardened model's r and tau take no gradient
+                assert stacked[name].grad[k] == 0
+    # The members are views of the stack: hardening wrote the stack's row.
+    assert torch.equal(stack.weights[2], stack.members[2].weights)
+
+
+def test_a_member_whose_weights_are_not_finite_fails_alone():
+    stack = StackedSoftMaskedMLP(_members((64, (100,), 10), torch.float64))
+    with torch.no_grad():
+        stack.members[1].weights[5] = float("nan")
+    X = torch.from_numpy(np.random.RandomState(0).normal(size=(4, 20, 64)))
+    outputs = stack(X)
+    assert stack.failed == [1]
+    assert torch.isfinite(outputs[[0, 2, 3]]).all()
+    # Without the list of failures the error reaches the caller.
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        pruned_weights(
+            stack.weights,
+            stack.ratio,
+            stack.temperature,
+            1024,
+            [m.scratch for m in stack.members],
+            "masked",
+            [True] * 4,
+        )
+
+
+def test_stacked_adam_steps_only_the_models_it_is_given():
+    torch.manual_seed(0)
+    params = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    singles = [torch.nn.Parameter(params.detach()[k].clone()) for k in range(3)]
+    stacked = StackedAdam(
+        {"weights": ([params], {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8})}
+    )
+    optimizers = [FusedAdam([p], lr=0.1) for p in singles]
+    for step, models in enumerate(([0, 1, 2], [0, 2], [0, 1, 2])):
+        grads = torch.randn(3, 5, dtype=torch.float64)
+        params.grad = grads.clone()
+        before = params.detach().clone()
+        decay = {k: 0.01 * (k + 1) for k in models}
+        stacked.step({"weights": models}, decay)
+        for k in range(3):
+            if k not in models:  # a resting model does not move
+                assert torch.equal(params[k], before[k])
+                continue
+            optimizers[k].param_groups[0]["weight_decay"] = decay[k]
+            singles[k].grad = grads[k].clone()
+            optimizers[k].step()
+            assert torch.equal(params[k], singles[k]), (step, k)
+
+
+def _fits(make, X, y, lambdas, subsets, sample_weight=None):
+    """(stacked, single) fitted estimators for every lambda_ and subset."""
+    pairs = []
+    for lam in lambdas:
+        for rows in subsets:
+            weights = None if sample_weight is None else sample_weight[rows]
+            stacked = make(lam)
+            pending = stacked._begin_fit(X[rows], y[rows], weights, None, False)
+            single = make(lam).fit(X[rows], y[rows], sample_weight=weights)
+            pairs.append((stacked, pending, single))
+    train_stacked([(model, pending) for model, pending, _ in pairs])
+    return [(stacked, single) for stacked, _, single in pairs]
+
+
+def _assert_same_fit(stacked, single, exact=True):
+    """Bit for bit, or (``exact=False``: batched products that reduce in
+    another order than the single ones) to round-off."""
+    parts = zip(
+        stacked.coefs_ + stacked.intercepts_, single.coefs_ + single.intercepts_
+    )
+    assert stacked.n_iter_ == single.n_iter_
+    if not exact:
+        for mine, theirs in parts:
+            np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(stacked.loss_curve_, single.loss_curve_, rtol=1e-9)
+        return
+    for mine, theirs in parts:
+        np.testing.assert_array_equal(mine, theirs)
+    assert stacked.loss_curve_ == single.loss_curve_
+    assert stacked.learned_sparsity_ == single.learned_sparsity_
+    assert stacked.validation_scores_ == single.validation_scores_
+    for name, values in single.pruning_history_.items():
+        np.testing.assert_array_equal(stacked.pruning_history_[name], values)
+
+
+@pytest.mark.end_to_end
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(max_iter=25, n_iter_no_change=2, tol=0.05),
+        dict(max_iter=25, early_stopping=True, n_iter_no_change=1, tol=0.01),
+        dict(max_iter=15, batch_size=64, alpha=1e-2, weight_gradient="full"),
+    ],
+    ids=["stopping", "early stopping", "uneven batches"],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stacked_fits_are_the_single_fits(digits_split, params, dtype):
+    X, _, y, _ = digits_split
+    X = X[:500].astype(dtype)
+    y = y[:500]
+    # Subsets of different sizes: their last batches differ, and some
+    # models stop before others.
+    subsets = [np.arange(0, 400), np.arange(100, 500), np.arange(0, 499)]
+    pairs = _fits(
+        lambda lam: AdaptivePrunedMLPClassifier(lambda_=lam, random_state=0, **params),
+        X,
+        y,
+        [0.3, 30.0],
+        subsets,
+    )
+    for stacked, single in pairs:
+        _assert_same_fit(stacked, single)
+    if "n_iter_no_change" in params:
+        assert len({single.n_iter_ for _, single in pairs}) > 1
+
+
+@pytest.mark.end_to_end
+def test_stacked_fits_with_sample_weight_binary_labels_and_regression():
+    # One output and 30 inputs: the batched products reduce in another order
+    # than the single ones; equal to round-off.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    weights = np.random.RandomState(0).uniform(0.2, 2.0, len(y))
+    subsets = [np.arange(0, 400), np.arange(150, 569)]
+    pairs = _fits(
+        lambda lam: AdaptivePrunedMLPClassifier(
+            lambda_=lam, max_iter=10, random_state=0
+        ),
+        X,
+        y,
+        [1.0, 100.0],
+        subsets,
+        sample_weight=weights,
+    )
+    X, y = load_diabetes(return_X_y=True)
+    pairs += _fits(
+        lambda lam: AdaptivePrunedMLPRegressor(
+            lambda_=lam, max_iter=10, random_state=0
+        ),
+        X,
+        y,
+        [1.0, 100.0],
+        [np.arange(0, 300), np.arange(100, 442)],
+    )
+    for stacked, single in pairs:
+        _assert_same_fit(stacked, single, exact=False)
+
+
+def test_a_stacked_fit_that_diverges_at_once_fails_as_fit_does():
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    y = np.arange(60) % 2
+    model = AdaptivePrunedMLPClassifier(learning_rate_init=1e6, max_iter=3)
+    pending = model._begin_fit(X * 1e10, y, None, None, False)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        train_stacked([(model, pending)])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(rows=np.array([4], dtype=np.int64)), "row 4 is not among"),
+        (dict(ranks=np.full(2, 10, dtype=np.int64)), "ranks must be in"),
+        (dict(stats=np.zeros((2, 6))), "stats must hold 14"),
+        (dict(n=3), "K rows of n = 3"),
+    ],
+)
+def test_the_stacked_kernels_refuse_bad_buffers(change, message):
+    arguments = dict(
+        weights=np.zeros((2, 10)),
+        magnitudes=np.zeros((2, 10)),
+        n=10,
+        rows=np.array([0, 1], dtype=np.int64),
+        ranks=np.array([1, 2], dtype=np.int64),
+        windows=np.zeros((2, 2)),
+        stats=np.zeros((2, 7)),
+        threads=1,
+    )
+    arguments.update(change)
+    with pytest.raises(ValueError, match=message):
+        _kernels.stacked_select(*arguments.values())
