@@ -20,6 +20,12 @@ same X). make_classification runs 50 epochs at most, on every side.
 
 Writes ``results/cv_speed.md`` / ``.json``. Run: ``python
 benchmarks/cv_speed.py [--sets NAME ...]`` (about ten minutes).
+
+``--sizes``: where stacking stops paying. K = 6 models of a network of each
+size (784 inputs, 10 classes, 2,000 rows of Fashion-MNIST's shape, batch
+200, float32, 3 epochs) trained stacked (one stack, whatever its size) and
+one after another, in one process, alternating; the stacked time over the
+sequential one per size (``results/cv_speed_sizes.md``).
 """
 
 import argparse
@@ -81,8 +87,9 @@ elif side == "ours GridSearchCV":
     search = GridSearchCV(single(**common), {{"lambda_": {lambdas}}}, cv=cv,
         scoring={{"score": None, "sparsity": sparsity_scorer}}, refit="score")
 else:
-    estimator = AdaptivePrunedMLPClassifierCV if classify else AdaptivePrunedMLPRegressorCV
-    search = estimator({lambdas}, cv=cv, **common)
+    cv_estimator = (AdaptivePrunedMLPClassifierCV if classify
+        else AdaptivePrunedMLPRegressorCV)
+    search = cv_estimator({lambdas}, cv=cv, **common)
 start = time.perf_counter()
 search.fit(X, y)
 seconds = time.perf_counter() - start
@@ -149,10 +156,90 @@ def compare(name: str) -> dict:
     return row
 
 
+SIZES = [(100,), (256,), (256, 256), (512, 512), (1024, 1024)]
+
+
+def stacking_sizes(rounds: int = 3) -> list[dict]:
+    import statistics
+    import time
+    import warnings
+
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+
+    import sk_adaprune._base as base
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 784)).astype(np.float32)
+    y = rng.randint(0, 10, 2000)
+    # One stack, whatever its size.
+    base._STACK_WEIGHTS = base._STACK_VALUES = base._STACKED_MODEL_WEIGHTS = 2**40
+    lambdas = [0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
+    rows = []
+    for hidden in SIZES:
+        params = dict(
+            hidden_layer_sizes=hidden,
+            batch_size=200,
+            max_iter=3,
+            n_iter_no_change=100,
+            random_state=0,
+        )
+
+        def stacked(params=params):
+            fits = []
+            for lam in lambdas:
+                model = AdaptivePrunedMLPClassifier(lambda_=lam, **params)
+                fits.append((model, model._begin_fit(X, y, None, None, False)))
+            start = time.perf_counter()
+            base.train_stacked(fits)
+            return time.perf_counter() - start
+
+        def sequential(params=params):
+            start = time.perf_counter()
+            for lam in lambdas:
+                AdaptivePrunedMLPClassifier(lambda_=lam, **params).fit(X, y)
+            return time.perf_counter() - start
+
+        times = {"stacked": [], "sequential": []}
+        for round_ in range(rounds):
+            order = [stacked, sequential] if round_ % 2 == 0 else [sequential, stacked]
+            for run in order:
+                times[run.__name__].append(run())
+        sizes = [784, *hidden, 10]
+        weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        row = {
+            "hidden": str(hidden),
+            "weights per model": weights,
+            "stacked s": statistics.median(times["stacked"]),
+            "one after another s": statistics.median(times["sequential"]),
+        }
+        row["stacked / one after another"] = (
+            row["stacked s"] / row["one after another s"]
+        )
+        print(row, flush=True)
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--sizes", action="store_true")
     args = parser.parse_args()
+    if args.sizes:
+        notes = (
+            "6 models (lambda_ 0.3 to 100) of 784-hidden-10 on 2,000 rows of "
+            "random float32 inputs, batch 200, 3 epochs, trained in one stack "
+            "and one after another (each as fit), 3 rounds alternating, medians "
+            "(`python benchmarks/cv_speed.py --sizes`). Above a ratio of 1 "
+            "stacking does not pay."
+        )
+        write_results(
+            "cv_speed_sizes", "Where stacking stops paying", stacking_sizes(), notes
+        )
+        return
     rows = [compare(name) for name in args.sets]
     notes = (
         f"5 shuffled folds (stratified for classification), {len(LAMBDAS)} values "

@@ -784,9 +784,15 @@ def _in_training_dtype(X, fitted):
     return X.astype(X.dtype if fitted is None else fitted.dtype, copy=False)
 
 
-# Stacked networks hold at most this many weights in all: a stack's step is
-# worth it while it is dominated by fixed costs, not arithmetic.
+# Models of more weights than this train one after another: a stacked step
+# of larger ones is bound by arithmetic and memory traffic, not by the fixed
+# costs it shares (benchmarks/results/cv_speed_sizes.md).
+_STACKED_MODEL_WEIGHTS = 2**17
+# A stack holds at most this many weights in all (its parameters, gradients,
+# Adam's moments and masks are a few arrays of this size) and this many
+# training values (its models' rows, each a copy).
 _STACK_WEIGHTS = 2**22
+_STACK_VALUES = 2**25
 # What stacked models must share: their modules' shape and arithmetic.
 _STACKED_ALIKE = (
     "n_features",
@@ -803,9 +809,11 @@ _STACKED_ALIKE = (
 def train_stacked(fits: list) -> list[float]:
     """Train the pending fits (``(estimator, pending)`` pairs from
     ``_begin_fit``) in stacked networks (:func:`fit_stacked`), as many as
-    share a shape and fit in ``_STACK_WEIGHTS`` together, and finish each
-    as ``fit`` does; every estimator ends as its own ``fit`` would leave it,
-    bit for bit. Returns each fit's share of its stack's wall time."""
+    share a shape and fit in the stack's bounds together (models past
+    ``_STACKED_MODEL_WEIGHTS`` alone), and finish each as ``fit`` does:
+    every estimator ends as its own ``fit`` would leave it (bit for bit where
+    the batched products reduce in the single ones' order, else to
+    round-off). Returns each fit's share of its stack's wall time."""
     alike = defaultdict(list)
     for i, (_, pending) in enumerate(fits):
         net = pending.net
@@ -815,36 +823,51 @@ def train_stacked(fits: list) -> list[float]:
     times = [0.0] * len(fits)
     with threads_for_this_process():
         for indices in alike.values():
-            net = fits[indices[0]][1].net
-            module = net.get_params_for("module")
-            sizes = [module["n_features"], *module["hidden_layer_sizes"]]
-            weights = sum(
-                a * b for a, b in zip(sizes, [*sizes[1:], module["n_outputs"]])
-            )
-            size = max(1, _STACK_WEIGHTS // weights)
+            size = _stack_size(fits[indices[0]][1])
             for start in range(0, len(indices), size):
                 chunk = [fits[i] for i in indices[start : start + size]]
                 began = time.perf_counter()
-                fit_stacked(
-                    [pending.net for _, pending in chunk],
-                    [
-                        StackedData(
-                            *_training_tensors(
-                                pending.X, pending.y_train, pending.sample_weight
-                            ),
-                            pending.held_out,
-                        )
-                        for _, pending in chunk
-                    ],
-                )
+                if len(chunk) > 1:
+                    fit_stacked(
+                        [pending.net for _, pending in chunk],
+                        [
+                            StackedData(
+                                *_training_tensors(
+                                    pending.X, pending.y_train, pending.sample_weight
+                                ),
+                                pending.held_out,
+                            )
+                            for _, pending in chunk
+                        ],
+                    )
                 for estimator, pending in chunk:
-                    pending.net.sample_weight = pending.net.start_from = None
-                    estimator._check_trained(pending.net, 0)
+                    net = pending.net
+                    if len(chunk) == 1:  # alone: the estimator's own training
+                        estimator._train(
+                            net,
+                            pending.X,
+                            pending.y_train,
+                            pending.sample_weight,
+                            net.fit,
+                        )
+                    net.sample_weight = net.start_from = None
+                    estimator._check_trained(net, 0)
                     estimator._end_fit(pending)
                 share = (time.perf_counter() - began) / len(chunk)
                 for i in indices[start : start + size]:
                     times[i] = share
     return times
+
+
+def _stack_size(pending) -> int:
+    """How many fits like ``pending`` one stack takes."""
+    module = pending.net.get_params_for("module")
+    sizes = [module["n_features"], *module["hidden_layer_sizes"], module["n_outputs"]]
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    if weights > _STACKED_MODEL_WEIGHTS:
+        return 1
+    values = max(pending.X.shape[0] * pending.X.shape[1], 1)
+    return max(1, min(_STACK_WEIGHTS // weights, _STACK_VALUES // values))
 
 
 def _training_tensors(X, y_train, sample_weight):

@@ -259,3 +259,33 @@ def test_the_stacked_kernels_refuse_bad_buffers(change, message):
     arguments.update(change)
     with pytest.raises(ValueError, match=message):
         _kernels.stacked_select(*arguments.values())
+
+
+@pytest.mark.parametrize("bound", ["_STACK_WEIGHTS", "_STACKED_MODEL_WEIGHTS"])
+def test_fits_past_the_stacks_bounds_train_in_chunks_or_alone(
+    digits_split, monkeypatch, bound
+):
+    from sk_adaprune import _base
+
+    stacks = []
+    monkeypatch.setattr(_base, bound, 2 * 7400 if bound == "_STACK_WEIGHTS" else 7399)
+    original = _base.fit_stacked
+    monkeypatch.setattr(
+        _base,
+        "fit_stacked",
+        lambda nets, data: stacks.append(len(nets)) or original(nets, data),
+    )
+    X, _, y, _ = digits_split
+    pairs = _fits(
+        lambda lam: AdaptivePrunedMLPClassifier(
+            lambda_=lam, max_iter=4, random_state=0
+        ),
+        X[:300],
+        y[:300],
+        [0.3, 3.0, 30.0],
+        [np.arange(300)],
+    )
+    # 7,400 weights a model: two to a stack, or (past the model bound) none.
+    assert stacks == ([2] if bound == "_STACK_WEIGHTS" else [])
+    for stacked, single in pairs:
+        _assert_same_fit(stacked, single)
