@@ -1,10 +1,15 @@
 """AdaptivePrunedMLPClassifierCV and AdaptivePrunedMLPRegressorCV: ``lambda_``
 chosen by cross-validation, then refit, in one estimator.
 
-The search is scikit-learn's own (``GridSearchCV`` over ``lambda_``, every
-fold a fit of the single estimator, one after another), so that every
-``(lambda_, fold)`` model is exactly the one a ``GridSearchCV`` over the
-single estimator trains, and ``cv_results_`` has its layout.
+Every ``(lambda_, fold)`` model is the single estimator's fit on the fold's
+training rows, prepared and finished by the single estimator's own code;
+the models of one shape train together as stacked networks
+(``_training/stacked.py``), which pay a small network's per-step fixed costs
+once for all of them. They are scored as ``GridSearchCV`` scores them and
+``cv_results_`` is laid out by its own formatter, so that the answers are a
+``GridSearchCV``'s over the single estimator. Where stacking does not apply
+(``prune='neurons'``, sparse X, ``n_jobs`` > 1, torch < 2.4) the search is
+that ``GridSearchCV``.
 """
 
 import os
@@ -367,6 +372,12 @@ _CV_DOCSTRING = """{what}
     is within that much of the best) is refit on all the data, and the
     estimator then predicts, scores, saves and exports as that fit.
 
+    The fits of all folds and values train together as one stacked network
+    (for networks of up to 2^17 weights; larger ones one after another),
+    each model exactly the fit ``GridSearchCV`` over the single estimator
+    would make (to round-off where the batched products sum in another
+    order), at a fraction of that search's time on small data sets.
+
     Parameters
     ----------
     lambdas : int or sequence of float, default=7
@@ -384,7 +395,9 @@ _CV_DOCSTRING = """{what}
         rule of ``sk_adaprune.model_selection.sparsest_within``; None: the
         best mean score.
     n_jobs : int, default=None
-        Fits in parallel, as ``GridSearchCV``'s ``n_jobs``.
+        None or 1: the models of all folds and values train together as
+        stacked networks in this process. More: they train one after
+        another on ``n_jobs`` workers, as ``GridSearchCV``'s ``n_jobs``.
     <CV_PARAMETERS_BEFORE_EARLY_STOPPING>
     early_stopping : bool, default=False
         As the single estimator's ``early_stopping``.
@@ -400,7 +413,8 @@ _CV_DOCSTRING = """{what}
         ``GridSearchCV``'s results: per ``lambda_`` the folds' scores
         (``split0_test_score``, ...) and learned sparsities
         (``split0_test_sparsity``, ...), their means, standard deviations and
-        ranks, and the fit and score times.
+        ranks, and the fit and score times (a stacked model's fit time is its
+        share of its stack's).
     best_index_ : int
         Index of the chosen ``lambda_`` in ``lambdas_`` and ``cv_results_``.
     best_score_ : float
