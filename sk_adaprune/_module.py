@@ -490,9 +490,10 @@ class StackedSoftMaskedMLP(nn.Module):
             "biases": list(self.biases),
         }
 
-    def masked_weights(self) -> torch.Tensor:
+    def masked_weights(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """The ``(K, n)`` weights the layers compute with: each member's
-        soft-masked pool in training, its hard mask in eval mode. A member
+        soft-masked pool in training (as one ``(K, size)`` part per layer),
+        its hard mask in eval mode. A member
         whose weights are not finite is listed in ``failed`` (training: its
         weights pass through; eval: its row is NaN)."""
         self.failed = []
@@ -527,13 +528,14 @@ class StackedSoftMaskedMLP(nn.Module):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         masked = self.masked_weights()
+        if isinstance(masked, torch.Tensor):
+            masked = masked.split([rows * cols for rows, cols in self.shapes], dim=1)
         last = len(self.shapes) - 1
-        start = 0
-        for i, ((fan_out, fan_in), bias) in enumerate(zip(self.shapes, self.biases)):
-            stop = start + fan_out * fan_in
-            weight = masked[:, start:stop].view(-1, fan_out, fan_in)
+        for i, (part, (fan_out, fan_in), bias) in enumerate(
+            zip(masked, self.shapes, self.biases)
+        ):
+            weight = part.view(-1, fan_out, fan_in)
             X = torch.baddbmm(bias.unsqueeze(1), X, weight.transpose(1, 2))
             if i < last:
                 X = self.hidden_activation(X)
-            start = stop
         return X

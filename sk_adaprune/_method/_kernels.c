@@ -989,67 +989,94 @@ static PyObject *stacked_mask_forward(PyObject *self, PyObject *args)
 
 static PyObject *stacked_mask_backward(PyObject *self, PyObject *args)
 {
-    PyObject *grads, *weights, *grad_weights, *rows_object, *offsets_object, *scales_object,
-        *parts_object, *sums_object;
-    Py_ssize_t n, itemsize, models, count;
+    PyObject *grads_object, *weights, *grad_weights, *rows_object, *offsets_object,
+        *scales_object, *sums_object, *grads = NULL;
+    Py_ssize_t n, itemsize, models, count, part_count = 0;
     int full, threads, failed = 0;
+    Py_buffer *parts = NULL;
+    Py_ssize_t *sizes = NULL;
     Buffers b = {.count = 0};
     const char *function = "stacked_mask_backward";
-    if (!PyArg_ParseTuple(args, "OOOnOOOpOOi", &grads, &weights, &grad_weights, &n,
-                          &rows_object, &offsets_object, &scales_object, &full,
-                          &parts_object, &sums_object, &threads))
+    if (!PyArg_ParseTuple(args, "OOOnOOOpOi", &grads_object, &weights, &grad_weights, &n,
+                          &rows_object, &offsets_object, &scales_object, &full, &sums_object,
+                          &threads))
         return NULL;
     if (add_pools(&b, weights, n, &itemsize, &models, function) < 0 ||
-        add_buffer(&b, grads, 0, 'f', itemsize, models * n, function, "grads") < 0 ||
         add_buffer(&b, grad_weights, 1, 'f', itemsize, models * n, function,
                    "grad_weights") < 0 ||
         add_rows(&b, rows_object, models, &count, function) < 0 ||
         add_buffer(&b, offsets_object, 0, 'f', 8, models, function, "offsets") < 0 ||
         add_buffer(&b, scales_object, 0, 'f', 8, models, function, "scales") < 0 ||
-        add_buffer(&b, parts_object, 0, 'i', 8, -1, function, "parts") < 0 ||
-        add_buffer(&b, sums_object, 1, 'f', 8, models * 2, function, "sums") < 0) {
-        release_buffers(&b);
-        return NULL;
+        add_buffer(&b, sums_object, 1, 'f', 8, models * 2, function, "sums") < 0)
+        goto done;
+    /* The gradients of the parts of every row: (K, size) buffers, in order. */
+    grads = PySequence_Fast(grads_object, "stacked_mask_backward: grads must be a sequence.");
+    if (grads == NULL) goto done;
+    Py_ssize_t given = PySequence_Fast_GET_SIZE(grads), total = 0;
+    parts = PyMem_Calloc(given > 0 ? given : 1, sizeof(Py_buffer));
+    sizes = PyMem_Calloc(given > 0 ? given : 1, sizeof(Py_ssize_t));
+    if (parts == NULL || sizes == NULL) {
+        PyErr_NoMemory();
+        goto done;
     }
-    const int64_t *parts = b.views[6].buf;
-    Py_ssize_t part_count = b.views[6].len / 8, total = 0;
-    for (Py_ssize_t p = 0; p < part_count; p++) total += parts[p] < 0 ? n + 1 : parts[p];
+    for (; part_count < given; part_count++) {
+        if (get_buffer(PySequence_Fast_GET_ITEM(grads, part_count), &parts[part_count], 0,
+                       'f', itemsize, function, "a part's gradient") < 0)
+            goto done;
+        Py_ssize_t items = parts[part_count].len / itemsize;
+        if (items % models != 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "stacked_mask_backward: each part must hold K rows.");
+            part_count++;
+            goto done;
+        }
+        sizes[part_count] = items / models;
+        total += sizes[part_count];
+    }
     if (total != n) {
         PyErr_SetString(PyExc_ValueError, "stacked_mask_backward: the parts must sum to n.");
-        release_buffers(&b);
-        return NULL;
+        goto done;
     }
-    const char *w = b.views[0].buf, *g = b.views[1].buf;
-    char *gw = b.views[2].buf;
-    const int64_t *rows = b.views[3].buf;
-    const double *offsets = b.views[4].buf, *scales = b.views[5].buf;
-    double *sums = b.views[7].buf;
-    Py_BEGIN_ALLOW_THREADS
+    {
+        const char *w = b.views[0].buf;
+        char *gw = b.views[1].buf;
+        const int64_t *rows = b.views[2].buf;
+        const double *offsets = b.views[3].buf, *scales = b.views[4].buf;
+        double *sums = b.views[5].buf;
+        Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel for schedule(static) num_threads(threads < 1 ? 1 : threads)
-    for (Py_ssize_t i = 0; i < count; i++) {
-        int64_t r = rows[i];
-        Py_ssize_t start = r * n * itemsize;
-        double slopes = 0.0, weighted = 0.0;
-        /* Part by part, added in order: the sums of one model's layers. */
-        for (Py_ssize_t p = 0; p < part_count; p++) {
-            double part_slopes, part_weighted;
-            if (mask_backward_parallel(g + start, w + start, gw + start, parts[p], offsets[r],
-                                       scales[r], full, itemsize == 8, 1, &part_slopes,
-                                       &part_weighted) < 0) {
+        for (Py_ssize_t i = 0; i < count; i++) {
+            int64_t r = rows[i];
+            Py_ssize_t start = r * n * itemsize;
+            double slopes = 0.0, weighted = 0.0;
+            /* Part by part, added in order: the sums of one model's layers. */
+            for (Py_ssize_t p = 0; p < part_count; p++) {
+                double part_slopes, part_weighted;
+                const char *g = (const char *)parts[p].buf + r * sizes[p] * itemsize;
+                if (mask_backward_parallel(g, w + start, gw + start, sizes[p], offsets[r],
+                                           scales[r], full, itemsize == 8, 1, &part_slopes,
+                                           &part_weighted) < 0) {
 #pragma omp atomic write
-                failed = 1;
-                break;
+                    failed = 1;
+                    break;
+                }
+                slopes += part_slopes;
+                weighted += part_weighted;
+                start += sizes[p] * itemsize;
             }
-            slopes += part_slopes;
-            weighted += part_weighted;
-            start += parts[p] * itemsize;
+            sums[2 * r] = slopes;
+            sums[2 * r + 1] = weighted;
         }
-        sums[2 * r] = slopes;
-        sums[2 * r + 1] = weighted;
+        Py_END_ALLOW_THREADS
+        if (failed) PyErr_NoMemory();
     }
-    Py_END_ALLOW_THREADS
+done:
+    for (Py_ssize_t p = 0; p < part_count; p++) PyBuffer_Release(&parts[p]);
+    PyMem_Free(parts);
+    PyMem_Free(sizes);
+    Py_XDECREF(grads);
     release_buffers(&b);
-    if (failed) return PyErr_NoMemory();
+    if (PyErr_Occurred()) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -1069,9 +1096,10 @@ static PyMethodDef methods[] = {
      "scales[r], out[r])."},
     {"stacked_mask_backward", stacked_mask_backward, METH_VARARGS,
      "stacked_mask_backward(grads, weights, grad_weights, n, rows, offsets, scales, "
-     "full, parts, sums, threads)\n\n"
-     "For each row r of rows: mask_backward over the row's parts (their sizes) in "
-     "turn, sums[r] = the parts' sums added in order."},
+     "full, sums, threads)\n\n"
+     "grads: the gradients of the rows' parts, (K, size) buffers whose sizes add "
+     "to n. For each row r of rows: mask_backward over its parts in turn, "
+     "sums[r] = the parts' sums added in order."},
     {"count_bins", count_bins, METH_VARARGS,
      "count_bins(samples, inverse_spacing, index, counts, threads)\n\n"
      "Bin trunc(|x| * inverse_spacing) of float32 samples: each sample's bin "

@@ -380,19 +380,25 @@ class _StackedPrunedWeights(torch.autograd.Function):
                 failed,
                 masked,
             )
-        return masked
+        # As parts (a model's layers), whose gradients the backward pass
+        # reads where they are: no split's concatenation.
+        return masked if sizes is None else masked.split(sizes, dim=1)
 
     @staticmethod
-    def backward(ctx, grad):
-        grad_weights = torch.empty_like(grad)
-        grad_ratios = grad.new_zeros(grad.shape[0])
-        grad_temperatures = grad.new_zeros(grad.shape[0])
-        with _threads_for_pools(grad.shape[1]):
+    def backward(ctx, *grads):
+        K = grads[0].shape[0]
+        n = sum(grad.shape[1] for grad in grads)
+        like = grads[0]
+        grad_weights = like.new_empty((K, n))
+        grad_ratios = like.new_zeros(K)
+        grad_temperatures = like.new_zeros(K)
+        grads = [grad.contiguous() for grad in grads]
+        with _threads_for_pools(n):
             if ctx.fast:
                 _stacked_small_backward(
-                    ctx, grad, grad_weights, grad_ratios, grad_temperatures
+                    ctx, grads, grad_weights, grad_ratios, grad_temperatures
                 )
-            _stacked_backward(ctx, grad, grad_weights, grad_ratios, grad_temperatures)
+            _stacked_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures)
         ctx.pools = ctx.fast = ctx.weights = None
         return grad_weights, grad_ratios, grad_temperatures, *[None] * 7
 
@@ -417,6 +423,7 @@ def _stacked_forward(
             continue
         if soft[k]:
             pool = _PoolContext()
+            pool.parts = ctx.sizes is not None
             try:
                 _pruned_forward(
                     pool,
@@ -532,17 +539,17 @@ def _stacked_small_forward(
     ctx.full = weight_gradient == "full"
 
 
-def _stacked_small_backward(ctx, grad, grad_weights, grad_ratios, grad_temperatures):
+def _stacked_small_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures):
     """The backward pass of the rows :func:`_stacked_small_forward` masked,
-    in one compiled call: each row's gradients as its own pool's."""
-    K, n = grad.shape
+    in one compiled call: each row's gradients as its own pool's (part by
+    part, as a model's layers)."""
+    K, n = grad_weights.shape
     offsets, scales = np.zeros(K), np.zeros(K)
     for k, row in ctx.fast.items():
         offsets[k], scales[k] = row.offset, row.scale
     sums = np.zeros((K, 2))
-    parts = np.asarray(ctx.sizes or [n], dtype=np.int64)
     stacked_mask_backward(
-        grad.contiguous().numpy(),
+        [grad.numpy() for grad in grads],
         ctx.weights.numpy(),
         grad_weights.numpy(),
         n,
@@ -550,35 +557,33 @@ def _stacked_small_backward(ctx, grad, grad_weights, grad_ratios, grad_temperatu
         offsets,
         scales,
         ctx.full,
-        parts,
         sums,
         torch.get_num_threads(),
     )
-    scalar = host_scalar(grad.dtype)
+    dtype = grad_weights.dtype
+    scalar = host_scalar(dtype)
     ratio_values = grad_ratios.numpy()
     temperature_values = grad_temperatures.numpy()
     for k, row in ctx.fast.items():
         grad_threshold, grad_temperature = _host_gradients(
-            sums[k, 0], sums[k, 1], row.threshold_slope, row.scale, grad.dtype
+            sums[k, 0], sums[k, 1], row.threshold_slope, row.scale, dtype
         )
         # dt/dr = 1 / f(t), as the row's own backward pass applies it.
         ratio_values[k] = grad_threshold * scalar(row.threshold_per_ratio)
         temperature_values[k] = grad_temperature
 
 
-def _stacked_backward(ctx, grad, grad_weights, grad_ratios, grad_temperatures):
-    """Each masked row's :func:`_pruned_backward`; the others' gradients
-    passed through."""
-    for k, row in enumerate(grad):
+def _stacked_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures):
+    """Each masked row's :func:`_pruned_backward` (the small pools' route
+    done); the others' gradients passed through. ``grads``: the parts'."""
+    for k in range(grad_weights.shape[0]):
         if k in ctx.fast:
             continue
+        parts = tuple(grad[k] for grad in grads)
         pool = ctx.pools.get(k)
         if pool is None:
-            grad_weights[k] = row
+            torch.cat(parts, out=grad_weights[k])
             continue
-        # The compiled backward sums part by part, as for one model's
-        # layers (pruned_weight's sizes): the same sums, bit for bit.
-        parts = row.split(ctx.sizes) if pool.compiled and ctx.sizes else (row,)
         _, grad_ratio, grad_temperature = _pruned_backward(
             pool, parts, out=grad_weights[k]
         )
@@ -684,14 +689,16 @@ def pruned_weights(
     sizes: list[int] | None = None,
     failed: list[int] | None = None,
     workspace: Scratch | None = None,
-) -> torch.Tensor:
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """:func:`pruned_weight` of each row of ``weights`` (shape ``(K, n)``,
     one model's pool of weights a row) at its own ``ratios[k]`` and
     ``temperatures[k]`` (shape ``(K,)``), with its own ``scratches[k]``; a
     row whose ``soft[k]`` is False passes through unmasked (a hardened or a
     resting model), its ``r`` and ``tau`` getting no gradient. ``sizes``:
     the parts of a row (a model's layers) whose gradients the compiled
-    backward pass sums in turn, as :func:`pruned_weight` with ``sizes``.
+    backward pass sums in turn, as :func:`pruned_weight` with ``sizes``: the
+    result is then those parts (``(K, size)`` views), whose gradients are
+    read where they are.
     A row holding NaN or infinity raises :class:`NonFiniteWeightsError`; with
     a list ``failed``, its index is appended there instead and it passes
     through (its model's step is void; the others' go on). ``workspace``
