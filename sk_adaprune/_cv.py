@@ -8,8 +8,7 @@ the models of one shape train together as stacked networks
 once for all of them. They are scored as ``GridSearchCV`` scores them and
 ``cv_results_`` is laid out by its own formatter, so that the answers are a
 ``GridSearchCV``'s over the single estimator. Where stacking does not apply
-(``prune='neurons'``, sparse X, ``n_jobs`` > 1, torch < 2.4) the search is
-that ``GridSearchCV``.
+(sparse X, ``n_jobs`` > 1, torch < 2.4) the search is that ``GridSearchCV``.
 """
 
 import os
@@ -243,14 +242,9 @@ class _BaseAdaptivePrunedMLPCV(BaseEstimator):
         return self
 
     def _stacks(self, X) -> bool:
-        """Whether the folds' fits train as stacked networks: pruned weights
-        (not neurons), a dense X, and Adam's fused step in this torch."""
-        return (
-            self.prune == "weights"
-            and not sparse.issparse(X)
-            and FUSED_ADAM
-            and self.n_jobs in (None, 1)
-        )
+        """Whether the folds' fits train as stacked networks: a dense X, one
+        process, and Adam's fused step in this torch."""
+        return not sparse.issparse(X) and FUSED_ADAM and self.n_jobs in (None, 1)
 
     def _stacked_search(self, search, X, y, sample_weight) -> dict:
         """The search's ``cv_results_``, every ``(lambda_, fold)`` model

@@ -293,9 +293,11 @@ class SoftMaskedMLP(nn.Module):
                     X = X * masks[i]
         return X
 
-    def _unit_masks(self, matrices) -> list | None:
+    def _unit_masks(self, matrices, ratio=None, temperature=None) -> list | None:
         """Per hidden layer the mask of its units' outputs in the current
-        mode; None when weights are pruned or the mask is hardened."""
+        mode; None when weights are pruned or the mask is hardened. ``ratio``
+        and ``temperature``: the tensors to differentiate (default: the
+        module's own; a stack's rows for its members)."""
         if self.prune != "neurons" or self.hardened:
             return None
         pool = unit_pool(matrices, self.unit_score)
@@ -304,9 +306,11 @@ class SoftMaskedMLP(nn.Module):
         if not self.training:
             kept = pool.kept(self._quantile(pool.scores()))
             return [units.to(matrices[0].dtype) for units in kept]
-        threshold = quantile_threshold(pool.scores(), self.ratio, self.kde_grid_size)
+        ratio = self.ratio if ratio is None else ratio
+        temperature = self.temperature if temperature is None else temperature
+        threshold = quantile_threshold(pool.scores(), ratio, self.kde_grid_size)
         full = self.weight_gradient == "full"
-        return unit_masks(pool, threshold, self.temperature, full_gradient=full)
+        return unit_masks(pool, threshold, temperature, full_gradient=full)
 
     @torch.no_grad()
     def kept_units(self, threshold: float | None = None) -> list[torch.Tensor]:
@@ -448,14 +452,15 @@ class StackedSoftMaskedMLP(nn.Module):
                 or member.weights.dtype != first.weights.dtype
                 or member.weight_gradient != first.weight_gradient
                 or member.kde_grid_size != first.kde_grid_size
-                or member.prune != "weights"
+                or (member.prune, member.unit_score) != (first.prune, first.unit_score)
                 or member.hardened
             ):
                 raise ValueError(
                     "Stacked models must share shapes, activation, dtype, weight "
-                    "gradient and grid size, prune weights and be soft."
+                    "gradient, grid size and what they prune, and be soft."
                 )
         self.shapes = first.shapes
+        self.prune = first.prune
         self.kde_grid_size = first.kde_grid_size
         self.weight_gradient = first.weight_gradient
         self.hidden_activation = ACTIVATIONS[first.activation].module()
@@ -497,6 +502,10 @@ class StackedSoftMaskedMLP(nn.Module):
         whose weights are not finite is listed in ``failed`` (training: its
         weights pass through; eval: its row is NaN)."""
         self.failed = []
+        if self.prune == "neurons":  # the units' masks act on the outputs
+            return self.weights.split(
+                [rows * cols for rows, cols in self.shapes], dim=1
+            )
         if self.training:
             soft = [
                 not (member.hardened or resting)
@@ -530,6 +539,7 @@ class StackedSoftMaskedMLP(nn.Module):
         masked = self.masked_weights()
         if isinstance(masked, torch.Tensor):
             masked = masked.split([rows * cols for rows, cols in self.shapes], dim=1)
+        units = self._unit_masks(masked)
         last = len(self.shapes) - 1
         for i, (part, (fan_out, fan_in), bias) in enumerate(
             zip(masked, self.shapes, self.biases)
@@ -538,4 +548,31 @@ class StackedSoftMaskedMLP(nn.Module):
             X = torch.baddbmm(bias.unsqueeze(1), X, weight.transpose(1, 2))
             if i < last:
                 X = self.hidden_activation(X)
+                if units is not None:
+                    X = X * units[i]
         return X
+
+    def _unit_masks(self, parts) -> list | None:
+        """With ``prune='neurons'``, per hidden layer the ``(K, 1, units)``
+        masks of the members' units (each member's own, differentiated with
+        respect to the stack's rows); ones for a hardened or resting member,
+        and for one whose scores are not finite (listed in ``failed``)."""
+        if self.prune != "neurons":
+            return None
+        ones = [part.new_ones(rows) for (rows, _), part in zip(self.shapes[:-1], parts)]
+        masks = []
+        for k, member in enumerate(self.members):
+            found = None
+            if not (member.hardened or self.resting[k]):
+                member.train(self.training)
+                matrices = [
+                    part[k].view(shape) for part, shape in zip(parts, self.shapes)
+                ]
+                try:
+                    found = member._unit_masks(
+                        matrices, self.ratio[k], self.temperature[k]
+                    )
+                except NonFiniteWeightsError:
+                    self.failed.append(k)
+            masks.append(ones if found is None else found)
+        return [torch.stack(layer).unsqueeze(1) for layer in zip(*masks)]

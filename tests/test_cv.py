@@ -89,6 +89,23 @@ def test_the_tolerance_trades_score_for_sparsity():
     assert tight.lambda_ == 0.0
 
 
+def test_pruning_neurons_the_results_are_grid_search_cvs(digits):
+    X, y = digits
+    model = AdaptivePrunedMLPClassifierCV(
+        [1.0, 100.0], cv=2, prune="neurons", **FAST
+    ).fit(X, y)
+    search = GridSearchCV(
+        AdaptivePrunedMLPClassifier(prune="neurons", **FAST),
+        {"lambda_": [1.0, 100.0]},
+        scoring={"score": "accuracy", "sparsity": sparsity_scorer},
+        refit="score",
+        cv=2,
+    ).fit(X, y)
+    for key in ("split0_test_score", "split1_test_sparsity"):
+        np.testing.assert_array_equal(model.cv_results_[key], search.cv_results_[key])
+    assert model.lambda_ == search.best_params_["lambda_"]
+
+
 def test_sample_weight_reaches_every_fit(digits):
     X, y = digits
     weights = np.random.RandomState(0).uniform(0.2, 2.0, len(y))

@@ -171,8 +171,9 @@ def _assert_same_fit(stacked, single, exact=True):
         dict(max_iter=25, n_iter_no_change=2, tol=0.05),
         dict(max_iter=25, early_stopping=True, n_iter_no_change=1, tol=0.01),
         dict(max_iter=15, batch_size=64, alpha=1e-2, weight_gradient="full"),
+        dict(max_iter=20, prune="neurons", n_iter_no_change=2, tol=0.05),
     ],
-    ids=["stopping", "early stopping", "uneven batches"],
+    ids=["stopping", "early stopping", "uneven batches", "neurons"],
 )
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_stacked_fits_are_the_single_fits(digits_split, params, dtype):
