@@ -232,7 +232,8 @@ def test_a_stacked_fit_that_diverges_at_once_fails_as_fit_does():
     X = np.random.RandomState(0).normal(size=(60, 3))
     y = np.arange(60) % 2
     model = AdaptivePrunedMLPClassifier(learning_rate_init=1e6, max_iter=3)
-    pending = model._begin_fit(X * 1e10, y, None, None, False)
+    with pytest.warns(UserWarning, match="unscaled features"):
+        pending = model._begin_fit(X * 1e10, y, None, None, False)
     with pytest.raises(ValueError, match="non-finite parameter weights"):
         train_stacked([(model, pending)])
 
