@@ -12,7 +12,8 @@ process with nothing else running:
    whose (lambda_, fold) models train as stacked networks.
 
 Each search runs in a child process of its own: wall time of ``fit`` (the
-import and the data excluded) and the child's peak resident memory. 2. and
+import and the data excluded) and the child's peak resident memory; with
+``--rounds R`` each side R times in turn, medians. 2. and
 3. must give the same answers (the chosen ``lambda_`` and every mean score
 and sparsity, compared exactly). Inputs: load_digits / 16; the other sets
 standardised once on all rows (a benchmark's shortcut; every side sees the
@@ -30,6 +31,7 @@ sequential one per size (``results/cv_speed_sizes.md``).
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -126,9 +128,15 @@ def run_side(name: str, side: str) -> dict:
     return json.loads(line[len("RESULT") :])
 
 
-def compare(name: str) -> dict:
-    runs = {side: run_side(name, side) for side in SIDES}
-    mlp, grid, stacked = (runs[side] for side in SIDES)
+def compare(name: str, rounds: int = 1) -> dict:
+    """The three searches on ``name``, ``rounds`` times in turn (the order
+    reversed every other round); each side's median time and peak memory."""
+    runs = {side: [] for side in SIDES}
+    for round_ in range(rounds):
+        order = SIDES if round_ % 2 == 0 else SIDES[::-1]
+        for side in order:
+            runs[side].append(run_side(name, side))
+    mlp, grid, stacked = ({**r[0], **_medians(r)} for r in runs.values())
     same = (
         grid["best_index"] == stacked["best_index"]
         and grid["mean_scores"] == stacked["mean_scores"]
@@ -151,6 +159,9 @@ def compare(name: str) -> dict:
             max(mlp["mean_scores"]), stacked["mean_scores"][stacked["best_index"]]
         ),
         "identical answers": same,
+        "max mean-score difference": max(
+            abs(a - b) for a, b in zip(grid["mean_scores"], stacked["mean_scores"])
+        ),
     }
     print(row, flush=True)
     return row
@@ -160,7 +171,6 @@ SIZES = [(100,), (256,), (256, 256), (512, 512), (1024, 1024)]
 
 
 def stacking_sizes(rounds: int = 3) -> list[dict]:
-    import statistics
     import time
     import warnings
 
@@ -223,9 +233,17 @@ def stacking_sizes(rounds: int = 3) -> list[dict]:
     return rows
 
 
+def _medians(runs: list[dict]) -> dict:
+    return {
+        key: statistics.median(run[key] for run in runs)
+        for key in ("seconds", "peak_mb")
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--sizes", action="store_true")
     args = parser.parse_args()
     if args.sizes:
@@ -240,13 +258,14 @@ def main() -> None:
             "cv_speed_sizes", "Where stacking stops paying", stacking_sizes(), notes
         )
         return
-    rows = [compare(name) for name in args.sets]
+    rows = [compare(name, args.rounds) for name in args.sets]
     notes = (
         f"5 shuffled folds (stratified for classification), {len(LAMBDAS)} values "
         f"of lambda_ ({LAMBDAS}) or alpha ({ALPHAS}), refit included, float64, "
         "random_state=0, every search in a child process of its own, one at a "
-        "time (`python benchmarks/cv_speed.py`). s: wall seconds of fit; peak "
-        "MB: the child's peak resident memory. identical answers: the CV "
+        f"time, {args.rounds} round(s) in turn, medians (`python "
+        f"benchmarks/cv_speed.py --rounds {args.rounds}`). s: wall seconds of fit; "
+        "peak MB: the child's peak resident memory. identical answers: the CV "
         "estimator's chosen lambda_, mean scores and mean sparsities equal "
         "GridSearchCV's over the single estimator exactly. Targets on "
         "load_digits: CV <= MLP's alpha search, and <= 0.4x our GridSearchCV."

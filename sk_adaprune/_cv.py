@@ -368,9 +368,10 @@ _CV_DOCSTRING = """{what}
 
     The fits of all folds and values train together as one stacked network
     (for networks of up to 2^17 weights; larger ones one after another),
-    each model exactly the fit ``GridSearchCV`` over the single estimator
-    would make (to round-off where the batched products sum in another
-    order), at a fraction of that search's time on small data sets.
+    each model the fit ``GridSearchCV`` over the single estimator would
+    make (bit for bit where the batched products sum in the single ones'
+    order; elsewhere starting off by round-off), at a fraction of that
+    search's time on small data sets.
 
     Parameters
     ----------
