@@ -326,6 +326,20 @@ def _threads_for_pools(size: int):
         torch.set_num_threads(threads)
 
 
+class _Stack(NamedTuple):
+    """The inputs of :class:`_StackedPrunedWeights` (see :func:`pruned_weights`)."""
+
+    weights: torch.Tensor
+    ratios: torch.Tensor
+    temperatures: torch.Tensor
+    grid_size: int
+    scratches: list
+    weight_gradient: str
+    soft: list
+    failed: list | None
+    workspace: Scratch
+
+
 class _PoolContext:
     """What ``ctx`` holds for one model's pool of :class:`_StackedPrunedWeights`."""
 
@@ -355,31 +369,21 @@ class _StackedPrunedWeights(torch.autograd.Function):
     ):
         masked = torch.empty_like(weights)
         ctx.pools, ctx.sizes, ctx.fast = {}, sizes, {}
+        stack = _Stack(
+            weights,
+            ratios,
+            temperatures,
+            grid_size,
+            scratches,
+            weight_gradient,
+            soft,
+            failed,
+            workspace,
+        )
         with _threads_for_pools(weights.shape[1]):
             if _stacked_route(weights):
-                _stacked_small_forward(
-                    ctx,
-                    weights,
-                    ratios,
-                    temperatures,
-                    grid_size,
-                    weight_gradient,
-                    soft,
-                    masked,
-                    workspace,
-                )
-            _stacked_forward(
-                ctx,
-                weights,
-                ratios,
-                temperatures,
-                grid_size,
-                scratches,
-                weight_gradient,
-                soft,
-                failed,
-                masked,
-            )
+                _stacked_small_forward(ctx, stack, masked)
+            _stacked_forward(ctx, stack, masked)
         # As parts (a model's layers), whose gradients the backward pass
         # reads where they are: no split's concatenation.
         return masked if sizes is None else masked.split(sizes, dim=1)
@@ -403,42 +407,31 @@ class _StackedPrunedWeights(torch.autograd.Function):
         return grad_weights, grad_ratios, grad_temperatures, *[None] * 7
 
 
-def _stacked_forward(
-    ctx,
-    weights,
-    ratios,
-    temperatures,
-    grid_size,
-    scratches,
-    weight_gradient,
-    soft,
-    failed,
-    masked,
-):
+def _stacked_forward(ctx, stack, masked):
     """Each soft row's :func:`_pruned_forward` into its row of ``masked``
     (its context kept in ``ctx.pools``); the others copied as they are. Rows
     the small pools' route took (``ctx.fast``) are done."""
-    for k, (weight, scratch) in enumerate(zip(weights, scratches)):
+    for k, (weight, scratch) in enumerate(zip(stack.weights, stack.scratches)):
         if k in ctx.fast:
             continue
-        if soft[k]:
+        if stack.soft[k]:
             pool = _PoolContext()
             pool.parts = ctx.sizes is not None
             try:
                 _pruned_forward(
                     pool,
                     weight,
-                    float(ratios[k]),
-                    temperatures[k],
-                    grid_size,
+                    float(stack.ratios[k]),
+                    stack.temperatures[k],
+                    stack.grid_size,
                     scratch,
-                    weight_gradient,
+                    stack.weight_gradient,
                     out=masked[k],
                 )
             except NonFiniteWeightsError:
-                if failed is None:
+                if stack.failed is None:
                     raise
-                failed.append(k)
+                stack.failed.append(k)
             else:
                 ctx.pools[k] = pool
                 continue
@@ -463,25 +456,16 @@ class _FastRow(NamedTuple):
     threshold_per_ratio: float
 
 
-def _stacked_small_forward(
-    ctx,
-    weights,
-    ratios,
-    temperatures,
-    grid_size,
-    weight_gradient,
-    soft,
-    masked,
-    workspace,
-):
+def _stacked_small_forward(ctx, stack, masked):
     """The soft rows of a stack of small pools thresholded and masked in
     one compiled call each (``stacked_small_thresholds``,
     ``stacked_mask_forward``): the single pool's route, row by row, the
     same values. Rows it cannot take (NaN or infinity, a ratio out of
     range, scalars out of the dtype's range) are left to the row-by-row
     path; ``ctx.fast`` holds the rows done."""
-    ratio_values = ratios.tolist()
-    rows = [k for k, is_soft in enumerate(soft) if is_soft]
+    weights, workspace = stack.weights, stack.workspace
+    ratio_values = stack.ratios.tolist()
+    rows = [k for k, is_soft in enumerate(stack.soft) if is_soft]
     rows = [k for k in rows if 0.0 <= ratio_values[k] < 1.0]
     if not rows:
         return
@@ -490,9 +474,9 @@ def _stacked_small_forward(
     if windows is None or windows.shape[0] != weights.shape[0]:
         windows = workspace.notes["windows"] = np.zeros((weights.shape[0], 3))
     found = stacked_small_thresholds(
-        weights, ratio_values, rows, grid_size, magnitudes, windows
+        weights, ratio_values, rows, stack.grid_size, magnitudes, windows
     )
-    temperature_values = temperatures.tolist()
+    temperature_values = stack.temperatures.tolist()
     K, n = weights.shape
     offsets, scales, points, inverse_bandwidths = (np.zeros(K) for _ in range(4))
     reflects = np.zeros(K, dtype=np.int64)
@@ -536,7 +520,7 @@ def _stacked_small_forward(
             slope_of(density, weights.dtype),
         )
     ctx.weights = values
-    ctx.full = weight_gradient == "full"
+    ctx.full = stack.weight_gradient == "full"
 
 
 def _stacked_small_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures):
