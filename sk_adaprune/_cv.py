@@ -258,18 +258,20 @@ class _BaseAdaptivePrunedMLPCV(BaseEstimator):
         folds = list(cv.split(X, y))
         candidates = list(ParameterGrid(search.param_grid))
         fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        # Each fold's rows once, shared by its fits (and their stack).
+        training = [
+            (
+                safe_indexing(X, train),
+                safe_indexing(y, train),
+                method_params(X, fit_params, train).get("sample_weight"),
+            )
+            for train, _ in folds
+        ]
         fits = []
         for params in candidates:
-            for train, test in folds:
+            for (X_train, y_train, weights), (_, test) in zip(training, folds):
                 model = clone(single).set_params(**params)
-                weights = method_params(X, fit_params, train).get("sample_weight")
-                pending = model._begin_fit(
-                    safe_indexing(X, train),
-                    safe_indexing(y, train),
-                    weights,
-                    None,
-                    False,
-                )
+                pending = model._begin_fit(X_train, y_train, weights, None, False)
                 fits.append((model, pending, test))
         times = train_stacked([(model, pending) for model, pending, _ in fits])
         score_params = search_score_params(search, fit_params)

@@ -291,3 +291,17 @@ def test_fits_past_the_stacks_bounds_train_in_chunks_or_alone(
     assert stacks == ([2] if bound == "_STACK_WEIGHTS" else [])
     for stacked, single in pairs:
         _assert_same_fit(stacked, single)
+
+
+def test_the_stack_holds_each_folds_rows_once():
+    from sk_adaprune._training.stacked import StackedData, _offset_of
+
+    X = torch.zeros(5, 2)
+    rows = StackedData(X, torch.arange(5), None, None)
+    copy = StackedData(X.clone(), torch.arange(5), None, None)
+    other = StackedData(X[:4], torch.arange(4), None, None)
+    relabelled = StackedData(X, torch.arange(5) % 2, None, None)
+    distinct = []
+    offsets = [_offset_of(r, distinct) for r in (rows, copy, other, rows, relabelled)]
+    assert offsets == [0, 0, 5, 0, 9]
+    assert len(distinct) == 3

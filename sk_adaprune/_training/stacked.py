@@ -86,15 +86,16 @@ def fit_stacked(nets: list[PruningNet], data: list[StackedData]) -> None:
             )
         }
     )
-    lanes, offset = [], 0
+    # The nets' training sets, each once: the values of lambda_ of a fold
+    # train on the same rows.
+    distinct, lanes = [], []
     for k, (net, rows) in enumerate(zip(nets, data)):
-        lanes.append(_Lane(k, net, rows, offset))
-        offset += rows.X.shape[0]
-    X_all = torch.cat([rows.X for rows in data]).to(device)
-    y_all = torch.cat([rows.y for rows in data]).to(device)
+        lanes.append(_Lane(k, net, rows, _offset_of(rows, distinct)))
+    X_all = torch.cat([rows.X for rows, _ in distinct]).to(device)
+    y_all = torch.cat([rows.y for rows, _ in distinct]).to(device)
     weights = None
     if data[0].sample_weight is not None:
-        weights = torch.cat([rows.sample_weight for rows in data]).to(device)
+        weights = torch.cat([rows.sample_weight for rows, _ in distinct]).to(device)
     valid = _held_out_stack(data, device)
 
     for lane in lanes:
@@ -134,6 +135,27 @@ def fit_stacked(nets: list[PruningNet], data: list[StackedData]) -> None:
     for net in nets:  # each module its own parameters again, off the stack
         for param in net.module_.parameters():
             param.data = param.data.clone()
+
+
+def _offset_of(rows: StackedData, distinct: list) -> int:
+    """Where ``rows`` start in the stacked training set: at an earlier net's
+    equal rows (``distinct`` holds ``(rows, offset)`` of each set so far),
+    or after all so far, added to ``distinct``."""
+    for earlier, offset in distinct:
+        if _equal_rows(earlier, rows):
+            return offset
+    offset = sum(len(earlier.X) for earlier, _ in distinct)
+    distinct.append((rows, offset))
+    return offset
+
+
+def _equal_rows(a: StackedData, b: StackedData) -> bool:
+    def same(x, y):
+        if x is None or y is None:
+            return x is y
+        return x.shape == y.shape and x.dtype == y.dtype and torch.equal(x, y)
+
+    return same(a.X, b.X) and same(a.y, b.y) and same(a.sample_weight, b.sample_weight)
 
 
 def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
