@@ -790,7 +790,7 @@ def _in_training_dtype(X, fitted):
 _STACKED_MODEL_WEIGHTS = 2**17
 # A stack holds at most this many weights in all (its parameters, gradients,
 # Adam's moments and masks are a few arrays of this size) and this many
-# training values (its models' rows, each a copy).
+# training values, counted model by model (a fold's rows are held once).
 _STACK_WEIGHTS = 2**22
 _STACK_VALUES = 2**25
 # What stacked models must share: their modules' shape and arithmetic.
