@@ -146,26 +146,20 @@ class StackedAdam:
 
     def __init__(self, groups):
         self.groups = groups
-        self.state = {}
-        # Each stacked tensor's rows (views), made once: the models' parameters
-        # and moments, and the step count of each model.
-        self._rows = {}
-        for params, _ in groups.values():
-            for param in params:
-                steps = torch.zeros(
+        # Each stacked tensor's rows (views of zeroed buffers, made once): the
+        # models' parameters, Adam's moments, and each model's step count.
+        self._rows = {
+            param: (
+                param.detach().unbind(0),
+                torch.zeros_like(param).unbind(0),
+                torch.zeros_like(param).unbind(0),
+                torch.zeros(
                     param.shape[0], dtype=torch.float32, device=param.device
-                )
-                state = self.state[param] = {
-                    "step": steps,
-                    "exp_avg": torch.zeros_like(param),
-                    "exp_avg_sq": torch.zeros_like(param),
-                }
-                self._rows[param] = (
-                    param.detach().unbind(0),
-                    state["exp_avg"].unbind(0),
-                    state["exp_avg_sq"].unbind(0),
-                    steps.unbind(0),
-                )
+                ).unbind(0),
+            )
+            for params, _ in groups.values()
+            for param in params
+        }
 
     def zero_grad(self) -> None:
         for params, _ in self.groups.values():
