@@ -1,9 +1,10 @@
 """The ``'auto'`` settings, and when ``r`` counts as settled, resolved in one
 place for every fit.
 
-Every fit starts dense: no random initial weight is masked. A ceiling on
-``r`` then rises along gradual magnitude pruning's cubic ramp over a span of
-the fit's own steps. A fit with the steps for ``r`` to climb from 0 to 1
+Every fit starts dense: no random initial weight is masked, and while the
+ceiling holds ``r`` at 0 the mask is off (the steps train the network
+MLPClassifier would). The ceiling on ``r`` then rises along gradual
+magnitude pruning's cubic ramp over a span of the fit's own steps. A fit with the steps for ``r`` to climb from 0 to 1
 several times over ramps over 10-75% of them, with the mask held constant
 in ``w`` (``weight_gradient='masked'``), as gradual magnitude pruning does.
 A shorter fit is still far from converged when its pruning would start:

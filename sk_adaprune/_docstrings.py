@@ -91,7 +91,10 @@ r_ramp : (float, float), 'auto' or None, default='auto'
     initial value until ``begin`` and rises to 1 along gradual magnitude
     pruning's cubic schedule (Zhu & Gupta 2017) by ``end``, after which
     ``r`` is free. ``r`` is still learned; the ceiling keeps it from
-    pruning weights before they have trained. 'auto' is ``(0.1, 0.75)``
+    pruning weights before they have trained. While the ceiling holds
+    ``r`` at 0 the mask is off and the steps train the dense network
+    (at ``r = 0`` the soft mask would still scale the smallest weights by
+    about a half). 'auto' is ``(0.1, 0.75)``
     on fits with the steps for ``r`` to climb far (``max_iter * n_batches
     * lr_r >= 3``, ``n_batches`` the mini-batches per epoch) and
     ``(0.3, 0.9)`` on shorter ones, still far from converged when pruning

@@ -98,7 +98,10 @@ class SoftMaskedMLP(nn.Module):
     weights.
 
     In training mode the mask is soft; in eval mode it is the hard mask
-    ``|w| >= t`` (of units: ``s_j >= t``). After :meth:`harden` pruned
+    ``|w| >= t`` (of units: ``s_j >= t``). While ``mask_off`` is set (the
+    steps where the ramp holds ``r`` at 0) the layers use the weights as
+    they are: at ``r = 0`` the soft mask would still scale the smallest
+    weights by about a half. After :meth:`harden` pruned
     weights are exact zeros and the forward pass uses the weights as they
     are; training may go on (the fine-tuning phase), with
     :meth:`zero_pruned_` after every step keeping the pruned weights at
@@ -198,6 +201,7 @@ class SoftMaskedMLP(nn.Module):
         )
         self.hardened_threshold = None
         self.hard_mask = None
+        self.mask_off = False
         self.scratch = Scratch()
 
     @property
@@ -254,7 +258,7 @@ class SoftMaskedMLP(nn.Module):
         ``sizes``, a soft mask in training gives them as parts of those sizes
         (``pruned_weight``: their gradients need no concatenation)."""
         weights = self.weights
-        if self.hardened or self.prune == "neurons":
+        if self.hardened or self.mask_off or self.prune == "neurons":
             return weights
         if self.training:
             return pruned_weight(
@@ -298,7 +302,7 @@ class SoftMaskedMLP(nn.Module):
         mode; None when weights are pruned or the mask is hardened. ``ratio``
         and ``temperature``: the tensors to differentiate (default: the
         module's own; a stack's rows for its members)."""
-        if self.prune != "neurons" or self.hardened:
+        if self.prune != "neurons" or self.hardened or self.mask_off:
             return None
         pool = unit_pool(matrices, self.unit_score)
         if not pool.in_pool.any():  # one unit per layer: nothing to prune
@@ -432,8 +436,9 @@ class StackedSoftMaskedMLP(nn.Module):
     (``X`` of shape ``(K, B, n_features)``) and multiplies each layer's
     weights with ``torch.baddbmm``; each member's pool is thresholded and
     masked as its own (:func:`~._method.mask.pruned_weights`). A member
-    whose ``resting`` flag is set (it does not train at this step) and a
-    hardened member pass their weights through unmasked.
+    whose ``resting`` flag is set (it does not train at this step), a
+    hardened member and one whose ``mask_off`` is set pass their weights
+    through unmasked.
 
     Parameters
     ----------
@@ -508,7 +513,7 @@ class StackedSoftMaskedMLP(nn.Module):
             )
         if self.training:
             soft = [
-                not (member.hardened or resting)
+                not (member.hardened or member.mask_off or resting)
                 for member, resting in zip(self.members, self.resting)
             ]
             return pruned_weights(
@@ -527,7 +532,7 @@ class StackedSoftMaskedMLP(nn.Module):
 
     def _hard_masked(self, k: int) -> torch.Tensor:
         member = self.members[k]
-        if member.hardened or self.resting[k]:
+        if member.hardened or member.mask_off or self.resting[k]:
             return member.weights.detach()
         try:
             return member.hard_masked(member.hard_threshold())
@@ -556,6 +561,7 @@ class StackedSoftMaskedMLP(nn.Module):
         """With ``prune='neurons'``, per hidden layer the ``(K, 1, units)``
         masks of the members' units (each member's own, differentiated with
         respect to the stack's rows); ones for a hardened or resting member,
+        one whose mask is off,
         and for one whose scores are not finite (listed in ``failed``)."""
         if self.prune != "neurons":
             return None
@@ -563,7 +569,7 @@ class StackedSoftMaskedMLP(nn.Module):
         masks = []
         for k, member in enumerate(self.members):
             found = None
-            if not (member.hardened or self.resting[k]):
+            if not (member.hardened or member.mask_off or self.resting[k]):
                 member.train(self.training)
                 matrices = [
                     part[k].view(shape) for part, shape in zip(parts, self.shapes)

@@ -76,3 +76,24 @@ def test_the_fit_length_decides_the_weight_gradient(blobs, max_iter, long_fit):
     steps = steps_of(max_iter, len(X), 200)
     plan = schedule(AdaptivePrunedMLPClassifier(max_iter=max_iter), steps)
     assert (plan.weight_gradient == "masked") == long_fit
+
+
+def test_while_the_ramp_holds_r_at_0_the_fit_trains_mlpregressor_s_network():
+    # The mask is off: at r = 0 the soft mask would still scale the smallest
+    # weights by about a half. Same initial weights, batches in order, Adam:
+    # the losses follow MLPRegressor's (its Adam adds eps after the bias
+    # correction, torch's before) until the ramp begins.
+    from sklearn.datasets import load_diabetes
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    X, y = X[:200], y[:200]
+    params = dict(shuffle=False, batch_size=50, max_iter=20, random_state=0)
+    reference = MLPRegressor(tol=0, **params).fit(X, y).loss_curve_
+    losses = AdaptivePrunedMLPRegressor(
+        r_ramp=(0.5, 0.9), finetune_fraction=0, **params
+    ).fit(X, y).loss_curve_
+    # 4 steps an epoch: r is held at 0 for the first 10 epochs.
+    np.testing.assert_allclose(losses[:10], reference[:10], rtol=1e-6)
+    assert abs(losses[12] / reference[12] - 1) > 1e-6  # then the mask is on

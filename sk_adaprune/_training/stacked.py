@@ -164,6 +164,7 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
     rows = [None] * len(lanes)
     for lane in stepping:
         stack.resting[lane.k] = False
+        lane.net.set_mask_off()
         rows[lane.k] = lane.batch_rows(j)
         lane.notify("on_batch_begin", batch=None, training=True)
     size = max(len(rows[lane.k]) for lane in stepping)
@@ -183,19 +184,33 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
     failed = set(stack.failed)
     active = [lane for lane in stepping if lane.k not in failed]
     losses = _losses(active, outputs, y, w, rows)
-    decay, soft = {}, []
+    # As a single net's Adam steps a parameter with a gradient: r and tau
+    # of a soft mask, r alone while the mask is off and a penalty pulls it.
+    decay, ratios, temperatures = {}, [], []
     for lane in active:
         net, module = lane.net, lane.net.module_
         decay[lane.k] = net.weights_group_["weight_decay"]
-        if not module.hardened:
-            soft.append(lane.k)
-            if net.sparsity_penalty:
-                # d/dr of sparsity_penalty (1 - r)^2, as PruningNet adds it.
-                slope = -2.0 * net.sparsity_penalty * (1.0 - module.ratio.item())
-                stack.ratio.grad[lane.k].add_(slope)
+        if module.hardened:
+            continue
+        if not module.mask_off:
+            ratios.append(lane.k)
+            temperatures.append(lane.k)
+        if net.sparsity_penalty:
+            if module.mask_off:
+                ratios.append(lane.k)
+            if stack.ratio.grad is None:
+                stack.ratio.grad = torch.zeros_like(stack.ratio)
+            # d/dr of sparsity_penalty (1 - r)^2, as PruningNet adds it.
+            slope = -2.0 * net.sparsity_penalty * (1.0 - module.ratio.item())
+            stack.ratio.grad[lane.k].add_(slope)
     stepped = list(decay)
     optimizer.step(
-        {"ratio": soft, "temperature": soft, "weights": stepped, "biases": stepped},
+        {
+            "ratio": ratios,
+            "temperature": temperatures,
+            "weights": stepped,
+            "biases": stepped,
+        },
         decay,
     )
     for lane in stepping:
