@@ -4,18 +4,19 @@ place for every fit.
 Every fit starts dense: no random initial weight is masked, and while the
 ceiling holds ``r`` at 0 the mask is off (the steps train the network
 MLPClassifier would). The ceiling on ``r`` then rises along gradual
-magnitude pruning's cubic ramp over a span of the fit's own steps. A fit with the steps for ``r`` to climb from 0 to 1
-several times over ramps over 10-75% of them, with the mask held constant
-in ``w`` (``weight_gradient='masked'``), as gradual magnitude pruning does.
-A shorter fit is still far from converged when its pruning would start:
-its ramp spans 30-90% of the steps, and the thesis's full weight gradient
-lets weights near the threshold grow back (benchmarks/short_fits.py). A fit
-whose length is not known in advance has no ramp and ``r`` climbs by at most
-about ``lr_r`` a step: a short fit with early stopping (a ramp sized to
-``max_iter`` would hold ``r`` at 0 past the epoch where such fits end) and a
-``partial_fit`` stream, both pruned with the full weight gradient. A fit
-that continues a fitted network (``warm_start``, later ``partial_fit``
-calls) goes on from its ``r``.
+magnitude pruning's cubic ramp over a span of the fit's own steps. A fit
+with the steps for ``r`` to climb from 0 to 1 several times over ramps over
+10-75% of them, with the mask held constant in ``w``
+(``weight_gradient='masked'``), as gradual magnitude pruning does. A shorter
+fit is still far from converged when its pruning would start: its ramp spans
+30-90% of the steps, and the thesis's full weight gradient lets weights near
+the threshold grow back (benchmarks/short_fits.py). A fit whose length is
+not known in advance has no ramp and ``r`` climbs by at most about ``lr_r``
+a step: a short fit with early stopping (a ramp sized to ``max_iter`` would
+hold ``r`` at 0 past the epoch where such fits end) and a ``partial_fit``
+stream, both pruned with the full weight gradient. A fit that continues a
+fitted network (``warm_start``, later ``partial_fit`` calls) goes on from
+its ``r``.
 """
 
 import math

@@ -91,9 +91,11 @@ def test_while_the_ramp_holds_r_at_0_the_fit_trains_mlpregressor_s_network():
     X, y = X[:200], y[:200]
     params = dict(shuffle=False, batch_size=50, max_iter=20, random_state=0)
     reference = MLPRegressor(tol=0, **params).fit(X, y).loss_curve_
-    losses = AdaptivePrunedMLPRegressor(
-        r_ramp=(0.5, 0.9), finetune_fraction=0, **params
-    ).fit(X, y).loss_curve_
+    losses = (
+        AdaptivePrunedMLPRegressor(r_ramp=(0.5, 0.9), finetune_fraction=0, **params)
+        .fit(X, y)
+        .loss_curve_
+    )
     # 4 steps an epoch: r is held at 0 for the first 10 epochs.
     np.testing.assert_allclose(losses[:10], reference[:10], rtol=1e-6)
     assert abs(losses[12] / reference[12] - 1) > 1e-6  # then the mask is on
