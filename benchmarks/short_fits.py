@@ -1,7 +1,8 @@
 """How a short fit should start: the 'auto' rule against the alternatives.
 
-Scores MLPClassifier / MLPRegressor and ours, three seeds each, by 5-fold shuffled
-cross-validation of ``make_pipeline(StandardScaler(), estimator)`` (targets
+Scores MLPClassifier / MLPRegressor and ours, several seeds each (three
+unless told), by 5-fold shuffled cross-validation of
+``make_pipeline(StandardScaler(), estimator)`` (targets
 left in their units, as users feed MLPRegressor) on scikit-learn-sized sets,
 with each way of starting a fit written out as explicit parameters:
 
@@ -19,7 +20,7 @@ with each way of starting a fit written out as explicit parameters:
 
 Reports each set's mean score and learned sparsity over the folds, and the
 gap to scikit-learn's estimator. Writes ``results/short_fits.md`` / ``.json``.
-Run: ``python benchmarks/short_fits.py [--variants NAME ...]``.
+Run: ``python benchmarks/short_fits.py [--variants NAME ...] [--seeds N]``.
 """
 
 import argparse
@@ -77,16 +78,16 @@ def data_sets() -> dict:
     }
 
 
-def score(estimator, X, y, classification) -> dict:
-    """Mean test score and learned sparsity over the folds and SEEDS (the
-    estimator's random_state; the folds stay the same), and the spread of
-    the seeds' mean scores."""
+def score(estimator, X, y, classification, seeds) -> dict:
+    """Mean test score and learned sparsity over the folds and ``seeds`` (the
+    estimator's random_state; the folds stay the same), the spread of the
+    seeds' mean scores, and those means (``seed_scores``)."""
     splitter = (StratifiedKFold if classification else KFold)(
         FOLDS, shuffle=True, random_state=0
     )
     start = time.perf_counter()
     scores, sparsity = [], []
-    for seed in SEEDS:
+    for seed in seeds:
         results = cross_validate(
             make_pipeline(
                 StandardScaler(), clone(estimator).set_params(random_state=seed)
@@ -104,7 +105,16 @@ def score(estimator, X, y, classification) -> dict:
         "seed_spread": float(np.max(scores) - np.min(scores)),
         "sparsity": float(np.mean(sparsity)),
         "seconds": time.perf_counter() - start,
+        "seed_scores": scores,
     }
+
+
+def gap(result: dict, baseline: dict) -> dict:
+    """Ours minus scikit-learn's score, and its standard error over the seeds
+    (paired: a seed gives both estimators the same initial weights)."""
+    paired = np.subtract(result.pop("seed_scores"), baseline["seed_scores"])
+    error = paired.std(ddof=1) / np.sqrt(len(paired)) if len(paired) > 1 else np.nan
+    return {"gap": float(paired.mean()), "gap_se": float(error)}
 
 
 def main() -> None:
@@ -120,7 +130,9 @@ def main() -> None:
             "defaults",
         ],
     )
+    parser.add_argument("--seeds", type=int, default=len(SEEDS))
     args = parser.parse_args()
+    seeds = tuple(range(args.seeds))
     warnings.simplefilter("ignore", ConvergenceWarning)
     rows = []
     for name, (X, y, classification) in data_sets().items():
@@ -130,17 +142,23 @@ def main() -> None:
             if classification
             else AdaptivePrunedMLPRegressor
         )
-        baseline = score(reference, X, y, classification)
+        baseline = score(reference, X, y, classification, seeds)
         rows.append(
-            {"data": name, "model": type(reference).__name__, **baseline, "gap": ""}
+            {
+                "data": name,
+                "model": type(reference).__name__,
+                **{k: v for k, v in baseline.items() if k != "seed_scores"},
+                "gap": "",
+                "gap_se": "",
+            }
         )
         print(rows[-1], flush=True)
         for variant in args.variants:
             result = score(
-                ours(random_state=0, **VARIANTS[variant]), X, y, classification
+                ours(random_state=0, **VARIANTS[variant]), X, y, classification, seeds
             )
-            gap = result["score"] - baseline["score"]
-            rows.append({"data": name, "model": variant, **result, "gap": gap})
+            difference = gap(result, baseline)
+            rows.append({"data": name, "model": variant, **result, **difference})
             print(rows[-1], flush=True)
     write_results(
         "short_fits",
@@ -148,9 +166,11 @@ def main() -> None:
         title="Short fits: how a fit starts, against scikit-learn's MLPs",
         notes=f"{FOLDS}-fold shuffled CV (stratified for classification) of "
         "make_pipeline(StandardScaler(), estimator(random_state=seed)) for seeds "
-        f"{SEEDS}, targets unscaled; score = accuracy or R^2, mean over folds and "
+        f"{seeds}, targets unscaled; score = accuracy or R^2, mean over folds and "
         "seeds; seed_spread = max - min of the seeds' means; gap = ours minus "
-        "scikit-learn's (points of accuracy / R^2 x 100 are gap x 100); sparsity "
+        "scikit-learn's (points of accuracy / R^2 x 100 are gap x 100), gap_se its "
+        "standard error over the seeds (paired: a seed gives both estimators the "
+        "same initial weights); sparsity "
         "= learned_sparsity_, mean over folds. Variants: "
         + "; ".join(f"{k}: {v or 'as shipped'}" for k, v in VARIANTS.items()),
     )
