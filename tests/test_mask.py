@@ -423,3 +423,24 @@ def test_the_parts_buffer_becomes_the_weights_gradient_and_is_not_reused():
     loss.backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="modified by an inplace|modified inplace"):
         loss.backward()
+
+
+@pytest.mark.skipif(not COMPILED, reason="the package was built without its C kernels")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("weight_gradient", ["masked", "full"])
+def test_compiled_mask_writes_no_subnormal_numbers(dtype, weight_gradient):
+    # Far below the threshold at a small temperature the mask is 0, not the
+    # subnormal 1 / (1 + e^88); products that would be subnormal are 0 too.
+    # Subnormal weights slow every product that reads them many times over.
+    tiny = torch.finfo(dtype).tiny
+    weight = torch.tensor(
+        [1e-3, -2e-3, 0.3, 1e-20, 0.05] * 2000, dtype=dtype
+    ).requires_grad_()
+    threshold = torch.tensor(0.05, dtype=dtype, requires_grad=True)
+    temperature = torch.tensor(1e-6, dtype=dtype, requires_grad=True)
+    out = masked_weight(weight, threshold, temperature, weight_gradient=weight_gradient)
+    (out * torch.full_like(out, 1e-10)).sum().backward()
+    for values in (out.detach(), weight.grad):
+        subnormal = (values != 0) & (values.abs() < tiny)
+        assert not subnormal.any()
+    assert out[2].item() == pytest.approx(0.3) and out[0].item() == 0.0

@@ -49,6 +49,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -186,8 +187,15 @@ static inline double exp_f64(double x)
     return p * power;
 }
 
+/* v, or 0 where v is subnormal: a mask far below the threshold is 0, not
+ * the subnormal 1 / (1 + e^88) the clamped exponential gives, and no product
+ * is left subnormal. Subnormal weights would slow every matrix product and
+ * Adam step that reads them many times over (once tau is small, as it
+ * becomes in long fits, most pruned weights' masks are). */
+#define FLUSH(v, TINY) (((v) < (TINY) && (v) > -(TINY)) ? 0 : (v))
+
 /* One block of the mask, forward and backward, in float32 and float64. */
-#define DEFINE_MASK_BLOCKS(T, SUFFIX, EXP)                                                   \
+#define DEFINE_MASK_BLOCKS(T, SUFFIX, EXP, TINY)                                             \
     static VECTOR_CLONES void mask_forward_##SUFFIX(const T *w, T *out, Py_ssize_t n,       \
                                                     T offset, T scale)                      \
     {                                                                                       \
@@ -195,7 +203,7 @@ static inline double exp_f64(double x)
         {                                                                                   \
             T x = w[i];                                                                     \
             T m = (T)1 / ((T)1 + EXP(-(x * x * scale + offset)));                           \
-            out[i] = x * m;                                                                 \
+            out[i] = FLUSH(x * m, TINY);                                                    \
         }                                                                                   \
     }                                                                                       \
     /* The same, and in the same pass the sum of exp(-((|w| - p) / h)^2 / 2)     \
@@ -210,7 +218,7 @@ static inline double exp_f64(double x)
             {                                                                               \
                 T x = w[i], a = x < 0 ? -x : x;                                             \
                 T m = (T)1 / ((T)1 + EXP(-(x * x * scale + offset)));                       \
-                out[i] = x * m;                                                             \
+                out[i] = FLUSH(x * m, TINY);                                                \
                 T near = (a - point) * inverse_bandwidth;                                   \
                 T far = (a + point) * inverse_bandwidth;                                    \
                 sum += EXP((T)-0.5 * near * near) + EXP((T)-0.5 * far * far);               \
@@ -220,7 +228,7 @@ static inline double exp_f64(double x)
             {                                                                               \
                 T x = w[i], a = x < 0 ? -x : x;                                             \
                 T m = (T)1 / ((T)1 + EXP(-(x * x * scale + offset)));                       \
-                out[i] = x * m;                                                             \
+                out[i] = FLUSH(x * m, TINY);                                                \
                 T near = (a - point) * inverse_bandwidth;                                   \
                 sum += EXP((T)-0.5 * near * near);                                          \
             }                                                                               \
@@ -239,9 +247,9 @@ static inline double exp_f64(double x)
             {                                                                               \
                 T x = w[i], gradient = g[i];                                                \
                 T logit = x * x * scale + offset;                                           \
-                T m = (T)1 / ((T)1 + EXP(-logit));                                          \
-                T slope = x * gradient * m * ((T)1 - m);                                    \
-                grad_w[i] = gradient * m + slope * x * twice_scale;                         \
+                T m = FLUSH((T)1 / ((T)1 + EXP(-logit)), TINY);                             \
+                T slope = FLUSH(x * gradient * m * ((T)1 - m), TINY);                       \
+                grad_w[i] = FLUSH(gradient * m + slope * x * twice_scale, TINY);            \
                 slopes += slope;                                                            \
                 weighted += slope * logit;                                                  \
             }                                                                               \
@@ -251,9 +259,9 @@ static inline double exp_f64(double x)
             {                                                                               \
                 T x = w[i], gradient = g[i];                                                \
                 T logit = x * x * scale + offset;                                           \
-                T m = (T)1 / ((T)1 + EXP(-logit));                                          \
-                T slope = x * gradient * m * ((T)1 - m);                                    \
-                grad_w[i] = gradient * m;                                                   \
+                T m = FLUSH((T)1 / ((T)1 + EXP(-logit)), TINY);                             \
+                T slope = FLUSH(x * gradient * m * ((T)1 - m), TINY);                       \
+                grad_w[i] = FLUSH(gradient * m, TINY);                                      \
                 slopes += slope;                                                            \
                 weighted += slope * logit;                                                  \
             }                                                                               \
@@ -262,8 +270,8 @@ static inline double exp_f64(double x)
         sums[1] = weighted;                                                                 \
     }
 
-DEFINE_MASK_BLOCKS(float, f32, exp_f32)
-DEFINE_MASK_BLOCKS(double, f64, exp_f64)
+DEFINE_MASK_BLOCKS(float, f32, exp_f32, FLT_MIN)
+DEFINE_MASK_BLOCKS(double, f64, exp_f64, DBL_MIN)
 
 /* The blocks of a pool of n, on up to `threads` threads (one for a pool of
  * a few blocks, where waking the others costs more than they save). */
