@@ -53,10 +53,10 @@ from ._sklearn_private import (
     check_sample_weight,
 )
 from ._training.callbacks import DivergenceGuard, PruningMonitor, StoppingRule
+from ._training.cpu import subnormals_flushed, threads_for_this_process
 from ._training.net import BatchIterator, PruningNet
 from ._training.optim import FusedAdam
 from ._training.stacked import StackedData, fit_stacked
-from ._training.threads import threads_for_this_process
 
 _SEED_BOUND = np.iinfo(np.int32).max
 # The dtypes training computes in: X's, as validated.
@@ -301,7 +301,7 @@ class BaseAdaptivePrunedMLP(BaseEstimator, metaclass=ABCMeta):
         """``fit`` (a new network, or with ``warm_start`` the fitted one going
         on) and ``partial_fit`` (``incremental``: one epoch, the network
         going on from the last call), as one transaction."""
-        with threads_for_this_process(), self._all_or_nothing():
+        with threads_for_this_process(), subnormals_flushed(), self._all_or_nothing():
             return self._fit_on_this_process(X, y, sample_weight, classes, incremental)
 
     def _fit_on_this_process(self, X, y, sample_weight, classes, incremental):
@@ -821,7 +821,7 @@ def train_stacked(fits: list) -> list[float]:
         key = tuple(repr(module[name]) for name in _STACKED_ALIKE)
         alike[key + (net.max_epochs, str(net.device))].append(i)
     times = [0.0] * len(fits)
-    with threads_for_this_process():
+    with threads_for_this_process(), subnormals_flushed():
         for indices in alike.values():
             size = _stack_size(fits[indices[0]][1])
             for start in range(0, len(indices), size):

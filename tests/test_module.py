@@ -157,3 +157,32 @@ def test_the_epochs_threshold_and_sparsity_come_from_either_route_alike(prune, h
     threshold, sparsity = module.hard_threshold_and_sparsity()
     assert threshold == module.hard_threshold()
     assert sparsity == module.fraction_below(threshold) > 0.0
+
+
+def test_a_fit_flushes_subnormal_numbers_and_puts_the_mode_back(
+    three_classes, monkeypatch
+):
+    # Adam's first moment of a weight with a zero gradient decays through the
+    # subnormal range, where x86 arithmetic is many times slower.
+    from sk_adaprune import AdaptivePrunedMLPClassifier
+    from sk_adaprune._training import cpu
+    from sk_adaprune._training.net import PruningNet
+
+    seen, train_step = [], PruningNet.train_step
+
+    def recording(net, batch, **fit_params):
+        seen.append(cpu._flushing())
+        return train_step(net, batch, **fit_params)
+
+    monkeypatch.setattr(PruningNet, "train_step", recording)
+    X, y = three_classes(60)
+    assert not cpu._flushing()
+    AdaptivePrunedMLPClassifier(max_iter=2, random_state=0).fit(X, y)
+    assert seen and all(seen)
+    assert not cpu._flushing()
+    torch.set_flush_denormal(True)  # a user's own setting stays as it was
+    try:
+        AdaptivePrunedMLPClassifier(max_iter=2, random_state=0).fit(X, y)
+        assert cpu._flushing()
+    finally:
+        torch.set_flush_denormal(False)
