@@ -317,9 +317,15 @@ def peak_memory_mb(
 
 def _epoch_seconds_of(kind, round_, X, y, batch_size, hidden=HIDDEN) -> float:
     """One epoch of a fresh ``kind`` model (its history's ``dur``); every
-    round fits the same model (random_state 0), ``round_`` is not used."""
+    round fits the same model (random_state 0), ``round_`` is not used. No
+    ramp (``r_ramp=None``): every step is a pruning step, where a one-epoch
+    fit's ramp would train its first 30% of steps unmasked."""
     model = kind(
-        hidden_layer_sizes=hidden, batch_size=batch_size, max_iter=1, random_state=0
+        hidden_layer_sizes=hidden,
+        batch_size=batch_size,
+        max_iter=1,
+        r_ramp=None,
+        random_state=0,
     ).fit(X, y)
     return model.net_.history[-1, "dur"]
 
@@ -369,7 +375,8 @@ def sizes_main(X, y, data_name, rounds, before) -> None:
         rows,
         notes=f"Data: {data_name}, the first {len(X)} rows, float32, batch 128. "
         "Each method trains one epoch of a fresh 784-H-H-10 network (ours: the "
-        "default classifier with max_iter=1, its history's dur; dense skorch: "
+        "default classifier with max_iter=1 and r_ramp=None, so that every step "
+        "prunes, its history's dur; dense skorch: "
         "the same network without a mask, trained by skorch with the same batch "
         "iterator, Adam and loss; plain torch: the dense network in a plain "
         "loop with fused Adam; MLPClassifier: one partial_fit), the methods in "
