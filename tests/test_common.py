@@ -1,7 +1,8 @@
 """scikit-learn's estimator checks on every public estimator.
 
-Both estimators with max_iter=30, the fit length at which MLPClassifier and
-MLPRegressor pass them too: a short fit starts dense, and from
+Both estimators at their defaults, and with max_iter=30, the fit length at
+which MLPClassifier and MLPRegressor pass them too: a short fit starts dense,
+its mask off while the ramp holds r at 0, and from
 check_random_state(random_state) the network starts from MLPClassifier's
 own initial weights, so thresholds such as check_regressors_train's
 R^2 > 0.5 on its 200-row set hold where they hold for MLPRegressor (at
@@ -20,6 +21,8 @@ from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 
 @parametrize_with_checks(
     [
+        AdaptivePrunedMLPClassifier(),
+        AdaptivePrunedMLPRegressor(),
         AdaptivePrunedMLPClassifier(max_iter=30),
         AdaptivePrunedMLPRegressor(max_iter=30),
         AdaptivePrunedMLPClassifier(max_iter=30, prune="neurons"),
