@@ -209,6 +209,12 @@ class SoftMaskedMLP(nn.Module):
         """Whether :meth:`harden` has run: ``hard_mask`` holds the mask."""
         return self.hard_mask is not None
 
+    @property
+    def unmasked(self) -> bool:
+        """Whether the layers use the weights as they are: hardened (pruned
+        weights are zeros), or with the mask off."""
+        return self.hardened or self.mask_off
+
     def get_extra_state(self) -> dict:
         return {
             "hardened_threshold": self.hardened_threshold,
@@ -258,7 +264,7 @@ class SoftMaskedMLP(nn.Module):
         ``sizes``, a soft mask in training gives them as parts of those sizes
         (``pruned_weight``: their gradients need no concatenation)."""
         weights = self.weights
-        if self.hardened or self.mask_off or self.prune == "neurons":
+        if self.unmasked or self.prune == "neurons":
             return weights
         if self.training:
             return pruned_weight(
@@ -299,10 +305,10 @@ class SoftMaskedMLP(nn.Module):
 
     def _unit_masks(self, matrices, ratio=None, temperature=None) -> list | None:
         """Per hidden layer the mask of its units' outputs in the current
-        mode; None when weights are pruned or the mask is hardened. ``ratio``
+        mode; None when weights are pruned or the module is unmasked. ``ratio``
         and ``temperature``: the tensors to differentiate (default: the
         module's own; a stack's rows for its members)."""
-        if self.prune != "neurons" or self.hardened or self.mask_off:
+        if self.prune != "neurons" or self.unmasked:
             return None
         pool = unit_pool(matrices, self.unit_score)
         if not pool.in_pool.any():  # one unit per layer: nothing to prune
@@ -513,7 +519,7 @@ class StackedSoftMaskedMLP(nn.Module):
             )
         if self.training:
             soft = [
-                not (member.hardened or member.mask_off or resting)
+                not (member.unmasked or resting)
                 for member, resting in zip(self.members, self.resting)
             ]
             return pruned_weights(
@@ -532,7 +538,7 @@ class StackedSoftMaskedMLP(nn.Module):
 
     def _hard_masked(self, k: int) -> torch.Tensor:
         member = self.members[k]
-        if member.hardened or member.mask_off or self.resting[k]:
+        if member.unmasked or self.resting[k]:
             return member.weights.detach()
         try:
             return member.hard_masked(member.hard_threshold())
@@ -569,7 +575,7 @@ class StackedSoftMaskedMLP(nn.Module):
         masks = []
         for k, member in enumerate(self.members):
             found = None
-            if not (member.hardened or member.mask_off or self.resting[k]):
+            if not (member.unmasked or self.resting[k]):
                 member.train(self.training)
                 matrices = [
                     part[k].view(shape) for part, shape in zip(parts, self.shapes)
