@@ -245,6 +245,9 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--sizes", action="store_true")
+    parser.add_argument(
+        "--name", default="cv_speed", help="the results files' name (results/NAME)"
+    )
     args = parser.parse_args()
     if args.sizes:
         notes = (
@@ -264,13 +267,13 @@ def main() -> None:
         f"of lambda_ ({LAMBDAS}) or alpha ({ALPHAS}), refit included, float64, "
         "random_state=0, every search in a child process of its own, one at a "
         f"time, {args.rounds} round(s) in turn, medians (`python "
-        f"benchmarks/cv_speed.py --rounds {args.rounds}`). s: wall seconds of fit; "
+        f"benchmarks/cv_speed.py {' '.join(sys.argv[1:])}`). s: wall seconds of fit; "
         "peak MB: the child's peak resident memory. identical answers: the CV "
         "estimator's chosen lambda_, mean scores and mean sparsities equal "
         "GridSearchCV's over the single estimator exactly. Targets on "
         "load_digits: CV <= MLP's alpha search, and <= 0.4x our GridSearchCV."
     )
-    write_results("cv_speed", "Choosing lambda_: the CV estimators' cost", rows, notes)
+    write_results(args.name, "Choosing lambda_: the CV estimators' cost", rows, notes)
 
 
 if __name__ == "__main__":
