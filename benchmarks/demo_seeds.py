@@ -13,23 +13,19 @@ Run: ``python benchmarks/demo_seeds.py``.
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
 from _common import write_results
 from sk_adaprune import AdaptivePrunedMLPClassifier
+from sk_adaprune.__main__ import demo_split
 
 SEEDS = range(10)
 
 
 def main() -> None:
     warnings.simplefilter("ignore", ConvergenceWarning)
-    X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X / 16.0, y, test_size=0.25, stratify=y, random_state=0
-    )
+    X_train, X_test, y_train, y_test = demo_split()
     rows = []
     for seed in SEEDS:
         mlp = MLPClassifier(random_state=seed).fit(X_train, y_train)

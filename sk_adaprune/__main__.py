@@ -18,14 +18,18 @@ from sklearn.neural_network import MLPClassifier
 from . import AdaptivePrunedMLPClassifier, __version__
 
 
-def main() -> None:
+def demo_split():
+    """The demo's data: load_digits / 16, stratified 75/25, split seed 0, as
+    ``X_train, X_test, y_train, y_test``."""
     X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X / 16.0, y, test_size=0.25, stratify=y, random_state=0
-    )
+    return train_test_split(X / 16.0, y, test_size=0.25, stratify=y, random_state=0)
+
+
+def main() -> None:
+    X_train, X_test, y_train, y_test = demo_split()
     print(
         f"sk_adaprune {__version__}: load_digits, {len(X_train)} train / "
-        f"{len(X_test)} test samples, {X.shape[1]} features, hidden layer (100,)"
+        f"{len(X_test)} test samples, {X_train.shape[1]} features, hidden layer (100,)"
     )
     print(
         f"python {platform.python_version()}, torch {torch.__version__}, "
