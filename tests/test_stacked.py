@@ -42,23 +42,18 @@ def _step(module, X, y):
     }
 
 
-# (64, (100,), 10): a small pool (the compiled stacked route), whose
-# batched products reduce as the single ones do: equal bit for bit;
-# (30, (800,), 10): 32,000 weights, past SMALL_POOL (row by row), whose
-# 800-long products the batched kernel sums in another order: round-off.
-@pytest.mark.parametrize(
-    "shape, exact", [((64, (100,), 10), True), ((30, (800,), 10), False)]
-)
+# (64, (100,), 10): a small pool (the compiled stacked route); (30, (800,),
+# 10): 32,000 weights, past SMALL_POOL (row by row). The batched products
+# may reduce in another order than the single ones (which order depends on
+# the BLAS and the processor): equal to round-off.
+@pytest.mark.parametrize("shape", [(64, (100,), 10), (30, (800,), 10)])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("weight_gradient", ["masked", "full"])
-def test_a_stacked_step_is_each_models_own(shape, exact, dtype, weight_gradient):
-    if exact:
-        same = torch.equal
-    else:
-        tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+def test_a_stacked_step_is_each_models_own(shape, dtype, weight_gradient):
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
 
-        def same(a, b):
-            return torch.allclose(a, b, rtol=tolerance, atol=tolerance * b.abs().max())
+    def same(a, b):
+        return torch.allclose(a, b, rtol=tolerance, atol=tolerance * b.abs().max())
 
     singles = _members(shape, dtype, weight_gradient)
     stack = StackedSoftMaskedMLP(_members(shape, dtype, weight_gradient))
@@ -143,25 +138,26 @@ def _fits(make, X, y, lambdas, subsets, sample_weight=None):
     return [(stacked, single) for stacked, _, single in pairs]
 
 
-def _assert_same_fit(stacked, single, exact=True):
-    """Bit for bit, or (``exact=False``: batched products that reduce in
-    another order than the single ones) to round-off."""
+def _assert_same_fit(stacked, single):
+    """The same fit to round-off: batched products may reduce in another
+    order than the single ones (which order depends on the BLAS and the
+    processor), and the same discrete decisions (epochs, sparsity)."""
     parts = zip(
         stacked.coefs_ + stacked.intercepts_, single.coefs_ + single.intercepts_
     )
     assert stacked.n_iter_ == single.n_iter_
-    if not exact:
-        for mine, theirs in parts:
-            np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(stacked.loss_curve_, single.loss_curve_, rtol=1e-9)
-        return
+    double = single.coefs_[0].dtype == np.float64
+    close = dict(rtol=1e-9, atol=1e-12) if double else dict(rtol=1e-4, atol=1e-6)
     for mine, theirs in parts:
-        np.testing.assert_array_equal(mine, theirs)
-    assert stacked.loss_curve_ == single.loss_curve_
+        np.testing.assert_allclose(mine, theirs, **close)
+    np.testing.assert_allclose(stacked.loss_curve_, single.loss_curve_, **close)
     assert stacked.learned_sparsity_ == single.learned_sparsity_
-    assert stacked.validation_scores_ == single.validation_scores_
+    if single.validation_scores_ is not None:
+        np.testing.assert_allclose(
+            stacked.validation_scores_, single.validation_scores_, **close
+        )
     for name, values in single.pruning_history_.items():
-        np.testing.assert_array_equal(stacked.pruning_history_[name], values)
+        np.testing.assert_allclose(stacked.pruning_history_[name], values, **close)
 
 
 @pytest.mark.end_to_end
@@ -225,7 +221,7 @@ def test_stacked_fits_with_sample_weight_binary_labels_and_regression():
         [np.arange(0, 300), np.arange(100, 442)],
     )
     for stacked, single in pairs:
-        _assert_same_fit(stacked, single, exact=False)
+        _assert_same_fit(stacked, single)
 
 
 def test_a_stacked_fit_that_diverges_at_once_fails_as_fit_does():
