@@ -429,6 +429,63 @@ class SoftMaskedMLP(nn.Module):
         self.weights.mul_(self.hard_mask)
 
 
+# Per hidden activation: applied in place, and dL/d(input) from dL/d(output)
+# and the output written to a given buffer (the formulas autograd uses).
+_IN_PLACE_ACTIVATIONS = {
+    "identity": (None, None),
+    "logistic": (torch.sigmoid_, torch.ops.aten.sigmoid_backward.grad_input),
+    "tanh": (torch.tanh_, torch.ops.aten.tanh_backward.grad_input),
+    "relu": (
+        torch.relu_,
+        partial(torch.ops.aten.threshold_backward.grad_input, threshold=0),
+    ),
+}
+
+
+class _StackedLayer(torch.autograd.Function):
+    """One hidden layer of a stack, ``activation(X W^T + b)`` per model,
+    with its output and its backward pass's tensors written to buffers of
+    the stack's ``workspace`` that live from step to step: a fresh tensor
+    of ``K x batch x units`` per layer and pass costs page faults that take
+    as long as the arithmetic."""
+
+    @staticmethod
+    def forward(ctx, X, weight, bias, activation, workspace, name):
+        shape = (X.shape[0], X.shape[1], weight.shape[1])
+        out = workspace.get(name, shape, X)
+        torch.baddbmm(bias.unsqueeze(1), X, weight.transpose(1, 2), out=out)
+        forward, ctx.activation_backward = _IN_PLACE_ACTIVATIONS[activation]
+        if forward is not None:
+            forward(out)
+        ctx.workspace, ctx.name = workspace, name
+        ctx.save_for_backward(X, weight)
+        ctx.out = out
+        # A view carries the graph, the buffer stays plain; autograd refuses
+        # a backward pass through a view whose buffer a later forward wrote.
+        return out.view(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        workspace, name = ctx.workspace, ctx.name
+        X, weight = ctx.saved_tensors
+        if ctx.activation_backward is not None:
+            grad = ctx.activation_backward(
+                grad,
+                ctx.out,
+                grad_input=workspace.get(name + ".grad", grad.shape, grad),
+            )
+        grad_X = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_X = workspace.get(name + ".grad_input", X.shape, X)
+            torch.bmm(grad, weight, out=grad_X)
+        if ctx.needs_input_grad[1]:
+            grad_weight = workspace.get(name + ".grad_weight", weight.shape, weight)
+            torch.bmm(grad.transpose(1, 2), X, out=grad_weight)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(1)
+        return grad_X, grad_weight, grad_bias, None, None, None
+
+
 class StackedSoftMaskedMLP(nn.Module):
     """``K`` :class:`SoftMaskedMLP` of one shape trained as one network.
 
@@ -474,7 +531,7 @@ class StackedSoftMaskedMLP(nn.Module):
         self.prune = first.prune
         self.kde_grid_size = first.kde_grid_size
         self.weight_gradient = first.weight_gradient
-        self.hidden_activation = ACTIVATIONS[first.activation].module()
+        self.activation = first.activation
         self.weights = nn.Parameter(torch.stack([m.weights.detach() for m in members]))
         self.biases = nn.ParameterList(
             torch.stack([m.biases[i].detach() for m in members])
@@ -556,12 +613,13 @@ class StackedSoftMaskedMLP(nn.Module):
             zip(masked, self.shapes, self.biases)
         ):
             weight = part.view(-1, fan_out, fan_in)
-            X = torch.baddbmm(bias.unsqueeze(1), X, weight.transpose(1, 2))
-            if i < last:
-                X = self.hidden_activation(X)
-                if units is not None:
-                    X = X * units[i]
-        return X
+            if i == last:  # the output, fresh: the loss and callbacks keep it
+                return torch.baddbmm(bias.unsqueeze(1), X, weight.transpose(1, 2))
+            X = _StackedLayer.apply(
+                X, weight, bias, self.activation, self.workspace, f"layer{i}"
+            )
+            if units is not None:
+                X = X * units[i]
 
     def _unit_masks(self, parts) -> list | None:
         """With ``prune='neurons'``, per hidden layer the ``(K, 1, units)``

@@ -15,13 +15,14 @@ from sk_adaprune._module import SoftMaskedMLP, StackedSoftMaskedMLP
 from sk_adaprune._training.optim import FusedAdam, StackedAdam
 
 
-def _members(shape, dtype, weight_gradient="masked", count=4):
+def _members(shape, dtype, weight_gradient="masked", count=4, activation="relu"):
     n_features, hidden, n_outputs = shape
     return [
         SoftMaskedMLP(
             n_features,
             hidden,
             n_outputs,
+            activation=activation,
             r_init=0.1 + 0.2 * seed,
             seed=seed,
             dtype=dtype,
@@ -77,6 +78,31 @@ def test_a_stacked_step_is_each_models_own(shape, dtype, weight_gradient):
                 assert stacked[name].grad[k] == 0
     # The members are views of the stack: hardening wrote the stack's row.
     assert torch.equal(stack.weights[2], stack.members[2].weights)
+
+
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+def test_the_stacks_hidden_layers_differentiate_each_activation(activation):
+    # Two hidden layers: the stack's layer node passes dL/dX on as well.
+    shape = (6, (5, 4), 3)
+    singles = _members(shape, torch.float64, activation=activation)
+    stack = StackedSoftMaskedMLP(_members(shape, torch.float64, activation=activation))
+    X = torch.from_numpy(np.random.RandomState(0).normal(size=(4, 9, 6)))
+    stack(X).square().sum().backward()
+    for k, single in enumerate(singles):
+        single(X[k]).square().sum().backward()
+        for name, param in single.named_parameters():
+            expected = param.grad
+            got = dict(stack.named_parameters())[name].grad[k]
+            torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_second_forward_before_backward_is_refused():
+    stack = StackedSoftMaskedMLP(_members((6, (5,), 3), torch.float64))
+    X = torch.from_numpy(np.random.RandomState(0).normal(size=(4, 9, 6)))
+    first = stack(X)
+    stack(X * 2)  # overwrites the hidden layer's output
+    with pytest.raises(RuntimeError, match="modified inplace"):
+        first.sum().backward()
 
 
 def test_a_member_whose_weights_are_not_finite_fails_alone():

@@ -172,7 +172,9 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
     for lane in stepping:
         index[lane.k, : len(rows[lane.k])] = rows[lane.k] + lane.offset
     flat = index.view(-1).to(X_all.device)
-    X = X_all.index_select(0, flat).view(len(lanes), size, -1)
+    # Into a buffer kept from step to step (a fresh one costs page faults).
+    inputs = stack.workspace.get("inputs", (len(flat), X_all.shape[1]), X_all)
+    X = torch.index_select(X_all, 0, flat, out=inputs).view(len(lanes), size, -1)
     y = y_all.index_select(0, flat)
     y = y.view(len(lanes), size, *y.shape[1:])
     w = None
