@@ -58,10 +58,12 @@ class SoftmaxLogLoss(nn.Module):
         log_proba = torch.log_softmax(logits, dim=-1)
         per_row = -log_proba.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
         with torch.no_grad():
-            values = [
-                nn.functional.nll_loss(rows, targets)
-                for rows, targets in zip(log_proba.detach(), y_true)
-            ]
+            values = torch.stack(
+                [
+                    nn.functional.nll_loss(rows, targets)
+                    for rows, targets in zip(log_proba.detach(), y_true)
+                ]
+            )
         return per_row.mean(dim=1), values
 
     def forward(

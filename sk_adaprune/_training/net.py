@@ -352,36 +352,52 @@ class PruningNet(NeuralNet):
 
     def training_loss(self, task_loss: torch.Tensor, rows: float) -> torch.Tensor:
         """The training loss of a batch of ``rows`` rows (or sum of weights)
-        whose task loss is ``task_loss``: the regularisers added, the parts
-        recorded in the batch's history, and the weights' decay for this
-        step's alpha term set (:meth:`_l2_term`)."""
-        task = task_loss.item()
-        self.history.record_batch("task_loss", task)
-        # The pruning and L2 terms enter the loss as numbers: their
-        # gradients are closed forms, added by train_step_single and by the
-        # optimizer's weight decay, not autograd graphs of their own.
+        whose task loss is ``task_loss``: :meth:`loss_terms` added (as
+        numbers: their gradients are closed forms, added by
+        train_step_single and by the optimizer's weight decay)."""
+        module = self.module_
+        squared_norm = 0.0
+        if self.alpha:
+            weights = module.weights.detach()
+            squared_norm = torch.dot(weights, weights).item()
+        pruning, l2 = self.loss_terms(
+            task_loss.item(), rows, module.ratio.item(), squared_norm
+        )
         loss = task_loss
+        if not module.hardened:
+            loss = loss + pruning
+        if self.alpha:
+            loss = loss + l2
+        return loss
+
+    def loss_terms(
+        self, task: float, rows: float, ratio: float, squared_norm: float
+    ) -> tuple[float, float]:
+        """The pruning and L2 terms of a batch's loss (task loss ``task``,
+        ``rows`` rows or sum of weights, ratio ``r``, ``||W||^2`` of the
+        weights), recorded with the task's and MLPClassifier's loss in the
+        batch's history; the weights' decay for this step's alpha term set
+        (:meth:`_l2_term`)."""
+        self.history.record_batch("task_loss", task)
         pruning = 0.0
         if not self.module_.hardened:
-            pruning = self.sparsity_penalty * (1.0 - self.module_.ratio.item()) ** 2
-            loss = loss + pruning
+            pruning = self.sparsity_penalty * (1.0 - ratio) ** 2
         self.history.record_batch("pruning_loss", pruning)
         # MLPClassifier's loss: the task's plus alpha's, without the pruning term.
         mlp_loss = task
+        l2 = 0.0
         if self.alpha:
-            l2 = self._l2_term(rows)
-            loss = loss + l2
+            l2 = self._l2_term(rows, squared_norm)
             mlp_loss += l2
         self.history.record_batch("mlp_loss", mlp_loss)
-        return loss
+        return pruning, l2
 
-    def _l2_term(self, batch_size: float) -> float:
+    def _l2_term(self, batch_size: float, squared_norm: float) -> float:
         """``alpha/2 ||W||^2 / B`` for the loss, and its gradient ``alpha W /
         B`` as the weights' weight decay for this batch's step (``B``: the
         batch's rows, or its sum of sample weights)."""
         self.weights_group_["weight_decay"] = self.alpha / batch_size
-        weights = self.module_.weights.detach()
-        return 0.5 * self.alpha * torch.dot(weights, weights).item() / batch_size
+        return 0.5 * self.alpha * squared_norm / batch_size
 
     def train_step_single(self, batch, **fit_params):
         # skorch's steps, without re-walking the modules to set a mode they

@@ -185,7 +185,7 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
     outputs = stack(X)
     failed = set(stack.failed)
     active = [lane for lane in stepping if lane.k not in failed]
-    losses = _losses(active, outputs, y, w, rows)
+    losses = _losses(stack, active, outputs, y, w, rows)
     # As a single net's Adam steps a parameter with a gradient: r and tau
     # of a soft mask, r alone while the mask is off and a penalty pulls it.
     decay, ratios, temperatures = {}, [], []
@@ -233,7 +233,7 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
         lane.notify("on_batch_end", batch=None, training=True)
 
 
-def _losses(active, outputs, y, w, rows) -> dict[int, float]:
+def _losses(stack, active, outputs, y, w, rows) -> dict[int, float]:
     """Back-propagate the active lanes' losses; their training losses, as
     each net's ``get_loss`` computes and records them. One stacked loss
     where the lanes' batches are alike and the criterion has one
@@ -250,10 +250,20 @@ def _losses(active, outputs, y, w, rows) -> dict[int, float]:
         graph, values = stacked(outputs, y)
         index = torch.tensor([lane.k for lane in active], device=outputs.device)
         graph.index_select(0, index).sum().backward()
-        return {
-            lane.k: lane.net.training_loss(values[lane.k], size).item()
-            for lane in active
-        }
+        # The nets' loss terms from host numbers fetched once for the stack.
+        tasks, ratios = values.tolist(), stack.ratio.tolist()
+        squared_norms = [0.0] * len(tasks)
+        if any(lane.net.alpha for lane in active):
+            weights = stack.weights.detach()
+            squared_norms = torch.linalg.vecdot(weights, weights).tolist()
+        losses = {}
+        for lane in active:
+            k = lane.k
+            pruning, l2 = lane.net.loss_terms(
+                tasks[k], size, ratios[k], squared_norms[k]
+            )
+            losses[k] = tasks[k] + pruning + l2
+        return losses
     totals, total = {}, 0.0
     for lane in active:
         count = len(rows[lane.k])
