@@ -150,6 +150,27 @@ def test_stacked_adam_steps_only_the_models_it_is_given():
             assert torch.equal(params[k], singles[k]), (step, k)
 
 
+def test_stacked_adam_steps_all_models_at_once_as_each_alone():
+    # Every model at one count and decay (one call over the stacked
+    # tensors), then one resting, then all again at unequal counts.
+    torch.manual_seed(0)
+    params = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    singles = [torch.nn.Parameter(params.detach()[k].clone()) for k in range(3)]
+    stacked = StackedAdam(
+        {"weights": ([params], {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8})}
+    )
+    optimizers = [FusedAdam([p], lr=0.1, weight_decay=0.01) for p in singles]
+    for models in ([0, 1, 2], [0, 1, 2], [0, 2], [0, 1, 2], [0, 1, 2]):
+        grads = torch.randn(3, 5, dtype=torch.float64)
+        params.grad = grads.clone()
+        stacked.step({"weights": models}, dict.fromkeys(models, 0.01))
+        for k in models:
+            singles[k].grad = grads[k].clone()
+            optimizers[k].step()
+        for k in range(3):
+            torch.testing.assert_close(params[k], singles[k], rtol=1e-15, atol=0)
+
+
 def _fits(make, X, y, lambdas, subsets, sample_weight=None):
     """(stacked, single) fitted estimators for every lambda_ and subset."""
     pairs = []

@@ -132,7 +132,8 @@ class StackedAdam:
     are rows of stacked buffers, the step counts entries of a ``(K,)``
     tensor per parameter), and :meth:`step` moves only the models it is
     given: one ``torch._fused_adam_`` call per parameter group and weight
-    decay, over those models' rows. Each row therefore takes the step
+    decay, over those models' rows (over the stacked tensors whole when
+    every model steps, all at one step count). Each row therefore takes the step
     ``FusedAdam`` makes on one model's parameter, bit for bit, and a model
     that does not step (it has stopped, or its epoch has fewer batches) is
     left exactly as it is.
@@ -147,18 +148,24 @@ class StackedAdam:
     def __init__(self, groups):
         self.groups = groups
         # Each stacked tensor's rows (views of zeroed buffers, made once): the
-        # models' parameters, Adam's moments, and each model's step count.
-        self._rows = {
-            param: (
-                param.detach().unbind(0),
-                torch.zeros_like(param).unbind(0),
-                torch.zeros_like(param).unbind(0),
-                torch.zeros(
-                    param.shape[0], dtype=torch.float32, device=param.device
-                ).unbind(0),
-            )
-            for params, _ in groups.values()
-            for param in params
+        # models' parameters, Adam's moments, and each model's step count;
+        # the stacked buffers themselves, for a step of every model at once.
+        self._whole, self._rows = {}, {}
+        for params, _ in groups.values():
+            for param in params:
+                whole = (
+                    param.detach(),
+                    torch.zeros_like(param),
+                    torch.zeros_like(param),
+                    torch.zeros(
+                        param.shape[0], dtype=torch.float32, device=param.device
+                    ),
+                )
+                self._whole[param] = whole
+                self._rows[param] = tuple(tensor.unbind(0) for tensor in whole)
+        # Host copies of the step counts: whether all models are at one step.
+        self._counts = {
+            name: [0] * len(params[0]) for name, (params, _) in groups.items()
         }
 
     def zero_grad(self) -> None:
@@ -177,17 +184,15 @@ class StackedAdam:
                 continue
             decays = [weight_decay[k] if name == "weights" else 0.0 for k in chosen]
             beta1, beta2 = settings["betas"]
+            counts = self._counts[name]
+            for k in chosen:
+                counts[k] += 1
             for decay in dict.fromkeys(decays):
                 ks = [k for k, d in zip(chosen, decays) if d == decay]
-                lists = ([], [], [], [], [])
-                for param in params:
-                    values, exp_avgs, exp_avg_sqs, steps = self._rows[param]
-                    grads = param.grad.unbind(0)
-                    for out, rows in zip(
-                        lists, (values, grads, exp_avgs, exp_avg_sqs, steps)
-                    ):
-                        out.extend(rows[k] for k in ks)
-                torch._foreach_add_(lists[4], 1)
+                if len(ks) == len(counts) and min(counts) == max(counts):
+                    lists = self._whole_lists(params)  # every model, one step
+                else:
+                    lists = self._row_lists(params, ks)
                 torch._fused_adam_(
                     *lists[:4],
                     [],
@@ -202,3 +207,29 @@ class StackedAdam:
                     grad_scale=None,
                     found_inf=None,
                 )
+
+    def _whole_lists(self, params) -> tuple[list, ...]:
+        """The arguments of ``_fused_adam_`` for every model of ``params``,
+        all at one step count: the stacked tensors, one each (the step count
+        of the first model stands for all)."""
+        lists = ([], [], [], [], [])
+        for param in params:
+            values, exp_avgs, exp_avg_sqs, steps = self._whole[param]
+            steps.add_(1)
+            for out, tensor in zip(
+                lists, (values, param.grad, exp_avgs, exp_avg_sqs, steps[0])
+            ):
+                out.append(tensor)
+        return lists
+
+    def _row_lists(self, params, ks: list[int]) -> tuple[list, ...]:
+        """The arguments of ``_fused_adam_`` for the models ``ks``: their rows
+        of ``params``, their step counts moved on."""
+        lists = ([], [], [], [], [])
+        for param in params:
+            values, exp_avgs, exp_avg_sqs, steps = self._rows[param]
+            grads = param.grad.unbind(0)
+            for out, rows in zip(lists, (values, grads, exp_avgs, exp_avg_sqs, steps)):
+                out.extend(rows[k] for k in ks)
+        torch._foreach_add_(lists[4], 1)
+        return lists
