@@ -249,8 +249,9 @@ class _BaseAdaptivePrunedMLPCV(BaseEstimator):
     def _stacked_search(self, search, X, y, sample_weight) -> dict:
         """The search's ``cv_results_``, every ``(lambda_, fold)`` model
         trained in stacked networks (:func:`fit_stacked`): each is the
-        single estimator's fit on its fold's training rows, bit for bit, and
-        scored on its test rows as ``GridSearchCV`` scores it."""
+        single estimator's fit on its fold's training rows (to round-off:
+        bit for bit where the batched products sum in the single ones'
+        order), and scored on its test rows as ``GridSearchCV`` scores it."""
         X, y, sample_weight = indexable(X, y, sample_weight)
         single = search.estimator
         single._check_params()  # what fit checks first
