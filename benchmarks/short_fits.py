@@ -15,7 +15,7 @@ with each way of starting a fit written out as explicit parameters:
   ramp over 30-90% or 50-95% of the steps, the full weight gradient;
 - ``dense, no ramp, full``: r = 0, no ceiling (r climbs by at most about
   lr_r a step), the full weight gradient;
-- ``defaults``: the estimator as it ships ('auto' is ``dense + late ramp,
+- ``defaults``: the estimator as it ships ('auto' is ``dense + latest ramp,
   full`` on these short fits).
 
 Reports each set's mean score and learned sparsity over the folds, and the

@@ -9,8 +9,9 @@ with the steps for ``r`` to climb from 0 to 1 several times over ramps over
 10-75% of them, with the mask held constant in ``w``
 (``weight_gradient='masked'``), as gradual magnitude pruning does. A shorter
 fit is still far from converged when its pruning would start: its ramp spans
-30-90% of the steps, and the thesis's full weight gradient lets weights near
-the threshold grow back (benchmarks/short_fits.py). A fit whose length is
+50-95% of the steps (the first half trains the network MLPClassifier would),
+and the thesis's full weight gradient lets weights near the threshold grow
+back (benchmarks/short_fits.py). A fit whose length is
 not known in advance has no ramp and ``r`` climbs by at most about ``lr_r``
 a step: a short fit with early stopping (a ramp sized to ``max_iter`` would
 hold ``r`` at 0 past the epoch where such fits end) and a ``partial_fit``
@@ -31,7 +32,7 @@ _CLIMBS = 3.0
 # r_ramp='auto': gradual magnitude pruning's span of the steps on long fits,
 # a later one on short fits.
 _RAMP = (0.1, 0.75)
-_SHORT_RAMP = (0.3, 0.9)
+_SHORT_RAMP = (0.5, 0.95)
 # r counts as settled (the scheduled fine-tuning phase may start) once it
 # moved on average by less than this share of lr_r a step (Adam moves it by
 # up to about lr_r) over at least SETTLE_STEPS steps, whole epochs: its

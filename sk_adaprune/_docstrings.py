@@ -97,7 +97,7 @@ r_ramp : (float, float), 'auto' or None, default='auto'
     about a half). 'auto' is ``(0.1, 0.75)``
     on fits with the steps for ``r`` to climb far (``max_iter * n_batches
     * lr_r >= 3``, ``n_batches`` the mini-batches per epoch) and
-    ``(0.3, 0.9)`` on shorter ones, still far from converged when pruning
+    ``(0.5, 0.95)`` on shorter ones, still far from converged when pruning
     would start; None on such a shorter fit with ``early_stopping=True``,
     whose length is unknown (``r`` then climbs from 0 by at most about
     ``lr_r`` a step). None: no ceiling.

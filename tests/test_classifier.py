@@ -21,13 +21,12 @@ def test_digits_lambda_prunes_most_weights_at_mlp_accuracy(digits_split):
     dense = MLPClassifier(random_state=0).fit(X_train, y_train)
     ours = AdaptivePrunedMLPClassifier(random_state=0).fit(X_train, y_train)
     ratios = ours.pruning_history_["ratio"]
-    # A dense start, r held at 0 by the ramp for 30% of the 1,400 steps
-    # (60 epochs), then climbing to where lambda_ puts it.
-    assert np.all(ratios[:60] == 0.0) and ratios[60] > 0.0
-    assert ours.learned_sparsity_ > 0.6
-    # From the same initial network as MLPClassifier's; on this split of 450
-    # rows ours is 0.9 points lower at random_state=0 and 0.4 lower on
-    # average over seeds (benchmarks/results/short_fits.md, 5-fold CV).
+    # A dense start, r held at 0 by the ramp for 50% of the 1,400 steps
+    # (100 epochs), then climbing to where lambda_ puts it.
+    assert np.all(ratios[:100] == 0.0) and ratios[100] > 0.0
+    assert ours.learned_sparsity_ > 0.45
+    # From the same initial network as MLPClassifier's (the comparison over
+    # seeds and folds: benchmarks/demo_seeds.py, benchmarks/short_fits.py).
     assert ours.score(X_test, y_test) >= dense.score(X_test, y_test) - 0.012
 
 

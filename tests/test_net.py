@@ -224,7 +224,7 @@ def test_the_ramp_holds_r_under_the_cubic_schedule_then_lets_it_go(three_classes
 
 
 @pytest.mark.parametrize(
-    "lr_r, ramp, gradient", [(0.1, (5, 38), "masked"), (1e-3, (15, 45), "full")]
+    "lr_r, ramp, gradient", [(0.1, (5, 38), "masked"), (1e-3, (25, 48), "full")]
 )
 def test_auto_ramp_only_on_fits_where_r_could_outrun_the_weights(
     lr_r, ramp, gradient, three_classes
@@ -234,7 +234,7 @@ def test_auto_ramp_only_on_fits_where_r_could_outrun_the_weights(
     X, y = three_classes(100)
     # 50 steps: lr_r=0.1 lets r climb 5 times over (a long fit: the ramp
     # spans steps 5..38); lr_r=1e-3 cannot climb far (a short fit: the ramp
-    # spans steps 15..45).
+    # spans steps 25..48).
     clf = AdaptivePrunedMLPClassifier(
         r_ramp="auto", lr_r=lr_r, batch_size=20, max_iter=10, random_state=0
     ).fit(X, y)

@@ -81,7 +81,7 @@ def test_dask_cluster_search_equals_the_sequential_search_on_one_thread(blobs):
 def _fit_in_child(X, y, results):
     import torch
 
-    model = AdaptivePrunedMLPClassifier(max_iter=3, random_state=0).fit(X, y)
+    model = AdaptivePrunedMLPClassifier(max_iter=6, random_state=0).fit(X, y)
     results.put((model.learned_sparsity_, torch.get_num_threads()))
 
 

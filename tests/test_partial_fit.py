@@ -32,14 +32,17 @@ def test_a_stream_of_chunks_reaches_one_fits_accuracy_and_sparsity(digits_split)
     epochs = 30
     # Batches of 135: 10 steps a pass for both (1347 rows; chunks of 270).
     params = dict(batch_size=135, random_state=0)
-    whole = AdaptivePrunedMLPClassifier(max_iter=epochs, tol=0, **params).fit(X, y)
+    # The whole fit without a ramp, as a stream of unknown length has none.
+    whole = AdaptivePrunedMLPClassifier(
+        max_iter=epochs, tol=0, r_ramp=None, **params
+    ).fit(X, y)
     streamed = AdaptivePrunedMLPClassifier(**params)
     for _ in range(epochs):
         for X_chunk, y_chunk in chunks(X, y, 270):
             streamed.partial_fit(X_chunk, y_chunk, classes=CLASSES)
     assert len(streamed.loss_curve_) == epochs * 5
-    # Within 2 points of accuracy and 10 of sparsity: both start dense, and
-    # the stream, without a ramp, prunes from its first steps.
+    # Within 2 points of accuracy and 10 of sparsity: both start dense and
+    # prune from their first steps.
     assert abs(streamed.score(X_test, y_test) - whole.score(X_test, y_test)) <= 0.02
     assert abs(streamed.learned_sparsity_ - whole.learned_sparsity_) <= 0.10
     assert streamed.learned_sparsity_ > 0.2

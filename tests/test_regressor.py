@@ -22,8 +22,9 @@ def test_single_output_regression_prunes_and_fits(friedman):
     assert reg.predict(X).shape == (400,)
     assert reg.predict(X).dtype == np.float64
     assert reg.score(X, y) > 0.8
-    # A short fit (400 rows, 400 steps): r climbs at most about 0.4.
-    assert reg.learned_sparsity_ > 0.2
+    # A short fit (400 rows, 400 steps, r held at 0 for the first 200): r
+    # climbs at most about 0.2.
+    assert reg.learned_sparsity_ > 0.1
     assert reg.out_activation_ == "identity" and reg.n_outputs_ == 1
 
 
