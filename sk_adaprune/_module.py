@@ -446,8 +446,8 @@ class _StackedLayer(torch.autograd.Function):
     """One hidden layer of a stack, ``activation(X W^T + b)`` per model,
     with its output and its backward pass's tensors written to buffers of
     the stack's ``workspace`` that live from step to step: a fresh tensor
-    of ``K x batch x units`` per layer and pass costs page faults that take
-    as long as the arithmetic."""
+    of ``K x batch x units`` per layer and pass costs page faults at every
+    step."""
 
     @staticmethod
     def forward(ctx, X, weight, bias, activation, workspace, name):

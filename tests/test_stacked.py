@@ -126,14 +126,21 @@ def test_a_member_whose_weights_are_not_finite_fails_alone():
         )
 
 
-def test_stacked_adam_steps_only_the_models_it_is_given():
+def _adams(weight_decay=0.0):
+    """A stack of 3 models' parameters with its StackedAdam, and each model's
+    copy with its own FusedAdam."""
     torch.manual_seed(0)
     params = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
     singles = [torch.nn.Parameter(params.detach()[k].clone()) for k in range(3)]
     stacked = StackedAdam(
         {"weights": ([params], {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8})}
     )
-    optimizers = [FusedAdam([p], lr=0.1) for p in singles]
+    optimizers = [FusedAdam([p], lr=0.1, weight_decay=weight_decay) for p in singles]
+    return params, stacked, singles, optimizers
+
+
+def test_stacked_adam_steps_only_the_models_it_is_given():
+    params, stacked, singles, optimizers = _adams()
     for step, models in enumerate(([0, 1, 2], [0, 2], [0, 1, 2])):
         grads = torch.randn(3, 5, dtype=torch.float64)
         params.grad = grads.clone()
@@ -153,13 +160,7 @@ def test_stacked_adam_steps_only_the_models_it_is_given():
 def test_stacked_adam_steps_all_models_at_once_as_each_alone():
     # Every model at one count and decay (one call over the stacked
     # tensors), then one resting, then all again at unequal counts.
-    torch.manual_seed(0)
-    params = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
-    singles = [torch.nn.Parameter(params.detach()[k].clone()) for k in range(3)]
-    stacked = StackedAdam(
-        {"weights": ([params], {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8})}
-    )
-    optimizers = [FusedAdam([p], lr=0.1, weight_decay=0.01) for p in singles]
+    params, stacked, singles, optimizers = _adams(weight_decay=0.01)
     for models in ([0, 1, 2], [0, 1, 2], [0, 2], [0, 1, 2], [0, 1, 2]):
         grads = torch.randn(3, 5, dtype=torch.float64)
         params.grad = grads.clone()
@@ -168,7 +169,7 @@ def test_stacked_adam_steps_all_models_at_once_as_each_alone():
             singles[k].grad = grads[k].clone()
             optimizers[k].step()
         for k in range(3):
-            torch.testing.assert_close(params[k], singles[k], rtol=1e-15, atol=0)
+            assert torch.equal(params[k], singles[k])
 
 
 def _fits(make, X, y, lambdas, subsets, sample_weight=None):
