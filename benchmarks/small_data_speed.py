@@ -347,18 +347,25 @@ def bare_loop(module, optimizer, X, y, epochs, seed, learned_ratio):
 
 
 def step_decomposition(rounds):
-    """Where a default fit's step goes on load_digits: the whole fit, the
-    same module trained by a bare loop (so the difference is skorch's loop,
-    the callbacks and the records), the module hardened (no mask and no
-    threshold: the difference is theirs), and the plain torch floor; rounds
-    interleaved, medians."""
+    """Where a pruning step goes on load_digits: the whole fit (every step
+    masked: no ramp, whose first steps train unmasked, and the masked weight
+    gradient, as the bare loop's), the same module trained by a bare loop (so
+    the difference is skorch's loop, the callbacks and the records), the
+    module hardened (no mask and no threshold: the difference is theirs), and
+    the plain torch floor; rounds interleaved, medians."""
     X, _, y, _ = classification_splits()["load_digits"]
     epochs = 200
     steps = epochs * math.ceil(len(X) / 200)
     AdaptivePrunedMLPClassifier(max_iter=1).fit(X, y)  # the first fit's imports
     times = {name: [] for name in ("fit", "soft", "hardened", "plain")}
     for round_ in range(rounds):
-        params = dict(max_iter=epochs, random_state=round_, **ALL_EPOCHS)
+        params = dict(
+            max_iter=epochs,
+            random_state=round_,
+            r_ramp=None,
+            weight_gradient="masked",
+            **ALL_EPOCHS,
+        )
         seconds, _ = timed_fit(AdaptivePrunedMLPClassifier(**params), X, y)
         times["fit"].append(1e3 * seconds / steps)
         for hardened in (False, True):
