@@ -61,7 +61,6 @@ from _common import (  # noqa: E402
 )
 from _data import load_fashion_mnist_or_stand_in, regression_splits  # noqa: E402
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor  # noqa: E402
-from sk_adaprune.plotting import plot_pruning_history  # noqa: E402
 
 
 def linears(model):
@@ -159,7 +158,7 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
     X, y, X_test, y_test = data
     ce = nn.functional.cross_entropy
     network = "-".join(map(str, (784, *hidden, 10)))
-    rows, histories = [], {}
+    rows = []
 
     def record(method, seed, model_accuracy, sparsity, seconds, lam=""):
         rows.append(
@@ -223,7 +222,6 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
 
         default = ours("ours (default)", seed, lam=default_lambda)
         target = default.learned_sparsity_
-        histories[seed] = default
         if full:
             ours("ours, no fine-tuning phase", seed, **NO_PHASE)
             ours("ours, no r_ramp", seed, **NO_RAMP)
@@ -269,7 +267,7 @@ def run_classification(data, hidden, epochs, batch_size, seeds, lambdas, full=Tr
         prune_globally_to(one_shot, target)
         train_torch(one_shot, X, y, epochs - first, batch_size, seed + 1, ce)
         record_torch("one-shot magnitude + fine-tune", seed, one_shot, start)
-    return rows, histories
+    return rows
 
 
 NEURONS = "ours, prune='neurons'"
@@ -678,14 +676,12 @@ def main() -> None:
         return
     values = ["accuracy", "sparsity", "fit_s"]
     keys = ["network", "method", "lambda_"]
-    rows, histories = run_classification(
-        data, HIDDEN, epochs, batch_size, seeds, lambdas
-    )
+    rows = run_classification(data, HIDDEN, epochs, batch_size, seeds, lambdas)
     summary = summarise(rows, keys, values)
     neurons = write_neurons(
         run_neurons(data, epochs, batch_size, seeds, neuron_lambdas), suffix
     )
-    lenet_rows, _ = run_classification(
+    lenet_rows = run_classification(
         data, (300, 100), lenet_epochs, batch_size, seeds, lenet_lambdas, full=False
     )
     lenet = summarise(lenet_rows, keys, values)
@@ -749,9 +745,6 @@ def main() -> None:
     axes[0].set_ylabel("hard-mask sparsity")
     axes[1].legend(fontsize=7)
     figure.savefig(RESULTS / f"r_init_convergence{suffix}.png", dpi=110)
-
-    axes = plot_pruning_history(histories[seeds[0]])
-    axes[0].figure.savefig(RESULTS / f"fashion_history{suffix}.png", dpi=110)
 
 
 if __name__ == "__main__":
