@@ -360,9 +360,9 @@ class PruningNet(NeuralNet):
         if self.alpha:
             weights = module.weights.detach()
             squared_norm = torch.dot(weights, weights).item()
-        pruning, l2 = self.loss_terms(
-            task_loss.item(), rows, module.ratio.item(), squared_norm
-        )
+        # A hardened module's loss has no pruning term: its r is not read.
+        ratio = 0.0 if module.hardened else module.ratio.item()
+        pruning, l2 = self.loss_terms(task_loss.item(), rows, ratio, squared_norm)
         loss = task_loss
         if not module.hardened:
             loss = loss + pruning
