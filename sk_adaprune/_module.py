@@ -570,15 +570,15 @@ class StackedSoftMaskedMLP(nn.Module):
         whose weights are not finite is listed in ``failed`` (training: its
         weights pass through; eval: its row is NaN)."""
         self.failed = []
-        if self.prune == "neurons":  # the units' masks act on the outputs
-            return self.weights.split(
-                [rows * cols for rows, cols in self.shapes], dim=1
-            )
+        sizes = [rows * cols for rows, cols in self.shapes]
+        soft = [
+            not (member.unmasked or resting)
+            for member, resting in zip(self.members, self.resting)
+        ]
+        # The units' masks act on the outputs; no member masked, no mask.
+        if self.prune == "neurons" or (self.training and not any(soft)):
+            return self.weights.split(sizes, dim=1)
         if self.training:
-            soft = [
-                not (member.unmasked or resting)
-                for member, resting in zip(self.members, self.resting)
-            ]
             return pruned_weights(
                 self.weights,
                 self.ratio,
@@ -587,11 +587,23 @@ class StackedSoftMaskedMLP(nn.Module):
                 [member.scratch for member in self.members],
                 self.weight_gradient,
                 soft,
-                [rows * cols for rows, cols in self.shapes],
+                sizes,
                 self.failed,
                 self.workspace,
             )
         return torch.stack([self._hard_masked(k) for k in range(len(self.members))])
+
+    @torch.no_grad()
+    def clamp_(self, temperature_min: list[float], ratio_max: list[float]) -> None:
+        """Each member's :meth:`SoftMaskedMLP.clamp_` in one pass: ``r_k`` in
+        ``[0, min(ratio_max[k], 0.9999)]``, ``tau_k >= temperature_min[k]``;
+        a member given ``inf`` and ``-inf`` is left as it is."""
+        device, dtype = self.ratio.device, self.ratio.dtype
+        upper = torch.tensor(ratio_max, dtype=dtype, device=device)
+        upper.clamp_(max=RATIO_CEILING)
+        self.ratio.clamp_(torch.zeros_like(upper), upper)
+        lower = torch.tensor(temperature_min, dtype=dtype, device=device)
+        self.temperature.clamp_(min=lower)
 
     def _hard_masked(self, k: int) -> torch.Tensor:
         member = self.members[k]

@@ -12,6 +12,11 @@ from sk_adaprune._base import train_stacked
 from sk_adaprune._method import _kernels
 from sk_adaprune._method.mask import pruned_weights
 from sk_adaprune._module import SoftMaskedMLP, StackedSoftMaskedMLP
+from sk_adaprune._training.losses import (
+    BinaryLogLoss,
+    HalfSquaredError,
+    SoftmaxLogLoss,
+)
 from sk_adaprune._training.optim import FusedAdam, StackedAdam
 
 
@@ -94,6 +99,48 @@ def test_the_stacks_hidden_layers_differentiate_each_activation(activation):
             expected = param.grad
             got = dict(stack.named_parameters())[name].grad[k]
             torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    "criterion, targets",
+    [
+        (SoftmaxLogLoss(), lambda rng: torch.from_numpy(rng.integers(0, 4, (3, 6)))),
+        (BinaryLogLoss(), lambda rng: torch.from_numpy(rng.integers(0, 2, (3, 6, 4)))),
+        (HalfSquaredError(), lambda rng: torch.from_numpy(rng.normal(size=(3, 6, 4)))),
+    ],
+    ids=["softmax", "binary", "squared"],
+)
+def test_a_stacked_loss_is_each_batchs_own_with_padding_and_weights(
+    criterion, targets, weighted
+):
+    # Three models' batches of 6, 4 and 2 rows, padded to 6 with rows of
+    # garbage that must weigh nothing; each loss and its gradient is the
+    # criterion's own on the model's rows.
+    rng = np.random.default_rng(0)
+    outputs = torch.from_numpy(rng.normal(size=(3, 6, 4))).requires_grad_()
+    y = targets(rng)
+    counts = [6, 4, 2]
+    sample_weight = torch.from_numpy(rng.uniform(0.5, 2.0, (3, 6)))
+    weights = torch.ones(3, 6) if not weighted else sample_weight.clone()
+    weights = weights.double()
+    for k, count in enumerate(counts):
+        weights[k, count:] = 0.0
+    with torch.no_grad():
+        outputs[1, 4:] = 1e3  # padding far from any real row
+    losses = criterion.stacked(outputs, y, weights)
+    losses.sum().backward()
+    for k, count in enumerate(counts):
+        mine = outputs.detach()[k, :count].clone().requires_grad_()
+        own = criterion(
+            mine, y[k, :count], sample_weight[k, :count] if weighted else None
+        )
+        own.backward()
+        torch.testing.assert_close(losses[k], own, rtol=1e-12, atol=0)
+        torch.testing.assert_close(
+            outputs.grad[k, :count], mine.grad, rtol=1e-12, atol=1e-15
+        )
+        assert torch.all(outputs.grad[k, count:] == 0)
 
 
 def test_a_second_forward_before_backward_is_refused():

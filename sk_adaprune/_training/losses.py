@@ -25,17 +25,35 @@ def _weighted_mean(per_sample: torch.Tensor, sample_weight: torch.Tensor):
     return torch.dot(per_sample, sample_weight) / sample_weight.sum()
 
 
-class HalfSquaredError(nn.Module):
+class _RowLoss(nn.Module):
+    """A loss that averages its rows' (``per_row``), which the stacked fits
+    compute for ``K`` models' batches at once."""
+
+    def per_row(self, outputs: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        """Each row's loss, ``(K, rows)`` of ``(K, rows, ...)`` outputs."""
+        raise NotImplementedError
+
+    def stacked(
+        self, outputs: torch.Tensor, y_true: torch.Tensor, weights=None
+    ) -> torch.Tensor:
+        """The ``(K,)`` training losses of ``K`` models' batches (``outputs``
+        of shape ``(K, rows, ...)``), each :meth:`forward`'s on the model's
+        batch to round-off (the sums reduce in another order). With
+        ``weights`` (``(K, rows)``: sample weights, or ones; zeros on the
+        rows that pad a shorter batch) the weighted mean of the rows';
+        without, the batches are whole and unweighted."""
+        per_row = self.per_row(outputs, y_true)
+        if weights is None:
+            return per_row.mean(dim=1)
+        return torch.linalg.vecdot(per_row, weights) / weights.sum(dim=1)
+
+
+class HalfSquaredError(_RowLoss):
     """``mean((y - y_pred)^2) / 2``, MLPRegressor's training loss; with
     ``sample_weight``, the weighted mean over rows of the mean over outputs."""
 
-    def stacked(self, y_pred: torch.Tensor, y_true: torch.Tensor):
-        """The loss of each of ``K`` models' batches (``(K, rows, outputs)``)
-        of one size, unweighted: the ``(K,)`` losses to differentiate, and
-        their values, each equal to :meth:`forward`'s on the model's batch
-        with the same gradient, bit for bit (tests/test_stacked.py)."""
-        losses = 0.5 * torch.mean((y_pred - y_true) ** 2, dim=(1, 2))
-        return losses, losses.detach()
+    def per_row(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return 0.5 * torch.mean((y_pred - y_true) ** 2, dim=-1)
 
     def forward(
         self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight=None
@@ -46,25 +64,13 @@ class HalfSquaredError(nn.Module):
         return 0.5 * _weighted_mean(per_row, sample_weight)
 
 
-class SoftmaxLogLoss(nn.Module):
+class SoftmaxLogLoss(_RowLoss):
     """Cross-entropy of softmax logits, MLPClassifier's multiclass loss;
     with ``sample_weight``, the weighted mean over rows."""
 
-    def stacked(self, logits: torch.Tensor, y_true: torch.Tensor):
-        """As :meth:`HalfSquaredError.stacked`: ``logits`` of shape ``(K,
-        rows, classes)``, ``y_true`` ``(K, rows)``. The values are summed by
-        ``nll_loss`` as :meth:`forward` sums them (the mean over a stacked
-        axis adds in another order)."""
+    def per_row(self, logits: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         log_proba = torch.log_softmax(logits, dim=-1)
-        per_row = -log_proba.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
-        with torch.no_grad():
-            values = torch.stack(
-                [
-                    nn.functional.nll_loss(rows, targets)
-                    for rows, targets in zip(log_proba.detach(), y_true)
-                ]
-            )
-        return per_row.mean(dim=1), values
+        return -log_proba.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
 
     def forward(
         self, logits: torch.Tensor, y_true: torch.Tensor, sample_weight=None
@@ -75,12 +81,17 @@ class SoftmaxLogLoss(nn.Module):
         return _weighted_mean(per_row, sample_weight)
 
 
-class BinaryLogLoss(nn.Module):
+class BinaryLogLoss(_RowLoss):
     """Logistic log loss summed over outputs, averaged over samples (with
     ``sample_weight``: their weighted mean).
 
     MLPClassifier's loss for binary and multilabel targets, on logits.
     """
+
+    def per_row(self, logits: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy_with_logits(
+            logits, y_true.to(logits.dtype), reduction="none"
+        ).sum(dim=-1)
 
     def forward(
         self, logits: torch.Tensor, y_true: torch.Tensor, sample_weight=None

@@ -215,55 +215,72 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
         },
         decay,
     )
+    # Each stepped model's clamp_, all at once (bounds of inf and -inf
+    # leave the others as they are).
+    ceilings, floors = [math.inf] * len(lanes), [-math.inf] * len(lanes)
     for lane in stepping:
         net, module = lane.net, lane.net.module_
-        if lane.k in losses:
-            net.train_steps_ += 1
-            if module.hardened:
-                module.zero_pruned_()
-            else:
-                module.clamp_(
-                    net.tau_min, ratio_max=net.ratio_ceiling(net.train_steps_)
-                )
-            loss = losses[lane.k]
-        else:  # NaN or infinite weights: the divergence guard takes over
-            loss = math.nan
-        net.history.record_batch("train_loss", loss)
-        net.history.record_batch("train_batch_size", len(rows[lane.k]))
+        if lane.k not in losses:
+            continue  # NaN or infinite weights: the divergence guard takes over
+        net.train_steps_ += 1
+        if module.hardened:
+            module.zero_pruned_()
+        else:
+            ceilings[lane.k] = net.ratio_ceiling(net.train_steps_)
+            floors[lane.k] = net.tau_min
+    stack.clamp_(floors, ceilings)
+    for lane in stepping:
+        history = lane.net.history
+        history.record_batch("train_loss", losses.get(lane.k, math.nan))
+        history.record_batch("train_batch_size", len(rows[lane.k]))
         lane.notify("on_batch_end", batch=None, training=True)
 
 
 def _losses(stack, active, outputs, y, w, rows) -> dict[int, float]:
     """Back-propagate the active lanes' losses; their training losses, as
-    each net's ``get_loss`` computes and records them. One stacked loss
-    where the lanes' batches are alike and the criterion has one
-    (``stacked``), else each lane's ``get_loss`` in turn."""
+    each net's ``get_loss`` computes and records them: one stacked loss
+    (the criterion's ``stacked``; a shorter batch's padding rows weigh
+    nothing), else each lane's ``get_loss`` in turn."""
     if not active:
         return {}
     size = outputs.shape[1]
-    stacked = getattr(active[0].net.criterion_, "stacked", None)
-    if (
-        w is None
-        and stacked is not None
-        and all(len(rows[lane.k]) == size for lane in active)
-    ):
-        graph, values = stacked(outputs, y)
-        index = torch.tensor([lane.k for lane in active], device=outputs.device)
-        graph.index_select(0, index).sum().backward()
-        # The nets' loss terms from host numbers fetched once for the stack.
-        tasks, ratios = values.tolist(), stack.ratio.tolist()
-        squared_norms = [0.0] * len(tasks)
-        if any(lane.net.alpha for lane in active):
-            weights = stack.weights.detach()
-            squared_norms = torch.linalg.vecdot(weights, weights).tolist()
-        losses = {}
-        for lane in active:
-            k = lane.k
-            pruning, l2 = lane.net.loss_terms(
-                tasks[k], size, ratios[k], squared_norms[k]
-            )
-            losses[k] = tasks[k] + pruning + l2
-        return losses
+    criterion = active[0].net.criterion_
+    if not hasattr(criterion, "stacked"):
+        return _lane_losses(active, outputs, y, w, rows)
+    counts = [size if part is None else len(part) for part in rows]
+    weights, totals = None, counts
+    if w is not None or any(count != size for count in counts):
+        weighted = w is not None
+        # Ones (or the sample weights) on each lane's rows, zeros on the
+        # rows that pad its batch to the longest.
+        w = torch.ones((len(rows), size)) if w is None else w.cpu()
+        w = w.to(outputs.dtype)
+        w.masked_fill_(torch.arange(size) >= torch.tensor(counts)[:, None], 0.0)
+        if weighted:  # the L2 term divides by the sum of the weights
+            w[[part is None for part in rows]] = 1.0  # resting: any finite loss
+            totals = w.sum(dim=1).tolist()
+        weights = w.to(outputs.device)
+    graph = criterion.stacked(outputs, y, weights)
+    index = torch.tensor([lane.k for lane in active], device=outputs.device)
+    graph.index_select(0, index).sum().backward()
+    # The nets' loss terms from host numbers fetched once for the stack.
+    tasks, ratios = graph.detach().tolist(), stack.ratio.tolist()
+    squared_norms = [0.0] * len(tasks)
+    if any(lane.net.alpha for lane in active):
+        weights = stack.weights.detach()
+        squared_norms = torch.linalg.vecdot(weights, weights).tolist()
+    losses = {}
+    for lane in active:
+        k = lane.k
+        pruning, l2 = lane.net.loss_terms(
+            tasks[k], totals[k], ratios[k], squared_norms[k]
+        )
+        losses[k] = tasks[k] + pruning + l2
+    return losses
+
+
+def _lane_losses(active, outputs, y, w, rows) -> dict[int, float]:
+    """Each active lane's ``get_loss`` in turn, back-propagated together."""
     totals, total = {}, 0.0
     for lane in active:
         count = len(rows[lane.k])
