@@ -287,6 +287,24 @@ def test_stacked_fits_are_the_single_fits(digits_split, params, dtype):
         assert len({single.n_iter_ for _, single in pairs}) > 1
 
 
+def test_stacked_fits_of_different_batch_sizes_are_the_single_fits(digits_split):
+    # batch_size="auto" is min(200, rows): 150 and 180 rows, one batch each
+    # of its own size; with 64, batches of 64 and a last one of 22 or 52.
+    X, _, y, _ = digits_split
+    for batch_size in ("auto", 64):
+        pairs = _fits(
+            lambda lam, size=batch_size: AdaptivePrunedMLPClassifier(
+                lambda_=lam, max_iter=8, batch_size=size, random_state=0
+            ),
+            X,
+            y,
+            [1.0],
+            [np.arange(0, 150), np.arange(20, 200)],
+        )
+        for stacked, single in pairs:
+            _assert_same_fit(stacked, single)
+
+
 @pytest.mark.end_to_end
 def test_stacked_fits_with_sample_weight_binary_labels_and_regression():
     # One output and 30 inputs: the batched products reduce in another order

@@ -64,9 +64,25 @@ class _Lane:
         self.stopped = True
         self.net.notify("on_train_end", X=None, y=None)
 
-    def batch_rows(self, j: int) -> torch.Tensor:
-        start = j * self.batch_size
-        return self.order[start : start + self.batch_size]
+    def batch_count(self, j: int) -> int:
+        """The rows of this epoch's batch ``j``."""
+        return min(self.batch_size, self.rows - j * self.batch_size)
+
+
+def _epoch_index(lanes: list[_Lane], live: list[_Lane]) -> torch.Tensor:
+    """The live lanes' batches of this epoch as rows of the stacked training
+    set: ``(K, batches x stride)``, lane ``k``'s batch ``j`` (its rows of its
+    ``order``) from column ``j x stride`` on, ``stride`` the largest batch
+    size; zeros elsewhere (row 0, padding). A step's index is then one
+    slice of it."""
+    stride = max(lane.batch_size for lane in live)
+    width = stride * max(lane.batches for lane in live)
+    index = torch.zeros((len(lanes), width), dtype=torch.long)
+    for lane in live:
+        rows = torch.arange(lane.rows)
+        columns = rows + (rows // lane.batch_size) * (stride - lane.batch_size)
+        index[lane.k, columns] = lane.order + lane.offset
+    return index
 
 
 def fit_stacked(nets: list[PruningNet], data: list[StackedData]) -> None:
@@ -114,11 +130,19 @@ def fit_stacked(nets: list[PruningNet], data: list[StackedData]) -> None:
                 )
             else:
                 lane.order = torch.arange(lane.rows)
+        epoch_index = _epoch_index(lanes, live)
+        stride = epoch_index.shape[1] // max(lane.batches for lane in live)
         for j in range(max(lane.batches for lane in live)):
             stepping = [lane for lane in live if not lane.stopped and j < lane.batches]
             if not stepping:
                 break
-            _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights)
+            counts = [0] * len(lanes)
+            for lane in stepping:
+                counts[lane.k] = lane.batch_count(j)
+            index = epoch_index[:, j * stride : j * stride + max(counts)]
+            _train_step(
+                stack, optimizer, lanes, stepping, counts, index, X_all, y_all, weights
+            )
         live = [lane for lane in live if not lane.stopped]
         if valid is not None and live:
             _validation_step(stack, lanes, live, valid)
@@ -158,37 +182,37 @@ def _equal_rows(a: StackedData, b: StackedData) -> bool:
     return same(a.X, b.X) and same(a.y, b.y) and same(a.sample_weight, b.sample_weight)
 
 
-def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
-    """One training step of the ``stepping`` lanes; the others rest."""
+def _train_step(
+    stack, optimizer, lanes, stepping, counts, index, X_all, y_all, weights
+):
+    """One training step of the ``stepping`` lanes (the others rest), whose
+    batches hold ``counts[k]`` rows, at ``index[k]`` of the stacked
+    training set (``(K, size)``)."""
     stack.resting = [True] * len(lanes)
-    rows = [None] * len(lanes)
     for lane in stepping:
         stack.resting[lane.k] = False
         lane.net.set_mask_off()
-        rows[lane.k] = lane.batch_rows(j)
         lane.notify("on_batch_begin", batch=None, training=True)
-    size = max(len(rows[lane.k]) for lane in stepping)
-    index = torch.zeros((len(lanes), size), dtype=torch.long)
-    for lane in stepping:
-        index[lane.k, : len(rows[lane.k])] = rows[lane.k] + lane.offset
-    flat = index.view(-1).to(X_all.device)
+    K, size = index.shape
+    flat = index.reshape(-1).to(X_all.device)
     # Into a buffer kept from step to step (a fresh one costs page faults).
     inputs = stack.workspace.get("inputs", (len(flat), X_all.shape[1]), X_all)
-    X = torch.index_select(X_all, 0, flat, out=inputs).view(len(lanes), size, -1)
+    X = torch.index_select(X_all, 0, flat, out=inputs).view(K, size, -1)
     y = y_all.index_select(0, flat)
-    y = y.view(len(lanes), size, *y.shape[1:])
+    y = y.view(K, size, *y.shape[1:])
     w = None
     if weights is not None:
-        w = weights.index_select(0, flat).view(len(lanes), size)
+        w = weights.index_select(0, flat).view(K, size)
     stack.train()
     optimizer.zero_grad()
     outputs = stack(X)
     failed = set(stack.failed)
     active = [lane for lane in stepping if lane.k not in failed]
-    losses = _losses(stack, active, outputs, y, w, rows)
+    losses = _losses(stack, active, outputs, y, w, counts)
     # As a single net's Adam steps a parameter with a gradient: r and tau
     # of a soft mask, r alone while the mask is off and a penalty pulls it.
     decay, ratios, temperatures = {}, [], []
+    slopes, values = [0.0] * len(lanes), stack.ratio.tolist()
     for lane in active:
         net, module = lane.net, lane.net.module_
         decay[lane.k] = net.weights_group_["weight_decay"]
@@ -200,11 +224,14 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
         if net.sparsity_penalty:
             if module.mask_off:
                 ratios.append(lane.k)
-            if stack.ratio.grad is None:
-                stack.ratio.grad = torch.zeros_like(stack.ratio)
             # d/dr of sparsity_penalty (1 - r)^2, as PruningNet adds it.
-            slope = -2.0 * net.sparsity_penalty * (1.0 - module.ratio.item())
-            stack.ratio.grad[lane.k].add_(slope)
+            slopes[lane.k] = -2.0 * net.sparsity_penalty * (1.0 - values[lane.k])
+    if any(slopes):
+        if stack.ratio.grad is None:
+            stack.ratio.grad = torch.zeros_like(stack.ratio)
+        stack.ratio.grad.add_(
+            torch.tensor(slopes, dtype=stack.ratio.dtype).to(stack.ratio.device)
+        )
     stepped = list(decay)
     optimizer.step(
         {
@@ -232,11 +259,11 @@ def _train_step(stack, optimizer, lanes, stepping, j, X_all, y_all, weights):
     for lane in stepping:
         history = lane.net.history
         history.record_batch("train_loss", losses.get(lane.k, math.nan))
-        history.record_batch("train_batch_size", len(rows[lane.k]))
+        history.record_batch("train_batch_size", counts[lane.k])
         lane.notify("on_batch_end", batch=None, training=True)
 
 
-def _losses(stack, active, outputs, y, w, rows) -> dict[int, float]:
+def _losses(stack, active, outputs, y, w, counts) -> dict[int, float]:
     """Back-propagate the active lanes' losses; their training losses, as
     each net's ``get_loss`` computes and records them: one stacked loss
     (the criterion's ``stacked``; a shorter batch's padding rows weigh
@@ -246,18 +273,19 @@ def _losses(stack, active, outputs, y, w, rows) -> dict[int, float]:
     size = outputs.shape[1]
     criterion = active[0].net.criterion_
     if not hasattr(criterion, "stacked"):
-        return _lane_losses(active, outputs, y, w, rows)
-    counts = [size if part is None else len(part) for part in rows]
+        return _lane_losses(active, outputs, y, w, counts)
+    resting = [count == 0 for count in counts]
+    counts = [count or size for count in counts]  # a resting lane: any rows
     weights, totals = None, counts
     if w is not None or any(count != size for count in counts):
         weighted = w is not None
         # Ones (or the sample weights) on each lane's rows, zeros on the
         # rows that pad its batch to the longest.
-        w = torch.ones((len(rows), size)) if w is None else w.cpu()
+        w = torch.ones((len(counts), size)) if w is None else w.cpu()
         w = w.to(outputs.dtype)
         w.masked_fill_(torch.arange(size) >= torch.tensor(counts)[:, None], 0.0)
         if weighted:  # the L2 term divides by the sum of the weights
-            w[[part is None for part in rows]] = 1.0  # resting: any finite loss
+            w[resting] = 1.0  # a resting lane: any finite loss
             totals = w.sum(dim=1).tolist()
         weights = w.to(outputs.device)
     graph = criterion.stacked(outputs, y, weights)
@@ -279,11 +307,11 @@ def _losses(stack, active, outputs, y, w, rows) -> dict[int, float]:
     return losses
 
 
-def _lane_losses(active, outputs, y, w, rows) -> dict[int, float]:
+def _lane_losses(active, outputs, y, w, counts) -> dict[int, float]:
     """Each active lane's ``get_loss`` in turn, back-propagated together."""
     totals, total = {}, 0.0
     for lane in active:
-        count = len(rows[lane.k])
+        count = counts[lane.k]
         y_true = y[lane.k, :count]
         if w is not None:
             y_true = (y_true, w[lane.k, :count])
