@@ -486,6 +486,33 @@ class _StackedLayer(torch.autograd.Function):
         return grad_X, grad_weight, grad_bias, None, None, None
 
 
+class _StackedOutput(torch.autograd.Function):
+    """The output layer of a stack, ``X W^T + b`` per model, computed as
+    ``(K, outputs, B)`` and returned as its transposed view: few outputs
+    make a poor last axis, for the product and for the loss's reductions
+    over them (the losses' ``per_row`` reduce over axis 1 of this layout).
+    The gradient of ``X`` comes out contiguous, as the layer below reads
+    it."""
+
+    @staticmethod
+    def forward(ctx, X, weight, bias):
+        ctx.save_for_backward(X, weight)
+        transposed = torch.baddbmm(bias.unsqueeze(2), weight, X.transpose(1, 2))
+        return transposed.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        X, weight = ctx.saved_tensors
+        grad_X = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_X = torch.bmm(grad, weight)
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.bmm(grad.transpose(1, 2), X)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(1)
+        return grad_X, grad_weight, grad_bias
+
+
 class StackedSoftMaskedMLP(nn.Module):
     """``K`` :class:`SoftMaskedMLP` of one shape trained as one network.
 
@@ -626,7 +653,7 @@ class StackedSoftMaskedMLP(nn.Module):
         ):
             weight = part.view(-1, fan_out, fan_in)
             if i == last:  # the output, fresh: the loss and callbacks keep it
-                return torch.baddbmm(bias.unsqueeze(1), X, weight.transpose(1, 2))
+                return _StackedOutput.apply(X, weight, bias)
             X = _StackedLayer.apply(
                 X, weight, bias, self.activation, self.workspace, f"layer{i}"
             )
