@@ -370,11 +370,15 @@ static int mask_backward_parallel(const void *g, const void *w, void *grad_w, Py
         moments[2] = squares;                                                               \
     }                                                                                       \
     /* The block's magnitudes in [low, high), in order, from `out` on: a vector test of \
-     * each run of 16, the rare runs with one of them gathered one by one. */             \
+     * each run of 16, and the runs with one of them gathered without a branch per    \
+     * magnitude (a window holds a few percent of a pool, spread across it, where a   \
+     * branch mispredicts): each is stored at the next free place of a run's buffer, \
+     * which a magnitude outside the window leaves free, then the run's hits copied. */\
     static VECTOR_CLONES void window_gather_##SUFFIX(const T *x, Py_ssize_t n, T low,     \
                                                      T high, T *out)                        \
     {                                                                                       \
         Py_ssize_t i = 0;                                                                   \
+        T run[17];                                                                          \
         for (; i + 16 <= n; i += 16) {                                                      \
             int32_t hits = 0;                                                               \
             _Pragma("omp simd reduction(+ : hits)") for (int j = 0; j < 16; j++)           \
@@ -382,11 +386,16 @@ static int mask_backward_parallel(const void *g, const void *w, void *grad_w, Py
                 T a = ABS_##SUFFIX(x[i + j]);                                               \
                 hits += (a >= low) & (a < high);                                            \
             }                                                                               \
-            if (hits)                                                                       \
+            if (hits) {                                                                     \
+                int count = 0;                                                              \
                 for (int j = 0; j < 16; j++) {                                              \
                     T a = ABS_##SUFFIX(x[i + j]);                                           \
-                    if ((a >= low) & (a < high)) *out++ = a;                                \
+                    run[count] = a;                                                         \
+                    count += (a >= low) & (a < high);                                       \
                 }                                                                           \
+                memcpy(out, run, (size_t)count * sizeof(T));                                \
+                out += count;                                                               \
+            }                                                                               \
         }                                                                                   \
         for (; i < n; i++) {                                                                \
             T a = ABS_##SUFFIX(x[i]);                                                       \
