@@ -300,7 +300,9 @@ class PruningNet(NeuralNet):
         ``r`` at 0, so that those steps train the dense network (at ``r = 0``
         the soft mask would still scale the smallest weights by about a half,
         which slows a short fit down; benchmarks/short_fits.py)."""
-        self.module_.mask_off = self.ratio_ceiling(self.train_steps_) == 0.0
+        mask_off = self.ratio_ceiling(self.train_steps_) == 0.0
+        if self.module_.mask_off is not mask_off:  # nn.Module's setattr is slow
+            self.module_.mask_off = mask_off
 
     def get_params_for_optimizer(self, prefix, named_parameters):
         _, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
@@ -362,7 +364,11 @@ class PruningNet(NeuralNet):
             squared_norm = torch.dot(weights, weights).item()
         # A hardened module's loss has no pruning term: its r is not read.
         ratio = 0.0 if module.hardened else module.ratio.item()
-        pruning, l2 = self.loss_terms(task_loss.item(), rows, ratio, squared_norm)
+        task = task_loss.item()
+        pruning, l2, mlp_loss = self.loss_terms(task, rows, ratio, squared_norm)
+        self.history.record_batch("task_loss", task)
+        self.history.record_batch("pruning_loss", pruning)
+        self.history.record_batch("mlp_loss", mlp_loss)
         loss = task_loss
         if not module.hardened:
             loss = loss + pruning
@@ -372,25 +378,22 @@ class PruningNet(NeuralNet):
 
     def loss_terms(
         self, task: float, rows: float, ratio: float, squared_norm: float
-    ) -> tuple[float, float]:
+    ) -> tuple[float, float, float]:
         """The pruning and L2 terms of a batch's loss (task loss ``task``,
         ``rows`` rows or sum of weights, ratio ``r``, ``||W||^2`` of the
-        weights), recorded with the task's and MLPClassifier's loss in the
-        batch's history; the weights' decay for this step's alpha term set
+        weights) and MLPClassifier's loss (the task's plus the L2 term,
+        without the pruning term), which the batch's history records with
+        the task's; the weights' decay for this step's alpha term set
         (:meth:`_l2_term`)."""
-        self.history.record_batch("task_loss", task)
         pruning = 0.0
         if not self.module_.hardened:
             pruning = self.sparsity_penalty * (1.0 - ratio) ** 2
-        self.history.record_batch("pruning_loss", pruning)
-        # MLPClassifier's loss: the task's plus alpha's, without the pruning term.
         mlp_loss = task
         l2 = 0.0
         if self.alpha:
             l2 = self._l2_term(rows, squared_norm)
             mlp_loss += l2
-        self.history.record_batch("mlp_loss", mlp_loss)
-        return pruning, l2
+        return pruning, l2, mlp_loss
 
     def _l2_term(self, batch_size: float, squared_norm: float) -> float:
         """``alpha/2 ||W||^2 / B`` for the loss, and its gradient ``alpha W /

@@ -19,6 +19,7 @@ import math
 from typing import NamedTuple
 
 import torch
+from skorch import NeuralNet
 from skorch.dataset import Dataset
 
 from .._module import StackedSoftMaskedMLP
@@ -49,6 +50,15 @@ class _Lane:
         self.shuffle = net.iterator_train__shuffle
         self.order = None
         self.stopped = False
+        # Whether the net's batch start is skorch's own (a new row in the
+        # epoch's batches) with no callback listening: then the loop adds
+        # the row itself and fills it, without notify and record_batch.
+        self.quiet_begin = type(
+            net
+        ).on_batch_begin is NeuralNet.on_batch_begin and not net._listeners(
+            "on_batch_begin"
+        )
+        self.row = None
 
     def notify(self, method_name: str, **kwargs) -> None:
         """The net's ``notify``; a callback's ``KeyboardInterrupt`` ends this
@@ -59,6 +69,16 @@ class _Lane:
             self.net.notify(method_name, **kwargs)
         except KeyboardInterrupt:
             self.stop()
+
+    def begin_batch(self) -> None:
+        """The net's ``on_batch_begin``; ``row``, the batch's row of its
+        history, to be filled."""
+        if self.quiet_begin:
+            self.row = {}
+            self.net.history[-1]["batches"].append(self.row)
+            return
+        self.notify("on_batch_begin", batch=None, training=True)
+        self.row = self.net.history[-1]["batches"][-1]
 
     def stop(self) -> None:
         self.stopped = True
@@ -192,7 +212,7 @@ def _train_step(
     for lane in stepping:
         stack.resting[lane.k] = False
         lane.net.set_mask_off()
-        lane.notify("on_batch_begin", batch=None, training=True)
+        lane.begin_batch()
     K, size = index.shape
     flat = index.reshape(-1).to(X_all.device)
     # Into a buffer kept from step to step (a fresh one costs page faults).
@@ -257,9 +277,8 @@ def _train_step(
             floors[lane.k] = net.tau_min
     stack.clamp_(floors, ceilings)
     for lane in stepping:
-        history = lane.net.history
-        history.record_batch("train_loss", losses.get(lane.k, math.nan))
-        history.record_batch("train_batch_size", counts[lane.k])
+        lane.row["train_loss"] = losses.get(lane.k, math.nan)
+        lane.row["train_batch_size"] = counts[lane.k]
         lane.notify("on_batch_end", batch=None, training=True)
 
 
@@ -300,9 +319,13 @@ def _losses(stack, active, outputs, y, w, counts) -> dict[int, float]:
     losses = {}
     for lane in active:
         k = lane.k
-        pruning, l2 = lane.net.loss_terms(
+        pruning, l2, mlp_loss = lane.net.loss_terms(
             tasks[k], totals[k], ratios[k], squared_norms[k]
         )
+        # The records of the net's get_loss, in its order.
+        lane.row["task_loss"] = tasks[k]
+        lane.row["pruning_loss"] = pruning
+        lane.row["mlp_loss"] = mlp_loss
         losses[k] = tasks[k] + pruning + l2
     return losses
 
