@@ -811,9 +811,9 @@ def train_stacked(fits: list) -> list[float]:
     ``_begin_fit``) in stacked networks (:func:`fit_stacked`), as many as
     share a shape and fit in the stack's bounds together (models past
     ``_STACKED_MODEL_WEIGHTS`` alone), and finish each as ``fit`` does:
-    every estimator ends as its own ``fit`` would leave it (bit for bit where
-    the batched products reduce in the single ones' order; elsewhere
-    starting off by round-off). Returns each fit's share of its stack's wall time."""
+    every estimator ends as its own ``fit`` would leave it (to round-off:
+    the batched products and losses reduce in another order than the single
+    ones). Returns each fit's share of its stack's wall time."""
     alike = defaultdict(list)
     for i, (_, pending) in enumerate(fits):
         net = pending.net

@@ -250,8 +250,9 @@ class _BaseAdaptivePrunedMLPCV(BaseEstimator):
         """The search's ``cv_results_``, every ``(lambda_, fold)`` model
         trained in stacked networks (:func:`fit_stacked`): each is the
         single estimator's fit on its fold's training rows (to round-off:
-        bit for bit where the batched products sum in the single ones'
-        order), and scored on its test rows as ``GridSearchCV`` scores it."""
+        the batched products and losses sum in another order than the
+        single ones), and scored on its test rows as ``GridSearchCV``
+        scores it."""
         X, y, sample_weight = indexable(X, y, sample_weight)
         single = search.estimator
         single._check_params()  # what fit checks first
@@ -372,9 +373,9 @@ _CV_DOCSTRING = """{what}
     The fits of all folds and values train together as one stacked network
     (for networks of up to 2^17 weights; larger ones one after another),
     each model the fit ``GridSearchCV`` over the single estimator would
-    make (bit for bit where the batched products sum in the single ones'
-    order; elsewhere starting off by round-off), at a fraction of that
-    search's time on small data sets.
+    make (to round-off: the batched products and losses sum in another
+    order than the single ones, which a long fit can grow), at a fraction
+    of that search's time on small data sets.
 
     Parameters
     ----------
