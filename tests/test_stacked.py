@@ -10,7 +10,8 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 from sk_adaprune._base import train_stacked
 from sk_adaprune._method import _kernels
-from sk_adaprune._method.mask import pruned_weights
+from sk_adaprune._method.mask import pruned_weight, pruned_weights
+from sk_adaprune._method.workspace import Scratch
 from sk_adaprune._module import SoftMaskedMLP, StackedSoftMaskedMLP
 from sk_adaprune._training.losses import (
     BinaryLogLoss,
@@ -150,6 +151,58 @@ def test_a_second_forward_before_backward_is_refused():
     stack(X * 2)  # overwrites the hidden layer's output
     with pytest.raises(RuntimeError, match="modified inplace"):
         first.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("weight_gradient", ["masked", "full"])
+def test_the_stacked_mask_node_is_each_pools_own_bit_for_bit(dtype, weight_gradient):
+    # Small pools (the compiled stacked route): thresholds, masks and the
+    # gradients of w, r and tau equal each pool's own node's exactly, at a
+    # first step and at a second one that starts from the first's windows;
+    # a row not soft passes through, a ratio of 0 prunes nothing.
+    rng = np.random.default_rng(0)
+    K, n, sizes = 5, 7400, [6400, 1000]
+    weights = torch.from_numpy(rng.normal(0, 0.1, (K, n))).to(dtype)
+    ratios = torch.tensor([0.0, 0.3, 0.6, 0.9, 0.5], dtype=dtype)
+    temperatures = torch.tensor([1e-3, 2e-3, 1e-4, 5e-3, 1e-3], dtype=dtype)
+    soft = [True, True, True, True, False]
+    grads = [torch.from_numpy(rng.normal(size=(K, size))).to(dtype) for size in sizes]
+    stacked_scratches = [Scratch() for _ in range(K)]
+    single_scratches = [Scratch() for _ in range(K)]
+    workspace = Scratch()
+    for step in range(2):
+        stack = [t.clone().requires_grad_() for t in (weights, ratios, temperatures)]
+        parts = pruned_weights(
+            *stack,
+            1024,
+            stacked_scratches,
+            weight_gradient,
+            soft,
+            sizes,
+            None,
+            workspace,
+        )
+        values = [part.detach().clone() for part in parts]  # (the buffer is reused)
+        torch.autograd.backward(parts, grads)
+        for k in range(K):
+            single = [
+                t[k].clone().requires_grad_() for t in (weights, ratios, temperatures)
+            ]
+            if soft[k]:
+                mine = pruned_weight(
+                    *single, 1024, single_scratches[k], weight_gradient, sizes
+                )
+            else:
+                mine = single[0].split(sizes)
+            for value, own in zip(values, mine):
+                assert torch.equal(value[k], own), (step, k)
+            torch.autograd.backward(mine, [grad[k] for grad in grads])
+            assert torch.equal(stack[0].grad[k], single[0].grad), (step, k)
+            for t, own in zip(stack[1:], single[1:]):
+                expected = own.grad if soft[k] else torch.zeros((), dtype=dtype)
+                assert torch.equal(t.grad[k], expected), (step, k)
+        weights = weights + 1e-3 * torch.from_numpy(rng.normal(size=(K, n))).to(dtype)
+        ratios = ratios + 0.01 * torch.tensor(soft, dtype=dtype)
 
 
 def test_a_member_whose_weights_are_not_finite_fails_alone():

@@ -1,6 +1,7 @@
 """The soft mask ``sigmoid((w^2 - t^2)/tau)`` and the masked weight ``w * m``."""
 
 import contextlib
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -121,7 +122,7 @@ def _mask_scalars(threshold: float, temperature: float, dtype: torch.dtype):
     return (
         -t * t * inverse_temperature,
         inverse_temperature,
-        float(-2.0 * t * inverse_temperature),
+        float(scalar(-2.0) * t * inverse_temperature),
     )
 
 
@@ -403,7 +404,7 @@ class _StackedPrunedWeights(torch.autograd.Function):
                     ctx, grads, grad_weights, grad_ratios, grad_temperatures
                 )
             _stacked_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures)
-        ctx.pools = ctx.fast = ctx.weights = None
+        ctx.pools = ctx.fast = ctx.fast_rows = ctx.weights = None
         return grad_weights, grad_ratios, grad_temperatures, *[None] * 7
 
 
@@ -447,26 +448,34 @@ def _stacked_route(weights) -> bool:
     )
 
 
-class _FastRow(NamedTuple):
-    """A row the small pools' route masked: what its backward pass needs."""
+class _FastRows(NamedTuple):
+    """The rows the small pools' route masked (``rows``), and what their
+    backward pass needs: per model (length ``K``, float64) the mask's
+    ``offset`` and ``scale`` the kernels take; per row of ``rows`` (the
+    pools' dtype) ``dL/dt`` per unit of the sum of ``s`` and ``dt/dr``."""
 
-    offset: float
-    scale: float
-    threshold_slope: float
-    threshold_per_ratio: float
+    rows: np.ndarray
+    offsets: np.ndarray
+    scales: np.ndarray
+    threshold_slopes: np.ndarray
+    thresholds_per_ratio: np.ndarray
 
 
 def _stacked_small_forward(ctx, stack, masked):
     """The soft rows of a stack of small pools thresholded and masked in
     one compiled call each (``stacked_small_thresholds``,
     ``stacked_mask_forward``): the single pool's route, row by row, the
-    same values. Rows it cannot take (NaN or infinity, a ratio out of
-    range, scalars out of the dtype's range) are left to the row-by-row
-    path; ``ctx.fast`` holds the rows done."""
+    same values (its host arithmetic on arrays of the rows). Rows it cannot
+    take (NaN or infinity, a ratio out of range, scalars out of the
+    dtype's range) are left to the row-by-row path; ``ctx.fast`` holds the
+    rows done, ``ctx.fast_rows`` what their backward pass needs."""
     weights, workspace = stack.weights, stack.workspace
     ratio_values = stack.ratios.tolist()
-    rows = [k for k, is_soft in enumerate(stack.soft) if is_soft]
-    rows = [k for k in rows if 0.0 <= ratio_values[k] < 1.0]
+    rows = [
+        k
+        for k, is_soft in enumerate(stack.soft)
+        if is_soft and 0.0 <= ratio_values[k] < 1.0
+    ]
     if not rows:
         return
     magnitudes = workspace.get("magnitudes", weights.shape, weights).numpy()
@@ -476,49 +485,52 @@ def _stacked_small_forward(ctx, stack, masked):
     found = stacked_small_thresholds(
         weights, ratio_values, rows, stack.grid_size, magnitudes, windows
     )
-    temperature_values = stack.temperatures.tolist()
-    K, n = weights.shape
-    offsets, scales, points, inverse_bandwidths = (np.zeros(K) for _ in range(4))
-    reflects = np.zeros(K, dtype=np.int64)
-    chosen = {}
-    for k, result in found.items():
-        if result is None:  # not finite: the row alone raises
-            continue
-        threshold, deferred = result
-        offset, scale, threshold_slope = _mask_scalars(
-            threshold, temperature_values[k], weights.dtype
-        )
-        if not (np.isfinite(offset) and np.isfinite(scale)):
-            continue  # the torch route, row by row
-        offsets[k], scales[k] = offset, scale
-        points[k], inverse_bandwidths[k] = deferred.point, 1.0 / deferred.bandwidth
-        reflects[k] = deferred.reflect
-        chosen[k] = threshold_slope, deferred
-    if not chosen:
+    # _mask_scalars of each row, in the pools' dtype.
+    scalar = host_scalar(weights.dtype)
+    thresholds = found.thresholds
+    inverse = scalar(1.0) / stack.temperatures.detach().numpy()[found.rows]
+    offsets = -thresholds * thresholds * inverse
+    finite = np.isfinite(offsets) & np.isfinite(inverse)  # else the torch route
+    chosen = found.rows[finite]
+    if not chosen.size:
         return
+    K, n = weights.shape
+    by_model = {
+        name: np.zeros(K) for name in ("offsets", "scales", "points", "inverse")
+    }
+    by_model["offsets"][chosen] = offsets[finite]
+    by_model["scales"][chosen] = inverse[finite]
+    by_model["points"][chosen] = found.points[finite]
+    bandwidths = found.bandwidths[finite]
+    by_model["inverse"][chosen] = 1.0 / bandwidths
+    reflects = np.zeros(K, dtype=np.int64)
+    reflects[chosen] = found.reflects[finite]
     kde = np.zeros(K)
     values = weights.detach()
     stacked_mask_forward(
         values.numpy(),
         masked.numpy(),
         n,
-        np.fromiter(chosen, dtype=np.int64),
-        offsets,
-        scales,
-        points,
-        inverse_bandwidths,
+        chosen,
+        by_model["offsets"],
+        by_model["scales"],
+        by_model["points"],
+        by_model["inverse"],
         reflects,
         kde,
         torch.get_num_threads(),
     )
-    for k, (threshold_slope, deferred) in chosen.items():
-        density = deferred.density(values[k], kde[k])
-        ctx.fast[k] = _FastRow(
-            float(offsets[k]),
-            float(scales[k]),
-            threshold_slope,
-            slope_of(density, weights.dtype),
-        )
+    # DeferredDensity.density and slope_of, on the rows' arrays.
+    densities = kde[chosen] / (n * bandwidths * math.sqrt(2.0 * math.pi))
+    densities = np.maximum(densities.astype(scalar), np.finfo(scalar).tiny)
+    ctx.fast = set(chosen.tolist())
+    ctx.fast_rows = _FastRows(
+        chosen,
+        by_model["offsets"],
+        by_model["scales"],
+        scalar(-2.0) * thresholds[finite] * inverse[finite],
+        scalar(1.0) / densities,
+    )
     ctx.weights = values
     ctx.full = stack.weight_gradient == "full"
 
@@ -526,35 +538,30 @@ def _stacked_small_forward(ctx, stack, masked):
 def _stacked_small_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures):
     """The backward pass of the rows :func:`_stacked_small_forward` masked,
     in one compiled call: each row's gradients as its own pool's (part by
-    part, as a model's layers)."""
+    part, as a model's layers; _host_gradients on arrays of the rows)."""
     K, n = grad_weights.shape
-    offsets, scales = np.zeros(K), np.zeros(K)
-    for k, row in ctx.fast.items():
-        offsets[k], scales[k] = row.offset, row.scale
+    fast = ctx.fast_rows
     sums = np.zeros((K, 2))
     stacked_mask_backward(
         [grad.numpy() for grad in grads],
         ctx.weights.numpy(),
         grad_weights.numpy(),
         n,
-        np.fromiter(ctx.fast, dtype=np.int64),
-        offsets,
-        scales,
+        fast.rows,
+        fast.offsets,
+        fast.scales,
         ctx.full,
         sums,
         torch.get_num_threads(),
     )
-    dtype = grad_weights.dtype
-    scalar = host_scalar(dtype)
-    ratio_values = grad_ratios.numpy()
-    temperature_values = grad_temperatures.numpy()
-    for k, row in ctx.fast.items():
-        grad_threshold, grad_temperature = _host_gradients(
-            sums[k, 0], sums[k, 1], row.threshold_slope, row.scale, dtype
-        )
-        # dt/dr = 1 / f(t), as the row's own backward pass applies it.
-        ratio_values[k] = grad_threshold * scalar(row.threshold_per_ratio)
-        temperature_values[k] = grad_temperature
+    scalar = host_scalar(grad_weights.dtype)
+    rows = fast.rows
+    grad_threshold = sums[rows, 0].astype(scalar) * fast.threshold_slopes
+    # dt/dr = 1 / f(t), as the row's own backward pass applies it.
+    grad_ratios.numpy()[rows] = grad_threshold * fast.thresholds_per_ratio
+    grad_temperatures.numpy()[rows] = sums[rows, 1].astype(scalar) * (
+        -fast.scales[rows]
+    ).astype(scalar)
 
 
 def _stacked_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures):

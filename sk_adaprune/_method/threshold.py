@@ -32,6 +32,7 @@ __all__ = [
     "exact_threshold_and_count_below",
     "quantile_threshold",
     "slope_of",
+    "StackedThresholds",
     "stacked_small_thresholds",
     "threshold_and_density",
     "threshold_and_slope",
@@ -388,6 +389,20 @@ def _small_threshold_and_density_compiled(values, k, grid_size):
     return values.new_tensor(threshold), density
 
 
+class StackedThresholds(NamedTuple):
+    """What :func:`stacked_small_thresholds` found for the rows ``rows`` of a
+    stack of pools: per row (arrays in the order of ``rows``) the threshold
+    (the pool's dtype) and the :class:`DeferredDensity` at it (``point``,
+    ``bandwidth``, ``reflect``). Rows whose pool holds NaN or infinity, or
+    whose moments left the dtype's range, are not among ``rows``."""
+
+    rows: np.ndarray
+    thresholds: np.ndarray
+    points: np.ndarray
+    bandwidths: np.ndarray
+    reflects: np.ndarray
+
+
 def stacked_small_thresholds(
     weights: torch.Tensor,
     ratios: list[float],
@@ -395,15 +410,14 @@ def stacked_small_thresholds(
     grid_size: int,
     magnitudes: np.ndarray,
     windows: np.ndarray,
-) -> dict:
+) -> StackedThresholds:
     """The small pool's compiled route for rows of a ``(K, n)`` stack of
     pools (``compiled_pool``, ``n <= SMALL_POOL``), in one compiled call:
-    per row ``k`` of ``rows``, the threshold (a host scalar of the pool's
-    dtype) and the :class:`DeferredDensity` at it, equal to what
-    :func:`threshold_and_slope` finds on the row alone; None where the row
-    holds NaN or infinity. A row whose moments leave the dtype's range is
-    left out (the caller takes the row alone). ``ratios[k]`` must be in
-    ``[0, 1)``.
+    per row ``k`` of ``rows``, the threshold and the density at it, equal to
+    what :func:`threshold_and_slope` finds on the row alone (the same
+    operations, on arrays of the rows). A row that holds NaN or infinity,
+    or whose moments leave the dtype's range, is left out (the caller takes
+    it alone). ``ratios[k]`` must be in ``[0, 1)``.
 
     ``magnitudes``, a ``(K, n)`` array of the pools' dtype, is overwritten.
     ``windows`` (``(K, 3)``, float64, zeros at first) holds where each row's
@@ -414,42 +428,53 @@ def stacked_small_thresholds(
     """
     n = weights.shape[1]
     values = weights.detach()
+    rows = np.asarray(rows, dtype=np.int64)
     ranks = np.zeros(len(ratios), dtype=np.int64)
-    for k in rows:
-        ranks[k] = math.floor(ratios[k] * n)
+    ranks[rows] = np.floor(np.asarray(ratios)[rows] * n)
     stats = np.empty((len(ratios), 7))
     stacked_select(
         values.numpy(),
         magnitudes,
         n,
-        np.asarray(rows, dtype=np.int64),
+        rows,
         ranks,
         np.ascontiguousarray(windows[:, :2]),
         stats,
         torch.get_num_threads(),
     )
-    found = {}
+    rows = rows[stats[rows, 0] == n]  # the others hold NaN or infinity
+    inside, upper, total, squares, kth, next_value, in_window = stats[rows].T
     scalar = magnitudes.dtype.type
-    target = 2 * _WINDOW_LEAST
-    for k in rows:
-        inside, upper, total, squares, kth, next_value, in_window = stats[k].tolist()
-        if inside != n:
-            found[k] = None
-            continue
-        # _midpoint's arithmetic, in the pool's dtype.
-        threshold = 0.5 * (scalar(kth) + scalar(next_value)) if ranks[k] else scalar(0)
-        # The next window: about `target` magnitudes at this one's density
-        # (the pool's mean density where it missed) and twice the last move.
-        low, high, last = windows[k]
-        per_unit = in_window / (high - low) if in_window else n / max(upper, 1e-300)
-        t = float(threshold)
-        half = 0.5 * target / per_unit + 2 * abs(t - last)
-        windows[k] = (max(t - half, 0.0), t + half, t) if t > 0 else (0.0, 0.0, 0.0)
-        windowed = Windowed(threshold, 0, magnitudes[k], upper, total, squares)
-        deferred = _deferred_density(values[k], windowed, grid_size)
-        if deferred is not None:
-            found[k] = threshold, deferred
-    return found
+    # _midpoint's arithmetic, in the pool's dtype.
+    thresholds = 0.5 * (kth.astype(scalar) + next_value.astype(scalar))
+    thresholds[ranks[rows] == 0] = 0
+    # The next window: about `target` magnitudes at this one's density
+    # (the pool's mean density where it missed) and twice the last move.
+    low, high, last = windows[rows].T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_unit = np.where(
+            in_window != 0,
+            in_window / (high - low),
+            n / np.maximum(upper, 1e-300),
+        )
+    t = thresholds.astype(np.float64)
+    half = 0.5 * (2 * _WINDOW_LEAST) / per_unit + 2 * np.abs(t - last)
+    moved = np.stack([np.maximum(t - half, 0.0), t + half, t], axis=1)
+    windows[rows] = np.where((t > 0)[:, None], moved, 0.0)
+    # _deferred_density's arithmetic, row by row.
+    mean = total / n
+    variance = np.maximum(squares - n * mean * mean, 0.0) / max(n - 1, 1)
+    spacing = np.maximum(upper, torch.finfo(values.dtype).eps) / (grid_size - 0.5)
+    bandwidths = np.maximum(np.sqrt(variance) * n ** (-0.2), 0.5 * spacing)
+    kept = np.isfinite(bandwidths) & np.isfinite(total)
+    points = t[kept]
+    return StackedThresholds(
+        rows[kept],
+        thresholds[kept],
+        points,
+        bandwidths[kept],
+        points < _NO_REFLECTION * bandwidths[kept],
+    )
 
 
 def threshold_and_slope(

@@ -39,12 +39,24 @@ class BatchMeans(Callback):
     def on_epoch_end(self, net, **kwargs):
         size = "train_batch_size" if self.on_train else "valid_batch_size"
         batches = [b for b in net.history[-1]["batches"] if size in b]
-        for name in self.names:
-            recorded = [(b[size], b[name]) for b in batches if name in b]
-            if not recorded:
+        if batches and all(name in b for b in batches for name in self.names):
+            # Every batch has every name (as training records them): all the
+            # means in one product and one sum per name, the same operations.
+            rows = np.array([b[size] for b in batches], dtype=np.float64)
+            values = [[b[name] for b in batches] for name in self.names]
+            means = list(np.multiply(values, rows).sum(axis=1) / rows.sum())
+        else:
+            means = []
+            for name in self.names:
+                recorded = [(b[size], b[name]) for b in batches if name in b]
+                mean = None
+                if recorded:
+                    rows, values = zip(*recorded)
+                    mean = _batch_mean(values, rows)
+                means.append(mean)
+        for name, mean in zip(self.names, means):
+            if mean is None:
                 continue
-            rows, values = zip(*recorded)
-            mean = _batch_mean(values, rows)
             best = mean < self.best_scores_[name]
             if best:
                 self.best_scores_[name] = mean
