@@ -13,7 +13,8 @@ process with nothing else running:
 
 Each search runs in a child process of its own: wall time of ``fit`` (the
 import and the data excluded) and the child's peak resident memory; with
-``--rounds R`` each side R times in turn, medians. 2. and
+``--rounds R`` each side R times in turn, medians (the ratios: medians of
+each round's). 2. and
 3. must give the same answers (the chosen ``lambda_`` and every mean score
 and sparsity, compared exactly). Inputs: load_digits / 16; the other sets
 standardised once on all rows (a benchmark's shortcut; every side sees the
@@ -148,8 +149,16 @@ def compare(name: str, rounds: int = 1) -> dict:
         "MLP alpha search s": mlp["seconds"],
         "ours GridSearchCV s": grid["seconds"],
         "ours CV s": stacked["seconds"],
-        "CV / MLP": stacked["seconds"] / mlp["seconds"],
-        "CV / ours GridSearchCV": stacked["seconds"] / grid["seconds"],
+        # Each round's sides ran next to each other: the ratios of a round,
+        # then their median, hold up better than a ratio of medians where the
+        # machine's speed drifts between rounds.
+        "CV / MLP": _paired_ratio(runs["ours CV estimator"], runs[SIDES[0]]),
+        "CV / ours GridSearchCV": _paired_ratio(
+            runs["ours CV estimator"], runs["ours GridSearchCV"]
+        ),
+        "rounds s (MLP, grid, CV)": "; ".join(
+            ", ".join(f"{run['seconds']:.2f}" for run in runs[side]) for side in SIDES
+        ),
         "peak MB (MLP, grid, CV)": "{:.0f}, {:.0f}, {:.0f}".format(
             mlp["peak_mb"], grid["peak_mb"], stacked["peak_mb"]
         ),
@@ -235,6 +244,14 @@ def stacking_sizes(rounds: int = 3) -> list[dict]:
     return rows
 
 
+def _paired_ratio(runs: list[dict], baselines: list[dict]) -> float:
+    """The median over rounds of one round's ``runs`` time over its
+    ``baselines`` time."""
+    return statistics.median(
+        run["seconds"] / baseline["seconds"] for run, baseline in zip(runs, baselines)
+    )
+
+
 def _medians(runs: list[dict]) -> dict:
     return {
         key: statistics.median(run[key] for run in runs)
@@ -270,6 +287,8 @@ def main() -> None:
         "random_state=0, every search in a child process of its own, one at a "
         f"time, {args.rounds} round(s) in turn, medians (`python "
         f"benchmarks/cv_speed.py {' '.join(sys.argv[1:])}`). s: wall seconds of fit; "
+        "ratios: the median over rounds of each round's ratio (a round's "
+        "searches run one after another); rounds s: each round's seconds; "
         "peak MB: the child's peak resident memory. identical answers: the CV "
         "estimator's chosen lambda_, mean scores and mean sparsities equal "
         "GridSearchCV's over the single estimator exactly; otherwise compare "
