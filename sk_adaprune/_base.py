@@ -786,8 +786,10 @@ def _in_training_dtype(X, fitted):
 
 # Models of more weights than this train one after another: a stacked step
 # of larger ones is bound by arithmetic and memory traffic, not by the fixed
-# costs it shares (benchmarks/results/cv_speed_sizes.md).
-_STACKED_MODEL_WEIGHTS = 2**17
+# costs it shares (benchmarks/results/cv_speed_sizes.md: a stack of 269k
+# weights a model takes 0.84 of the time of its fits one after another, of
+# 669k 1.04).
+_STACKED_MODEL_WEIGHTS = 2**19
 # A stack holds at most this many weights in all (its parameters, gradients,
 # Adam's moments and masks are a few arrays of this size) and this many
 # training values, counted model by model (a fold's rows are held once).

@@ -371,7 +371,7 @@ _CV_DOCSTRING = """{what}
     estimator then predicts, scores, saves and exports as that fit.
 
     The fits of all folds and values train together as one stacked network
-    (for networks of up to 2^17 weights; larger ones one after another),
+    (for networks of up to 2^19 weights; larger ones one after another),
     each model the fit ``GridSearchCV`` over the single estimator would
     make (to round-off: the batched products and losses sum in another
     order than the single ones, which a long fit can grow), at a fraction
