@@ -17,7 +17,7 @@ from skorch.utils import TeeGenerator, to_tensor
 from .._method.threshold import NonFiniteWeightsError
 from .callbacks import BatchMeans
 
-__all__ = ["BatchIterator", "EpochHistory", "EpochLog", "PruningNet"]
+__all__ = ["BatchIterator", "EpochHistory", "EpochLog", "PruningNet", "batch_records"]
 
 
 class BatchIterator:
@@ -122,6 +122,13 @@ class EpochHistory(History):
         if isinstance(i, int):
             return list.__getitem__(self, i)
         return super().__getitem__(i)
+
+
+def batch_records(task: float, pruning: float, mlp_loss: float) -> dict:
+    """What a training batch's row of the history holds of its loss, as
+    ``get_loss`` records it: the task's loss, the pruning term and
+    MLPClassifier's loss (the task's plus the L2 term)."""
+    return {"task_loss": task, "pruning_loss": pruning, "mlp_loss": mlp_loss}
 
 
 class PruningNet(NeuralNet):
@@ -366,9 +373,7 @@ class PruningNet(NeuralNet):
         ratio = 0.0 if module.hardened else module.ratio.item()
         task = task_loss.item()
         pruning, l2, mlp_loss = self.loss_terms(task, rows, ratio, squared_norm)
-        self.history.record_batch("task_loss", task)
-        self.history.record_batch("pruning_loss", pruning)
-        self.history.record_batch("mlp_loss", mlp_loss)
+        self.history[-1]["batches"][-1].update(batch_records(task, pruning, mlp_loss))
         loss = task_loss
         if not module.hardened:
             loss = loss + pruning

@@ -23,7 +23,7 @@ from skorch import NeuralNet
 from skorch.dataset import Dataset
 
 from .._module import StackedSoftMaskedMLP
-from .net import PruningNet
+from .net import PruningNet, batch_records
 from .optim import StackedAdam
 
 __all__ = ["StackedData", "fit_stacked"]
@@ -322,10 +322,7 @@ def _losses(stack, active, outputs, y, w, counts) -> dict[int, float]:
         pruning, l2, mlp_loss = lane.net.loss_terms(
             tasks[k], totals[k], ratios[k], squared_norms[k]
         )
-        # The records of the net's get_loss, in its order.
-        lane.row["task_loss"] = tasks[k]
-        lane.row["pruning_loss"] = pruning
-        lane.row["mlp_loss"] = mlp_loss
+        lane.row.update(batch_records(tasks[k], pruning, mlp_loss))
         losses[k] = tasks[k] + pruning + l2
     return losses
 
