@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes
+from skorch import NeuralNet
 
 from sk_adaprune import AdaptivePrunedMLPClassifier, AdaptivePrunedMLPRegressor
 from sk_adaprune._base import train_stacked
@@ -18,6 +19,7 @@ from sk_adaprune._training.losses import (
     HalfSquaredError,
     SoftmaxLogLoss,
 )
+from sk_adaprune._training.net import PruningNet
 from sk_adaprune._training.optim import FusedAdam, StackedAdam
 
 
@@ -356,6 +358,34 @@ def test_stacked_fits_of_different_batch_sizes_are_the_single_fits(digits_split)
         )
         for stacked, single in pairs:
             _assert_same_fit(stacked, single)
+
+
+def test_a_net_whose_batch_start_is_its_own_is_notified(digits_split, monkeypatch):
+    # The stacked loop writes a batch's row itself only where the net's
+    # on_batch_begin is skorch's own and no callback listens; otherwise it
+    # notifies, every step of every model, and the fits are the same.
+    calls = []
+
+    def on_batch_begin(self, net, **kwargs):
+        calls.append(kwargs["training"])
+        NeuralNet.on_batch_begin(self, net, **kwargs)
+
+    monkeypatch.setattr(PruningNet, "on_batch_begin", on_batch_begin)
+    X, _, y, _ = digits_split
+    pairs = _fits(
+        lambda lam: AdaptivePrunedMLPClassifier(
+            lambda_=lam, max_iter=3, random_state=0
+        ),
+        X,
+        y,
+        [1.0],
+        [np.arange(0, 450), np.arange(50, 500)],
+    )
+    for stacked, single in pairs:
+        _assert_same_fit(stacked, single)
+    # 3 epochs of 3 training batches, for the two stacked fits and the two
+    # single ones.
+    assert calls.count(True) == 4 * 3 * 3
 
 
 @pytest.mark.end_to_end
