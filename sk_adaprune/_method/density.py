@@ -28,6 +28,7 @@ except ImportError:  # numpy and torch count instead
 __all__ = [
     "BinnedMagnitudes",
     "bin_magnitudes",
+    "bandwidth_of_moments",
     "binned_bandwidth",
     "grid_density",
     "interpolate",
@@ -207,9 +208,19 @@ def scott_bandwidth(samples: np.ndarray, floor: float) -> float:
     # torch, as the KDE: numpy's dot would wake the BLAS's own threads, which
     # then spin on the cores torch's next parallel kernel waits for.
     values = torch.from_numpy(samples)
-    mean = values.sum().item() / n
-    variance = max(values.dot(values).item() - n * mean * mean, 0.0) / max(n - 1, 1)
-    return max(math.sqrt(variance) * n ** (-0.2), floor)
+    return float(
+        bandwidth_of_moments(n, values.sum().item(), values.dot(values).item(), floor)
+    )
+
+
+def bandwidth_of_moments(n: int, total, squares, floor):
+    """Scott's rule from the sum and the sum of squares of ``n`` samples
+    (floats, or arrays of several pools'), at least ``floor``; NaN where the
+    moments left the float range."""
+    mean = total / n
+    with np.errstate(invalid="ignore", over="ignore"):
+        variance = np.maximum(squares - n * mean * mean, 0.0) / max(n - 1, 1)
+        return np.maximum(np.sqrt(variance) * n ** (-0.2), floor)
 
 
 _LOWEST_EXPONENT = -700.0

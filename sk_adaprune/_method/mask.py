@@ -1,7 +1,6 @@
 """The soft mask ``sigmoid((w^2 - t^2)/tau)`` and the masked weight ``w * m``."""
 
 import contextlib
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -12,8 +11,10 @@ from .threshold import (
     DeferredDensity,
     NonFiniteWeightsError,
     compiled_pool,
+    kde_density,
     quantile_threshold,
     slope_of,
+    slopes_of,
     stacked_small_thresholds,
     threshold_and_slope,
 )
@@ -113,22 +114,24 @@ def _mask_forward(
 
 
 def _mask_scalars(threshold: float, temperature: float, dtype: torch.dtype):
-    """``-t^2 / tau`` and ``1 / tau`` (host scalars of ``dtype``, rounded as
-    0-d tensors would be: workspace.host_scalar) and ``-2 t / tau`` (a float),
-    what the mask's passes take: ``(w^2 - t^2) / tau = -t^2/tau + (1/tau) w w``."""
+    """``-t^2 / tau``, ``1 / tau`` and ``-2 t / tau`` (host scalars of
+    ``dtype``, rounded as 0-d tensors would be: workspace.host_scalar; of
+    arrays of models' ``t`` and ``tau``, arrays), what the mask's passes
+    take: ``(w^2 - t^2) / tau = -t^2/tau + (1/tau) w w``."""
     scalar = host_scalar(dtype)
     t = scalar(threshold)
     inverse_temperature = scalar(1.0) / scalar(temperature)
     return (
         -t * t * inverse_temperature,
         inverse_temperature,
-        float(scalar(-2.0) * t * inverse_temperature),
+        scalar(-2.0) * t * inverse_temperature,
     )
 
 
 def _host_gradients(slopes, weighted, threshold_slope, scale, dtype):
-    """``dL/dt`` and ``dL/dtau`` (host scalars of ``dtype``) from the compiled
-    backward pass's sums of ``s`` and of ``s`` times the logit."""
+    """``dL/dt`` and ``dL/dtau`` (host scalars of ``dtype``; arrays of
+    models' from arrays) from the compiled backward pass's sums of ``s`` and
+    of ``s`` times the logit."""
     scalar = host_scalar(dtype)
     return scalar(slopes) * scalar(threshold_slope), scalar(weighted) * scalar(-scale)
 
@@ -485,11 +488,9 @@ def _stacked_small_forward(ctx, stack, masked):
     found = stacked_small_thresholds(
         weights, ratio_values, rows, stack.grid_size, magnitudes, windows
     )
-    # _mask_scalars of each row, in the pools' dtype.
-    scalar = host_scalar(weights.dtype)
-    thresholds = found.thresholds
-    inverse = scalar(1.0) / stack.temperatures.detach().numpy()[found.rows]
-    offsets = -thresholds * thresholds * inverse
+    offsets, inverse, threshold_slopes = _mask_scalars(
+        found.thresholds, stack.temperatures.detach().numpy()[found.rows], weights.dtype
+    )
     finite = np.isfinite(offsets) & np.isfinite(inverse)  # else the torch route
     chosen = found.rows[finite]
     if not chosen.size:
@@ -520,16 +521,14 @@ def _stacked_small_forward(ctx, stack, masked):
         kde,
         torch.get_num_threads(),
     )
-    # DeferredDensity.density and slope_of, on the rows' arrays.
-    densities = kde[chosen] / (n * bandwidths * math.sqrt(2.0 * math.pi))
-    densities = np.maximum(densities.astype(scalar), np.finfo(scalar).tiny)
+    densities = kde_density(kde[chosen], n, bandwidths)
     ctx.fast = set(chosen.tolist())
     ctx.fast_rows = _FastRows(
         chosen,
         by_model["offsets"],
         by_model["scales"],
-        scalar(-2.0) * thresholds[finite] * inverse[finite],
-        scalar(1.0) / densities,
+        threshold_slopes[finite],
+        slopes_of(densities, weights.dtype),
     )
     ctx.weights = values
     ctx.full = stack.weight_gradient == "full"
@@ -538,7 +537,7 @@ def _stacked_small_forward(ctx, stack, masked):
 def _stacked_small_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures):
     """The backward pass of the rows :func:`_stacked_small_forward` masked,
     in one compiled call: each row's gradients as its own pool's (part by
-    part, as a model's layers; _host_gradients on arrays of the rows)."""
+    part, as a model's layers)."""
     K, n = grad_weights.shape
     fast = ctx.fast_rows
     sums = np.zeros((K, 2))
@@ -554,14 +553,17 @@ def _stacked_small_backward(ctx, grads, grad_weights, grad_ratios, grad_temperat
         sums,
         torch.get_num_threads(),
     )
-    scalar = host_scalar(grad_weights.dtype)
     rows = fast.rows
-    grad_threshold = sums[rows, 0].astype(scalar) * fast.threshold_slopes
+    grad_threshold, grad_temperature = _host_gradients(
+        sums[rows, 0],
+        sums[rows, 1],
+        fast.threshold_slopes,
+        fast.scales[rows],
+        grad_weights.dtype,
+    )
     # dt/dr = 1 / f(t), as the row's own backward pass applies it.
     grad_ratios.numpy()[rows] = grad_threshold * fast.thresholds_per_ratio
-    grad_temperatures.numpy()[rows] = sums[rows, 1].astype(scalar) * (
-        -fast.scales[rows]
-    ).astype(scalar)
+    grad_temperatures.numpy()[rows] = grad_temperature
 
 
 def _stacked_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures):

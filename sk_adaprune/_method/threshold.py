@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .density import (
+    bandwidth_of_moments,
     bin_magnitudes,
     binned_bandwidth,
     grid_density,
@@ -31,7 +32,9 @@ __all__ = [
     "exact_threshold",
     "exact_threshold_and_count_below",
     "quantile_threshold",
+    "kde_density",
     "slope_of",
+    "slopes_of",
     "StackedThresholds",
     "stacked_small_thresholds",
     "threshold_and_density",
@@ -266,17 +269,23 @@ class DeferredDensity(NamedTuple):
                 self.reflect,
                 torch.get_num_threads(),
             )
-        return kernel_sum / (self.samples * self.bandwidth * math.sqrt(2.0 * math.pi))
+        return kde_density(kernel_sum, self.samples, self.bandwidth)
+
+
+def kde_density(kernel_sums, samples: int, bandwidths):
+    """The Gaussian KDE from its kernels' sums over ``samples`` magnitudes at
+    ``bandwidths`` (floats, or arrays of models' pools)."""
+    return kernel_sums / (samples * bandwidths * math.sqrt(2.0 * math.pi))
 
 
 def _deferred_density(values, windowed: Windowed, grid_size) -> DeferredDensity | None:
     """Scott's bandwidth from the moments (floored at half a bin of the grid,
     as on the other routes); None where the moments left the dtype's range."""
     n = values.numel()
-    mean = windowed.total / n
-    variance = max(windowed.squares - n * mean * mean, 0.0) / max(n - 1, 1)
     spacing = max(windowed.upper, torch.finfo(values.dtype).eps) / (grid_size - 0.5)
-    bandwidth = max(math.sqrt(variance) * n ** (-0.2), 0.5 * spacing)
+    bandwidth = float(
+        bandwidth_of_moments(n, windowed.total, windowed.squares, 0.5 * spacing)
+    )
     if not (math.isfinite(bandwidth) and math.isfinite(windowed.total)):
         return None
     point = float(windowed.threshold)
@@ -461,11 +470,9 @@ def stacked_small_thresholds(
     half = 0.5 * (2 * _WINDOW_LEAST) / per_unit + 2 * np.abs(t - last)
     moved = np.stack([np.maximum(t - half, 0.0), t + half, t], axis=1)
     windows[rows] = np.where((t > 0)[:, None], moved, 0.0)
-    # _deferred_density's arithmetic, row by row.
-    mean = total / n
-    variance = np.maximum(squares - n * mean * mean, 0.0) / max(n - 1, 1)
+    # _deferred_density's, on the rows' arrays.
     spacing = np.maximum(upper, torch.finfo(values.dtype).eps) / (grid_size - 0.5)
-    bandwidths = np.maximum(np.sqrt(variance) * n ** (-0.2), 0.5 * spacing)
+    bandwidths = bandwidth_of_moments(n, total, squares, 0.5 * spacing)
     kept = np.isfinite(bandwidths) & np.isfinite(total)
     points = t[kept]
     return StackedThresholds(
@@ -505,9 +512,14 @@ def threshold_and_slope(
 def slope_of(density: float, dtype: torch.dtype) -> float:
     """``dt/dr = 1 / f`` in ``dtype``'s host scalar, ``f`` floored at its
     smallest normal number."""
+    return float(slopes_of(density, dtype))
+
+
+def slopes_of(densities, dtype: torch.dtype):
+    """:func:`slope_of` of a float or an array of models' densities, as
+    ``dtype``'s host scalars."""
     scalar = host_scalar(dtype)
-    density = max(scalar(density), np.finfo(scalar).tiny)
-    return float(scalar(1.0) / density)
+    return scalar(1.0) / np.maximum(scalar(densities), np.finfo(scalar).tiny)
 
 
 class _QuantileThreshold(torch.autograd.Function):

@@ -89,12 +89,12 @@ class _Lane:
         return min(self.batch_size, self.rows - j * self.batch_size)
 
 
-def _epoch_index(lanes: list[_Lane], live: list[_Lane]) -> torch.Tensor:
+def _epoch_index(lanes: list[_Lane], live: list[_Lane]) -> tuple[torch.Tensor, int]:
     """The live lanes' batches of this epoch as rows of the stacked training
     set: ``(K, batches x stride)``, lane ``k``'s batch ``j`` (its rows of its
     ``order``) from column ``j x stride`` on, ``stride`` the largest batch
     size; zeros elsewhere (row 0, padding). A step's index is then one
-    slice of it."""
+    slice of it. Returns the index and ``stride``."""
     stride = max(lane.batch_size for lane in live)
     width = stride * max(lane.batches for lane in live)
     index = torch.zeros((len(lanes), width), dtype=torch.long)
@@ -102,7 +102,7 @@ def _epoch_index(lanes: list[_Lane], live: list[_Lane]) -> torch.Tensor:
         rows = torch.arange(lane.rows)
         columns = rows + (rows // lane.batch_size) * (stride - lane.batch_size)
         index[lane.k, columns] = lane.order + lane.offset
-    return index
+    return index, stride
 
 
 def fit_stacked(nets: list[PruningNet], data: list[StackedData]) -> None:
@@ -150,8 +150,7 @@ def fit_stacked(nets: list[PruningNet], data: list[StackedData]) -> None:
                 )
             else:
                 lane.order = torch.arange(lane.rows)
-        epoch_index = _epoch_index(lanes, live)
-        stride = epoch_index.shape[1] // max(lane.batches for lane in live)
+        epoch_index, stride = _epoch_index(lanes, live)
         for j in range(max(lane.batches for lane in live)):
             stepping = [lane for lane in live if not lane.stopped and j < lane.batches]
             if not stepping:
