@@ -5,7 +5,9 @@ A pruned network against MLPClassifier
 Fit :class:`sklearn.neural_network.MLPClassifier` and
 :class:`~sk_adaprune.AdaptivePrunedMLPClassifier` with the same parameters on
 ``load_digits``: both start from the same initial weights, and ours learns how many of
-them to remove while it trains. This is what ``python -m sk_adaprune`` prints.
+them to remove while it trains. One seed's accuracy on these 450 test rows is luck to
+within a row or two (0.22 points each); ``python -m sk_adaprune`` makes the same
+comparison for ten seeds and prints the means, level with MLPClassifier's.
 """
 
 # %%
