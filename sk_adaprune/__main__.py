@@ -69,9 +69,8 @@ def paired_difference(rows) -> tuple[float, float]:
     by_seed = {}
     for row in rows:
         by_seed.setdefault(row["seed"], {})[row["model"]] = row["accuracy"]
-    differences = np.array(
-        [s["AdaptivePrunedMLPClassifier"] - s["MLPClassifier"] for s in by_seed.values()]
-    )
+    ours, theirs = "AdaptivePrunedMLPClassifier", "MLPClassifier"
+    differences = np.array([s[ours] - s[theirs] for s in by_seed.values()])
     if len(differences) < 2:
         return float(differences.mean()), 0.0
     return float(differences.mean()), float(
@@ -105,9 +104,7 @@ def main(argv=None) -> None:
         f"(a test row is {100 / len(X_test):.2f} points); means over the seeds:"
     )
     rows = fits_over_seeds(seeds, split)
-    print(
-        f"{'model':<30}{'accuracy':>18}{'sparsity':>10}{'weights':>10}{'fit s':>8}"
-    )
+    print(f"{'model':<30}{'accuracy':>18}{'sparsity':>10}{'weights':>10}{'fit s':>8}")
     for name in KINDS:
         mine = [row for row in rows if row["model"] == name]
         accuracy = [row["accuracy"] for row in mine]
