@@ -4,7 +4,10 @@ Default estimators (hidden (100,), batch 'auto', Adam) on both sides, the same
 ``max_iter`` and ``tol=0, n_iter_no_change=inf`` so that both run every epoch,
 the same float64 input, the same threads, in one process, rounds interleaved
 (ours, theirs, ours, ...). Per data set: median fit seconds of each, the median
-of the per-round ratios, and the cost per training step. Also: the first fit
+of the per-round ratios, and the cost per training step, next to two floors: a
+plain PyTorch loop over the same network, and the same network trained by
+skorch with every callback disabled (the least a loop that skorch manages
+costs). Also: the first fit
 in a fresh process against a later one (a 1-epoch fit on load_digits, import
 excluded), the import times of ``sk_adaprune`` and of ``sklearn.neural_network``
 with ``torch``, a 5-fold ``GridSearchCV`` over 4 values of ``lambda_`` against
@@ -42,6 +45,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNet
 
 import sk_adaprune
 from _common import (
@@ -61,6 +65,7 @@ from sk_adaprune import (
 )
 from sk_adaprune._method import threshold as _threshold
 from sk_adaprune._module import SoftMaskedMLP
+from sk_adaprune._training.net import BatchIterator
 from sk_adaprune._training.optim import FusedAdam
 
 ALL_EPOCHS = dict(tol=0.0, n_iter_no_change=np.inf)
@@ -129,6 +134,40 @@ def plain_torch_fit(X, y, classify, max_iter, seed, hidden=(100,)):
     return time.perf_counter() - start
 
 
+def skorch_loop_fit(X, y, classify, max_iter, seed, hidden=(100,)):
+    """The floor of a skorch-managed loop: :func:`plain_torch_fit`'s network,
+    loss and fused Adam trained by skorch's ``NeuralNet`` with the estimators'
+    batch iterator, no validation split and every callback disabled
+    (``callbacks="disable"``: no epoch timer, no loss scoring, no printing),
+    so that what it adds to the plain loop is skorch's epoch and batch
+    machinery alone (its notifications, history records, the iterator)."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    if classify:
+        y = torch.as_tensor(np.unique(y, return_inverse=True)[1])
+        outputs, criterion = int(y.max()) + 1, torch.nn.CrossEntropyLoss
+    else:
+        y = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
+        outputs, criterion = 1, torch.nn.MSELoss
+    net = NeuralNet(
+        dense_mlp(X.shape[1], outputs, seed, hidden).double(),
+        criterion,
+        optimizer=torch.optim.Adam,
+        optimizer__fused=True,
+        lr=1e-3,
+        max_epochs=max_iter,
+        batch_size=min(200, len(X)),
+        iterator_train=BatchIterator,
+        iterator_train__shuffle=True,
+        iterator_train__random_state=np.random.RandomState(seed),
+        train_split=None,
+        callbacks="disable",
+        verbose=0,
+    )
+    start = time.perf_counter()
+    net.fit(X, y)
+    return time.perf_counter() - start
+
+
 def compare(rounds):
     rows = []
     for name, (X, y, classify, max_iter, hidden) in data_sets().items():
@@ -136,7 +175,7 @@ def compare(rounds):
             AdaptivePrunedMLPClassifier if classify else AdaptivePrunedMLPRegressor
         )
         theirs_kind = MLPClassifier if classify else MLPRegressor
-        ours_s, theirs_s, plain_s, ratios = [], [], [], []
+        ours_s, theirs_s, plain_s, loop_s, ratios = [], [], [], [], []
         for round_ in range(rounds):
             params = dict(
                 hidden_layer_sizes=hidden,
@@ -149,6 +188,7 @@ def compare(rounds):
             seconds, theirs = timed_fit(theirs_kind(**params), X, y)
             theirs_s.append(seconds)
             plain_s.append(plain_torch_fit(X, y, classify, max_iter, round_, hidden))
+            loop_s.append(skorch_loop_fit(X, y, classify, max_iter, round_, hidden))
             ratios.append(ours_s[-1] / theirs_s[-1])
             assert ours.n_iter_ == theirs.n_iter_ == max_iter
         steps = max_iter * math.ceil(len(X) / min(200, len(X)))
@@ -165,8 +205,12 @@ def compare(rounds):
                 "ours_ms_per_step": 1e3 * statistics.median(ours_s) / steps,
                 "mlp_ms_per_step": 1e3 * statistics.median(theirs_s) / steps,
                 "plain_torch_ms_per_step": 1e3 * statistics.median(plain_s) / steps,
+                "skorch_loop_ms_per_step": 1e3 * statistics.median(loop_s) / steps,
                 "ours/plain_torch": statistics.median(
                     o / p for o, p in zip(ours_s, plain_s)
+                ),
+                "skorch_loop/plain_torch": statistics.median(
+                    o / p for o, p in zip(loop_s, plain_s)
                 ),
             }
         )
@@ -178,6 +222,7 @@ _FIRST_FIT = """
 import time, warnings
 import numpy as np
 import torch
+from skorch import NeuralNet
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from {module} import {name} as Estimator
@@ -548,7 +593,11 @@ def main() -> None:
         "likewise). Steps: epochs x "
         "mini-batches of min(200, rows). plain_torch: the floor of a PyTorch loop, "
         "the same network, batches and fused Adam as a bare nn.Sequential (no mask, "
-        "no threshold, no L2, no skorch), timed in the same rounds.\n\n"
+        "no threshold, no L2, no skorch), timed in the same rounds. skorch_loop: "
+        "that network, loss and Adam trained by skorch's NeuralNet with our batch "
+        "iterator, no validation split and every callback disabled: the floor of a "
+        "loop that skorch manages, whose excess over plain_torch is skorch's epoch "
+        "and batch machinery alone.\n\n"
         + markdown_table(comparison)
         + "\n\nFixed costs (fresh processes; the first fit includes what is imported "
         "or built on first use):\n\n"
