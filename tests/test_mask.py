@@ -444,3 +444,66 @@ def test_compiled_mask_writes_no_subnormal_numbers(dtype, weight_gradient):
         subnormal = (values != 0) & (values.abs() < tiny)
         assert not subnormal.any()
     assert out[2].item() == pytest.approx(0.3) and out[0].item() == 0.0
+
+
+@pytest.mark.skipif(not COMPILED, reason="the package was built without its C kernels")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("full", [False, True])
+def test_the_backward_pass_reads_the_mask_from_the_masked_weights(dtype, full):
+    from sk_adaprune._method.mask import _compiled_backward, _compiled_forward
+
+    tiny = torch.finfo(dtype).tiny
+    generator = torch.Generator().manual_seed(3)
+    weight = 0.1 * torch.randn(5000, generator=generator, dtype=torch.float64)
+    # zeros, subnormal and tiny weights (logit = offset: m is the offset's
+    # sigmoid), weights far below and far above the threshold (m 0 and 1)
+    weight[:6] = torch.tensor([0.0, -0.0, tiny / 4, 1e-30, -1e-25, 5.0])
+    weight, grad = weight.to(dtype), torch.randn(5000, generator=generator).to(dtype)
+    offset, scale = -(0.07**2) / 2e-3, 1 / 2e-3
+    masked = torch.empty_like(weight)
+    _compiled_forward(weight.numpy(), offset, scale, masked.numpy(), 2)
+    recomputed, from_masked = torch.empty_like(weight), masked.clone()
+    sums = _compiled_backward(
+        grad.numpy(), weight.numpy(), offset, scale, full, recomputed.numpy(), 2
+    )
+    # in place: the masked weights' buffer becomes dL/dw, as in training
+    read = _compiled_backward(
+        grad.numpy(),
+        weight.numpy(),
+        offset,
+        scale,
+        full,
+        from_masked.numpy(),
+        2,
+        from_masked.numpy(),
+    )
+    # m = (w m) / w is within an ulp or two of the sigmoid it replaces (the
+    # tolerances of the compiled route against the torch route)
+    tolerance = 1e-13 if dtype == torch.float64 else 3e-6
+    torch.testing.assert_close(
+        from_masked, recomputed, rtol=0, atol=tolerance * recomputed.abs().max()
+    )
+    assert torch.equal(from_masked[:5], recomputed[:5])  # logit = offset: exact
+    for got, expected in zip(read, sums):
+        assert abs(got - expected) <= 1e-4 * abs(expected) + 1e-300
+    # Another w m gives another mask: the pass reads it, not a sigmoid.
+    quarter = 0.25 * weight
+    _compiled_backward(
+        grad.numpy(), weight.numpy(), offset, scale, False,
+        quarter.numpy(), 2, quarter.numpy(),
+    )  # fmt: skip
+    assert torch.equal(quarter[6:], (0.25 * grad)[6:])
+
+
+@pytest.mark.skipif(not COMPILED, reason="the package was built without its C kernels")
+def test_the_whole_masked_weights_changed_in_place_are_refused_in_backward():
+    weight = (0.1 * torch.randn(300, dtype=torch.float64)).requires_grad_()
+    threshold = torch.tensor(0.05, dtype=torch.float64)
+    temperature = torch.tensor(2e-3, dtype=torch.float64)
+    out = masked_weight(weight, threshold, temperature)
+    # The backward pass reads them: handed out as a view, whose change in
+    # place torch refuses to differentiate through.
+    with torch.no_grad():
+        out.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified inplace"):
+        out.sum().backward()

@@ -13,11 +13,12 @@
  * the threshold's one pass over a pool (threshold.py). kde_sum(samples,
  * point, inverse_bandwidth, reflect, threads) is the kernel sum on its own.
  *
- * mask_backward(grad, weight, offset, scale, full, grad_weight, threads)
- * recomputes m from w and, in the same pass, writes dL/dw (m g, plus
- * 2 scale w^2 m (1 - m) g when `full`) and returns the sums of
+ * mask_backward(grad, weight, offset, scale, full, grad_weight, threads[,
+ * masked]) recomputes m from w and, in the same pass, writes dL/dw (m g,
+ * plus 2 scale w^2 m (1 - m) g when `full`) and returns the sums of
  * s = w g m (1 - m) and of s times the logit, from which dL/dt and dL/dtau
- * follow (mask.py). Sums are taken in float64 over fixed blocks of the pool
+ * follow (mask.py). Given the forward pass's w m (`masked`, which may be
+ * grad_weight itself), m is taken as (w m) / w instead of a second sigmoid. Sums are taken in float64 over fixed blocks of the pool
  * and the blocks added in order, so the result does not depend on the
  * number of threads.
  *
@@ -268,6 +269,45 @@ static inline double exp_f64(double x)
         }                                                                                   \
         sums[0] = slopes;                                                                   \
         sums[1] = weighted;                                                                 \
+    }                                                                                       \
+    /* The same from the forward pass's w m (`masked`, which may be grad_w itself: each  \
+     * is read before it is written): m is (w m) / w instead of a second sigmoid, within  \
+     * an ulp or two of it; where the logit is the offset (w = 0, or w^2 / tau below its  \
+     * ulp) it is `at_offset`, the sigmoid of the offset, exactly; where w m was flushed  \
+     * to 0 it is 0, the mask being below the smallest normal number over |w| there. */  \
+    static VECTOR_CLONES void mask_backward_masked_##SUFFIX(                                 \
+        const T *g, const T *w, const T *masked, T *grad_w, Py_ssize_t n, T offset,         \
+        T scale, T at_offset, int full, double *sums)                                       \
+    {                                                                                       \
+        T slopes = 0, weighted = 0;                                                         \
+        T twice_scale = (T)2 * scale;                                                       \
+        if (full) {                                                                         \
+            _Pragma("omp simd reduction(+ : slopes, weighted)") for (Py_ssize_t i = 0;     \
+                                                                     i < n; i++)            \
+            {                                                                               \
+                T x = w[i], gradient = g[i];                                                \
+                T logit = x * x * scale + offset;                                           \
+                T m = logit == offset ? at_offset : FLUSH(masked[i] / x, TINY);             \
+                T slope = FLUSH(x * gradient * m * ((T)1 - m), TINY);                       \
+                grad_w[i] = FLUSH(gradient * m + slope * x * twice_scale, TINY);            \
+                slopes += slope;                                                            \
+                weighted += slope * logit;                                                  \
+            }                                                                               \
+        } else {                                                                            \
+            _Pragma("omp simd reduction(+ : slopes, weighted)") for (Py_ssize_t i = 0;     \
+                                                                     i < n; i++)            \
+            {                                                                               \
+                T x = w[i], gradient = g[i];                                                \
+                T logit = x * x * scale + offset;                                           \
+                T m = logit == offset ? at_offset : FLUSH(masked[i] / x, TINY);             \
+                T slope = FLUSH(x * gradient * m * ((T)1 - m), TINY);                       \
+                grad_w[i] = FLUSH(gradient * m, TINY);                                      \
+                slopes += slope;                                                            \
+                weighted += slope * logit;                                                  \
+            }                                                                               \
+        }                                                                                   \
+        sums[0] = slopes;                                                                   \
+        sums[1] = weighted;                                                                 \
     }
 
 DEFINE_MASK_BLOCKS(float, f32, exp_f32, FLT_MIN)
@@ -313,20 +353,38 @@ static int mask_forward_parallel(const void *w, void *out, Py_ssize_t n, double 
     return 0;
 }
 
-static int mask_backward_parallel(const void *g, const void *w, void *grad_w, Py_ssize_t n,
-                                  double offset, double scale, int full, int is_double,
-                                  int threads, double *slopes, double *weighted)
+/* The mask's sigmoid at the offset (w = 0), as the passes compute it. */
+static float sigmoid_at_f32(float offset) { return FLUSH(1.0f / (1.0f + exp_f32(-offset)), FLT_MIN); }
+static double sigmoid_at_f64(double offset) { return FLUSH(1.0 / (1.0 + exp_f64(-offset)), DBL_MIN); }
+
+/* The mask backward over a pool of n; given the forward pass's w m
+ * (`masked`, else NULL), m is read from it (mask_backward_masked_*). */
+static int mask_backward_parallel(const void *g, const void *w, const void *masked,
+                                  void *grad_w, Py_ssize_t n, double offset, double scale,
+                                  int full, int is_double, int threads, double *slopes,
+                                  double *weighted)
 {
     Py_ssize_t blocks = blocks_of(n);
     double *sums = malloc((size_t)(blocks > 0 ? blocks : 1) * 2 * sizeof(double));
     if (sums == NULL) return -1;
+    float at_f32 = sigmoid_at_f32((float)offset);
+    double at_f64 = sigmoid_at_f64(offset);
 #pragma omp parallel for schedule(static) num_threads(TEAM(blocks, threads))
     for (Py_ssize_t b = 0; b < blocks; b++) {
         Py_ssize_t start = b * BLOCK, size = n - start < BLOCK ? n - start : BLOCK;
-        if (is_double)
+        if (is_double && masked != NULL)
+            mask_backward_masked_f64((const double *)g + start, (const double *)w + start,
+                                     (const double *)masked + start, (double *)grad_w + start,
+                                     size, offset, scale, at_f64, full, sums + 2 * b);
+        else if (is_double)
             mask_backward_f64((const double *)g + start, (const double *)w + start,
                               (double *)grad_w + start, size, offset, scale, full,
                               sums + 2 * b);
+        else if (masked != NULL)
+            mask_backward_masked_f32((const float *)g + start, (const float *)w + start,
+                                     (const float *)masked + start, (float *)grad_w + start,
+                                     size, (float)offset, (float)scale, at_f32, full,
+                                     sums + 2 * b);
         else
             mask_backward_f32((const float *)g + start, (const float *)w + start,
                               (float *)grad_w + start, size, (float)offset, (float)scale,
@@ -607,27 +665,30 @@ static PyObject *mask_forward(PyObject *self, PyObject *args)
 
 static PyObject *mask_backward(PyObject *self, PyObject *args)
 {
-    PyObject *objects[3];
-    Py_buffer views[3];
+    PyObject *objects[4] = {NULL, NULL, NULL, Py_None};
+    Py_buffer views[4];
     double offset, scale, slopes = 0.0, weighted = 0.0;
     int full, threads, status;
-    static const int writable[3] = {0, 0, 1};
-    static const char *const names[3] = {"grad", "weight", "grad_weight"};
-    if (!PyArg_ParseTuple(args, "OOddpOi", &objects[0], &objects[1], &offset, &scale, &full,
-                          &objects[2], &threads))
+    static const int writable[4] = {0, 0, 1, 0};
+    static const char *const names[4] = {"grad", "weight", "grad_weight", "masked"};
+    if (!PyArg_ParseTuple(args, "OOddpOi|O", &objects[0], &objects[1], &offset, &scale, &full,
+                          &objects[2], &threads, &objects[3]))
         return NULL;
     if (threads < 1) {
         PyErr_SetString(PyExc_ValueError, "mask_backward needs at least one thread.");
         return NULL;
     }
-    if (get_float_buffers(objects, views, writable, names, 3, "mask_backward") < 0)
+    int count = objects[3] == Py_None ? 3 : 4;
+    if (get_float_buffers(objects, views, writable, names, count, "mask_backward") < 0)
         return NULL;
     Py_ssize_t itemsize = views[0].itemsize, n = views[0].len / itemsize;
+    const void *masked = count == 4 ? views[3].buf : NULL;
     Py_BEGIN_ALLOW_THREADS
-    status = mask_backward_parallel(views[0].buf, views[1].buf, views[2].buf, n, offset,
-                                    scale, full, itemsize == 8, threads, &slopes, &weighted);
+    status = mask_backward_parallel(views[0].buf, views[1].buf, masked, views[2].buf, n,
+                                    offset, scale, full, itemsize == 8, threads, &slopes,
+                                    &weighted);
     Py_END_ALLOW_THREADS
-    release_all(views, 3);
+    release_all(views, count);
     if (status < 0) return PyErr_NoMemory();
     return Py_BuildValue("dd", slopes, weighted);
 }
@@ -1006,17 +1067,17 @@ static PyObject *stacked_mask_forward(PyObject *self, PyObject *args)
 
 static PyObject *stacked_mask_backward(PyObject *self, PyObject *args)
 {
-    PyObject *grads_object, *weights, *grad_weights, *rows_object, *offsets_object,
-        *scales_object, *sums_object, *grads = NULL;
+    PyObject *grads_object, *weights, *masked_object, *grad_weights, *rows_object,
+        *offsets_object, *scales_object, *sums_object, *grads = NULL;
     Py_ssize_t n, itemsize, models, count, part_count = 0;
     int full, threads, failed = 0;
     Py_buffer *parts = NULL;
     Py_ssize_t *sizes = NULL;
     Buffers b = {.count = 0};
     const char *function = "stacked_mask_backward";
-    if (!PyArg_ParseTuple(args, "OOOnOOOpOi", &grads_object, &weights, &grad_weights, &n,
-                          &rows_object, &offsets_object, &scales_object, &full, &sums_object,
-                          &threads))
+    if (!PyArg_ParseTuple(args, "OOOOnOOOpOi", &grads_object, &weights, &masked_object,
+                          &grad_weights, &n, &rows_object, &offsets_object, &scales_object,
+                          &full, &sums_object, &threads))
         return NULL;
     if (add_pools(&b, weights, n, &itemsize, &models, function) < 0 ||
         add_buffer(&b, grad_weights, 1, 'f', itemsize, models * n, function,
@@ -1024,7 +1085,8 @@ static PyObject *stacked_mask_backward(PyObject *self, PyObject *args)
         add_rows(&b, rows_object, models, &count, function) < 0 ||
         add_buffer(&b, offsets_object, 0, 'f', 8, models, function, "offsets") < 0 ||
         add_buffer(&b, scales_object, 0, 'f', 8, models, function, "scales") < 0 ||
-        add_buffer(&b, sums_object, 1, 'f', 8, models * 2, function, "sums") < 0)
+        add_buffer(&b, sums_object, 1, 'f', 8, models * 2, function, "sums") < 0 ||
+        add_buffer(&b, masked_object, 0, 'f', itemsize, models * n, function, "masked") < 0)
         goto done;
     /* The gradients of the parts of every row: (K, size) buffers, in order. */
     grads = PySequence_Fast(grads_object, "stacked_mask_backward: grads must be a sequence.");
@@ -1060,6 +1122,7 @@ static PyObject *stacked_mask_backward(PyObject *self, PyObject *args)
         const int64_t *rows = b.views[2].buf;
         const double *offsets = b.views[3].buf, *scales = b.views[4].buf;
         double *sums = b.views[5].buf;
+        const char *masked = b.views[6].buf;
         Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel for schedule(static) num_threads(threads < 1 ? 1 : threads)
         for (Py_ssize_t i = 0; i < count; i++) {
@@ -1070,9 +1133,9 @@ static PyObject *stacked_mask_backward(PyObject *self, PyObject *args)
             for (Py_ssize_t p = 0; p < part_count; p++) {
                 double part_slopes, part_weighted;
                 const char *g = (const char *)parts[p].buf + r * sizes[p] * itemsize;
-                if (mask_backward_parallel(g, w + start, gw + start, sizes[p], offsets[r],
-                                           scales[r], full, itemsize == 8, 1, &part_slopes,
-                                           &part_weighted) < 0) {
+                if (mask_backward_parallel(g, w + start, masked + start, gw + start, sizes[p],
+                                           offsets[r], scales[r], full, itemsize == 8, 1,
+                                           &part_slopes, &part_weighted) < 0) {
 #pragma omp atomic write
                     failed = 1;
                     break;
@@ -1112,10 +1175,11 @@ static PyMethodDef methods[] = {
      "inverse_bandwidths[r], reflects[r]) and mask_forward(weights[r], offsets[r], "
      "scales[r], out[r])."},
     {"stacked_mask_backward", stacked_mask_backward, METH_VARARGS,
-     "stacked_mask_backward(grads, weights, grad_weights, n, rows, offsets, scales, "
-     "full, sums, threads)\n\n"
+     "stacked_mask_backward(grads, weights, masked, grad_weights, n, rows, offsets, "
+     "scales, full, sums, threads)\n\n"
      "grads: the gradients of the rows' parts, (K, size) buffers whose sizes add "
-     "to n. For each row r of rows: mask_backward over its parts in turn, "
+     "to n; masked: the forward pass's (K, n) w m. For each row r of rows: "
+     "mask_backward over its parts in turn (m read from masked[r]), "
      "sums[r] = the parts' sums added in order."},
     {"count_bins", count_bins, METH_VARARGS,
      "count_bins(samples, inverse_spacing, index, counts, threads)\n\n"
@@ -1128,9 +1192,11 @@ static PyMethodDef methods[] = {
      "kde_sum(weight, point, inverse_bandwidth, reflect) taken in the same pass "
      "(0 unless inverse_bandwidth > 0)."},
     {"mask_backward", mask_backward, METH_VARARGS,
-     "mask_backward(grad, weight, offset, scale, full, grad_weight, threads)\n\n"
+     "mask_backward(grad, weight, offset, scale, full, grad_weight, threads"
+     "[, masked])\n\n"
      "grad_weight = g m (+ 2 scale w^2 m (1 - m) g if full); returns the sums "
-     "of s = w g m (1 - m) and of s * logit."},
+     "of s = w g m (1 - m) and of s * logit. Given the forward pass's w m "
+     "(masked, which may be grad_weight itself), m is read from it."},
     {"window", window, METH_VARARGS,
      "window(samples, low, high, out, threads)\n\n"
      "One pass over the magnitudes |x|: returns (below, inside, above, largest, "

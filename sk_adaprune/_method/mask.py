@@ -82,6 +82,7 @@ def _mask_forward(
         # m from w, so nothing the size of the pool is kept.
         ctx.offset = float(offset)
         masked = torch.empty_like(weight) if out is None else out
+        ctx.masked = masked  # the backward pass reads m from w m
         values = weight.detach()
         kde = ()
         if density is not None:
@@ -186,14 +187,17 @@ def _compiled_mask_backward(ctx, weight, grads, out=None):
     writes ``dL/dw`` and returns the sums of the slope ``s = w g m (1 - m)``
     and of ``s`` times the logit (in float64); segment by segment where the
     forward pass gave the masked weights in parts."""
+    # The kernel reads m from the forward pass's w m as (w m) / w: one
+    # division, where recomputing the sigmoid takes an exponential and one.
+    masked = ctx.masked
     grad_weight = out
-    if grad_weight is None and getattr(ctx, "masked", None) is not None:
+    if grad_weight is None and ctx.parts:
         # The layers are done with the masked weights (given as parts, whose
         # only readers are the layers' own backward passes): their buffer
         # takes dL/dw, which saves a pool-sized buffer at the step's peak.
         # The version bump makes autograd refuse a later use of the parts (a
         # second backward pass) instead of reading gradients as weights.
-        grad_weight = ctx.masked
+        grad_weight = masked
         del ctx.masked
         torch.autograd.graph.increment_version(grad_weight)
     elif grad_weight is None:
@@ -211,6 +215,7 @@ def _compiled_mask_backward(ctx, weight, grads, out=None):
             ctx.full,
             grad_weight[start:stop].numpy(),
             torch.get_num_threads(),
+            masked[start:stop].numpy(),
         )
         slopes, weighted = slopes + parts[0], weighted + parts[1]
         start = stop
@@ -227,11 +232,15 @@ def _compiled_mask_backward(ctx, weight, grads, out=None):
 def _parts(ctx, masked, sizes):
     """The masked weights as the forward pass returns them: whole, or as
     views of its parts (``sizes``), whose gradients the compiled backward
-    pass reads part by part instead of from one concatenated copy."""
+    pass reads part by part instead of from one concatenated copy. The
+    compiled backward pass reads them again (``ctx.masked``): the whole is
+    handed out as a view of that buffer too, which torch keeps from being
+    changed in place as it does the parts (and the context holds the
+    buffer, not an output of its own, so no reference cycle)."""
     ctx.parts = sizes is not None
-    if ctx.parts and ctx.compiled:
-        ctx.masked = masked  # dL/dw's buffer in the backward pass
-    return masked if sizes is None else masked.split(sizes)
+    if sizes is not None:
+        return masked.split(sizes)
+    return masked.view_as(masked) if ctx.compiled else masked
 
 
 def _gradients(ctx, grads):
@@ -407,7 +416,7 @@ class _StackedPrunedWeights(torch.autograd.Function):
                     ctx, grads, grad_weights, grad_ratios, grad_temperatures
                 )
             _stacked_backward(ctx, grads, grad_weights, grad_ratios, grad_temperatures)
-        ctx.pools = ctx.fast = ctx.fast_rows = ctx.weights = None
+        ctx.pools = ctx.fast = ctx.fast_rows = ctx.weights = ctx.masked = None
         return grad_weights, grad_ratios, grad_temperatures, *[None] * 7
 
 
@@ -530,7 +539,7 @@ def _stacked_small_forward(ctx, stack, masked):
         threshold_slopes[finite],
         slopes_of(densities, weights.dtype),
     )
-    ctx.weights = values
+    ctx.weights, ctx.masked = values, masked
     ctx.full = stack.weight_gradient == "full"
 
 
@@ -544,6 +553,7 @@ def _stacked_small_backward(ctx, grads, grad_weights, grad_ratios, grad_temperat
     stacked_mask_backward(
         [grad.numpy() for grad in grads],
         ctx.weights.numpy(),
+        ctx.masked.numpy(),
         grad_weights.numpy(),
         n,
         fast.rows,
