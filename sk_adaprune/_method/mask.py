@@ -78,8 +78,9 @@ def _mask_forward(
     ctx.compiled = _is_compiled(weight, offset, inverse_temperature)
     ctx.density = None
     if ctx.compiled:
-        # One pass, reading w and writing w m; the backward pass recomputes
-        # m from w, so nothing the size of the pool is kept.
+        # One pass, reading w and writing w m; the backward pass reads m
+        # back from w m (which the layers keep for their own backward
+        # passes), so nothing else the size of the pool is kept.
         ctx.offset = float(offset)
         masked = torch.empty_like(weight) if out is None else out
         ctx.masked = masked  # the backward pass reads m from w m
@@ -183,7 +184,7 @@ def _mask_backward(ctx, grad, out=None):
 
 
 def _compiled_mask_backward(ctx, weight, grads, out=None):
-    """:func:`_mask_backward` in one pass over ``g`` and ``w``: the kernel
+    """:func:`_mask_backward` in one pass over ``g``, ``w`` and ``w m``: the kernel
     writes ``dL/dw`` and returns the sums of the slope ``s = w g m (1 - m)``
     and of ``s`` times the logit (in float64); segment by segment where the
     forward pass gave the masked weights in parts."""
