@@ -18,9 +18,9 @@
  * plus 2 scale w^2 m (1 - m) g when `full`) and returns the sums of
  * s = w g m (1 - m) and of s times the logit, from which dL/dt and dL/dtau
  * follow (mask.py). Given the forward pass's w m (`masked`, which may be
- * grad_weight itself), m is taken as (w m) / w instead of a second sigmoid. Sums are taken in float64 over fixed blocks of the pool
- * and the blocks added in order, so the result does not depend on the
- * number of threads.
+ * grad_weight itself), m is taken as (w m) / w instead of a second sigmoid.
+ * Sums are taken in float64 over fixed blocks of the pool and the blocks
+ * added in order, so the result does not depend on the number of threads.
  *
  * stacked_select, stacked_mask_forward and stacked_mask_backward make the
  * small pool's passes (threshold.py's compiled small-pool route, mask.py's
@@ -195,6 +195,32 @@ static inline double exp_f64(double x)
  * becomes in long fits, most pruned weights' masks are). */
 #define FLUSH(v, TINY) (((v) < (TINY) && (v) > -(TINY)) ? 0 : (v))
 
+/* The body of a block's backward pass (in a function with g, w, grad_w, n,
+ * offset, scale, full and sums): m from `MASK` (an expression of x, logit and
+ * i), the slope s = w g m (1 - m), dL/dw (m g, plus 2 scale w^2 m (1 - m) g
+ * when `full`), and the sums of s and of s times the logit. */
+#define MASK_BACKWARD_LOOP(T, TINY, MASK, GRAD)                                              \
+    _Pragma("omp simd reduction(+ : slopes, weighted)") for (Py_ssize_t i = 0; i < n; i++) \
+    {                                                                                       \
+        T x = w[i], gradient = g[i];                                                        \
+        T logit = x * x * scale + offset;                                                   \
+        T m = MASK;                                                                         \
+        T slope = FLUSH(x * gradient * m * ((T)1 - m), TINY);                               \
+        grad_w[i] = FLUSH(GRAD, TINY);                                                      \
+        slopes += slope;                                                                    \
+        weighted += slope * logit;                                                          \
+    }
+#define MASK_BACKWARD_BLOCK(T, TINY, MASK)                                                   \
+    T slopes = 0, weighted = 0;                                                             \
+    T twice_scale = (T)2 * scale;                                                           \
+    if (full) {                                                                             \
+        MASK_BACKWARD_LOOP(T, TINY, MASK, gradient * m + slope * x * twice_scale)           \
+    } else {                                                                                \
+        MASK_BACKWARD_LOOP(T, TINY, MASK, gradient * m)                                     \
+    }                                                                                       \
+    sums[0] = slopes;                                                                       \
+    sums[1] = weighted;
+
 /* One block of the mask, forward and backward, in float32 and float64. */
 #define DEFINE_MASK_BLOCKS(T, SUFFIX, EXP, TINY)                                             \
     static VECTOR_CLONES void mask_forward_##SUFFIX(const T *w, T *out, Py_ssize_t n,       \
@@ -240,35 +266,7 @@ static inline double exp_f64(double x)
                                                      Py_ssize_t n, T offset, T scale,       \
                                                      int full, double *sums)                \
     {                                                                                       \
-        T slopes = 0, weighted = 0;                                                         \
-        T twice_scale = (T)2 * scale;                                                       \
-        if (full) {                                                                         \
-            _Pragma("omp simd reduction(+ : slopes, weighted)") for (Py_ssize_t i = 0;     \
-                                                                     i < n; i++)            \
-            {                                                                               \
-                T x = w[i], gradient = g[i];                                                \
-                T logit = x * x * scale + offset;                                           \
-                T m = FLUSH((T)1 / ((T)1 + EXP(-logit)), TINY);                             \
-                T slope = FLUSH(x * gradient * m * ((T)1 - m), TINY);                       \
-                grad_w[i] = FLUSH(gradient * m + slope * x * twice_scale, TINY);            \
-                slopes += slope;                                                            \
-                weighted += slope * logit;                                                  \
-            }                                                                               \
-        } else {                                                                            \
-            _Pragma("omp simd reduction(+ : slopes, weighted)") for (Py_ssize_t i = 0;     \
-                                                                     i < n; i++)            \
-            {                                                                               \
-                T x = w[i], gradient = g[i];                                                \
-                T logit = x * x * scale + offset;                                           \
-                T m = FLUSH((T)1 / ((T)1 + EXP(-logit)), TINY);                             \
-                T slope = FLUSH(x * gradient * m * ((T)1 - m), TINY);                       \
-                grad_w[i] = FLUSH(gradient * m, TINY);                                      \
-                slopes += slope;                                                            \
-                weighted += slope * logit;                                                  \
-            }                                                                               \
-        }                                                                                   \
-        sums[0] = slopes;                                                                   \
-        sums[1] = weighted;                                                                 \
+        MASK_BACKWARD_BLOCK(T, TINY, FLUSH((T)1 / ((T)1 + EXP(-logit)), TINY))              \
     }                                                                                       \
     /* The same from the forward pass's w m (`masked`, which may be grad_w itself: each  \
      * is read before it is written): m is (w m) / w instead of a second sigmoid, within  \
@@ -279,35 +277,8 @@ static inline double exp_f64(double x)
         const T *g, const T *w, const T *masked, T *grad_w, Py_ssize_t n, T offset,         \
         T scale, T at_offset, int full, double *sums)                                       \
     {                                                                                       \
-        T slopes = 0, weighted = 0;                                                         \
-        T twice_scale = (T)2 * scale;                                                       \
-        if (full) {                                                                         \
-            _Pragma("omp simd reduction(+ : slopes, weighted)") for (Py_ssize_t i = 0;     \
-                                                                     i < n; i++)            \
-            {                                                                               \
-                T x = w[i], gradient = g[i];                                                \
-                T logit = x * x * scale + offset;                                           \
-                T m = logit == offset ? at_offset : FLUSH(masked[i] / x, TINY);             \
-                T slope = FLUSH(x * gradient * m * ((T)1 - m), TINY);                       \
-                grad_w[i] = FLUSH(gradient * m + slope * x * twice_scale, TINY);            \
-                slopes += slope;                                                            \
-                weighted += slope * logit;                                                  \
-            }                                                                               \
-        } else {                                                                            \
-            _Pragma("omp simd reduction(+ : slopes, weighted)") for (Py_ssize_t i = 0;     \
-                                                                     i < n; i++)            \
-            {                                                                               \
-                T x = w[i], gradient = g[i];                                                \
-                T logit = x * x * scale + offset;                                           \
-                T m = logit == offset ? at_offset : FLUSH(masked[i] / x, TINY);             \
-                T slope = FLUSH(x * gradient * m * ((T)1 - m), TINY);                       \
-                grad_w[i] = FLUSH(gradient * m, TINY);                                      \
-                slopes += slope;                                                            \
-                weighted += slope * logit;                                                  \
-            }                                                                               \
-        }                                                                                   \
-        sums[0] = slopes;                                                                   \
-        sums[1] = weighted;                                                                 \
+        MASK_BACKWARD_BLOCK(T, TINY,                                                        \
+                            logit == offset ? at_offset : FLUSH(masked[i] / x, TINY))       \
     }
 
 DEFINE_MASK_BLOCKS(float, f32, exp_f32, FLT_MIN)
@@ -354,8 +325,14 @@ static int mask_forward_parallel(const void *w, void *out, Py_ssize_t n, double 
 }
 
 /* The mask's sigmoid at the offset (w = 0), as the passes compute it. */
-static float sigmoid_at_f32(float offset) { return FLUSH(1.0f / (1.0f + exp_f32(-offset)), FLT_MIN); }
-static double sigmoid_at_f64(double offset) { return FLUSH(1.0 / (1.0 + exp_f64(-offset)), DBL_MIN); }
+static float sigmoid_at_f32(float offset)
+{
+    return FLUSH(1.0f / (1.0f + exp_f32(-offset)), FLT_MIN);
+}
+static double sigmoid_at_f64(double offset)
+{
+    return FLUSH(1.0 / (1.0 + exp_f64(-offset)), DBL_MIN);
+}
 
 /* The mask backward over a pool of n; given the forward pass's w m
  * (`masked`, else NULL), m is read from it (mask_backward_masked_*). */
