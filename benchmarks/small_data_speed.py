@@ -104,19 +104,26 @@ def timed_fit(estimator, X, y):
     return time.perf_counter() - start, estimator
 
 
+def _as_tensors(X, y, classify):
+    """``X`` as float64, ``y`` as class indices or a float64 column, and the
+    number of outputs: what the floors' dense networks train on."""
+    X = torch.as_tensor(X, dtype=torch.float64)
+    if classify:
+        y = torch.as_tensor(np.unique(y, return_inverse=True)[1])
+        return X, y, int(y.max()) + 1
+    return X, torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1), 1
+
+
 def plain_torch_fit(X, y, classify, max_iter, seed, hidden=(100,)):
     """The floor of a PyTorch training loop: the same network (``hidden``,
     relu, float64), batches and Adam (``torch.optim.Adam(fused=True)``), a
     plain ``nn.Sequential`` with no mask, no threshold, no L2 term and no
     skorch; one ``loss.item()`` a step, as any loop that logs its loss."""
     generator = torch.Generator().manual_seed(seed)
-    X = torch.as_tensor(X, dtype=torch.float64)
+    X, y, outputs = _as_tensors(X, y, classify)
     if classify:
-        y = torch.as_tensor(np.unique(y, return_inverse=True)[1])
-        outputs, loss_fn = int(y.max()) + 1, torch.nn.functional.cross_entropy
+        loss_fn = torch.nn.functional.cross_entropy
     else:
-        y = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
-        outputs = 1
         loss_fn = lambda pred, true: 0.5 * torch.nn.functional.mse_loss(pred, true)  # noqa: E731
     network = dense_mlp(X.shape[1], outputs, seed, hidden).double()
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3, fused=True)
@@ -136,18 +143,14 @@ def plain_torch_fit(X, y, classify, max_iter, seed, hidden=(100,)):
 
 def skorch_loop_fit(X, y, classify, max_iter, seed, hidden=(100,)):
     """The floor of a skorch-managed loop: :func:`plain_torch_fit`'s network,
-    loss and fused Adam trained by skorch's ``NeuralNet`` with the estimators'
-    batch iterator, no validation split and every callback disabled
-    (``callbacks="disable"``: no epoch timer, no loss scoring, no printing),
-    so that what it adds to the plain loop is skorch's epoch and batch
-    machinery alone (its notifications, history records, the iterator)."""
-    X = torch.as_tensor(X, dtype=torch.float64)
-    if classify:
-        y = torch.as_tensor(np.unique(y, return_inverse=True)[1])
-        outputs, criterion = int(y.max()) + 1, torch.nn.CrossEntropyLoss
-    else:
-        y = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
-        outputs, criterion = 1, torch.nn.MSELoss
+    loss (the squared error unhalved: the same cost) and fused Adam trained by
+    skorch's ``NeuralNet`` with the estimators' batch iterator, no validation
+    split and every callback disabled (``callbacks="disable"``: no epoch
+    timer, no loss scoring, no printing), so that what it adds to the plain
+    loop is skorch's epoch and batch machinery alone (its notifications,
+    history records, the iterator)."""
+    X, y, outputs = _as_tensors(X, y, classify)
+    criterion = torch.nn.CrossEntropyLoss if classify else torch.nn.MSELoss
     net = NeuralNet(
         dense_mlp(X.shape[1], outputs, seed, hidden).double(),
         criterion,
