@@ -322,3 +322,37 @@ def test_windowed_route_of_extreme_float32_pools_stays_finite(scale, windowed_ca
         threshold, density = threshold_and_density(weights, 0.5, 1024, scratch)
     assert threshold.item() == numpy_midpoint(weights.numpy(), 0.5)
     assert math.isfinite(density.item()) and density.item() > 0
+
+
+@needs_kernels
+@pytest.mark.parametrize("ratio, reflect", [(0.001, True), (0.4, True), (0.97, False)])
+def test_mirror_terms_are_left_out_only_where_they_cannot_count(ratio, reflect):
+    from sk_adaprune._method.threshold import DeferredDensity, threshold_and_slope
+    from sk_adaprune._method.workspace import Scratch
+
+    weights = torch.randn(50_000, generator=torch.Generator().manual_seed(3))
+    scratch = Scratch()
+    threshold_and_slope(weights, ratio, 1024, scratch, defer=True)
+    threshold, deferred = threshold_and_slope(weights, ratio, 1024, scratch, defer=True)
+    assert isinstance(deferred, DeferredDensity)
+    # About 0.01, 7.6 and 31 bandwidths above 0: the mirror terms of the
+    # first two reach the sum's last bits, the third's (each below e^-480)
+    # are left out of the mask's pass.
+    assert deferred.reflect is reflect
+    samples = weights.abs().double().numpy()
+    point = np.array([threshold.item()])
+    exact = exact_reflected_kde(samples, point, deferred.bandwidth)[0]
+    assert deferred.density(weights) == pytest.approx(exact, rel=1e-5)
+
+
+def test_mirror_terms_count_while_the_sum_near_the_threshold_is_as_small():
+    from sk_adaprune._method.threshold import _mirror_counts
+
+    n = 10**6  # 2 ln n + 120 ln 2 = 110.8
+    assert not _mirror_counts(11.0, 1.0, 0.0, n)  # 121 past it
+    assert _mirror_counts(10.0, 1.0, 0.0, n)
+    # t in a gap: its nearest terms are e^-(reach/h)^2/2, as small as the
+    # mirror terms' bound e^-(t/h)^2/2 scaled by n; then they count.
+    assert _mirror_counts(11.0, 1.0, 5.0, n)
+    points, bandwidths = np.array([0.0, 30.0]), np.array([1.0, 1.0])
+    assert _mirror_counts(points, bandwidths, 0.0, n).tolist() == [True, False]

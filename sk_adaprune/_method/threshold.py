@@ -55,9 +55,9 @@ SMALL_POOL = 20_000
 # least _WINDOW_LEAST magnitudes) around the last threshold, and holds up
 # to _WINDOW_ROOM times as many.
 _WINDOW_SHARE, _WINDOW_LEAST, _WINDOW_ROOM = 1 / 1024, 256, 32
-# The reflected half of the KDE is left out where t is this many bandwidths
-# above 0: its terms are below exp(-800), nothing in float64.
-_NO_REFLECTION = 40.0
+# The reflected half of the KDE is left out where all its terms together are
+# below 2^-60 of the sum (_mirror_counts): beyond its last bit in float64.
+_MIRROR_MARGIN = 60 * 2 * math.log(2)
 
 _NON_FINITE = (
     "The weights hold NaN or infinity, so the pruning threshold (a "
@@ -94,7 +94,7 @@ def exact_threshold(
     values, k = _pool_and_rank(weights, ratio)
     if _is_small(values):
         magnitudes, _ = _host_magnitudes(values)
-        return values.new_tensor(_midpoint(magnitudes, k))
+        return values.new_tensor(_midpoint(magnitudes, k)[0])
     windowed = _windowed(values, k, grid_size, scratch)
     if windowed is not None:
         return values.new_tensor(windowed.threshold)
@@ -117,7 +117,7 @@ def exact_threshold_and_count_below(
     values, k = _pool_and_rank(weights, ratio)
     if _is_small(values):
         magnitudes, _ = _host_magnitudes(values)
-        threshold = _midpoint(magnitudes, k)
+        threshold, _ = _midpoint(magnitudes, k)
         return float(threshold), int(np.count_nonzero(magnitudes < threshold))
     windowed = _windowed(values, k, grid_size, scratch)
     if windowed is not None:
@@ -154,12 +154,38 @@ def _host_magnitudes(values) -> tuple[np.ndarray, float]:
 
 
 def _midpoint(magnitudes, k):
-    """``(s_k + s_{k+1}) / 2`` in the magnitudes' dtype, 0 for ``k = 0``;
-    partitions ``magnitudes`` in place."""
+    """``(s_k + s_{k+1}) / 2`` in the magnitudes' dtype, 0 for ``k = 0``, and
+    its reach: the distance (a float) to the farther of ``s_k`` and
+    ``s_{k+1}`` (0 for ``k = 0``); partitions ``magnitudes`` in place."""
     if k == 0:
-        return magnitudes.dtype.type(0)
+        return magnitudes.dtype.type(0), 0.0
     kth, next_value = partitioned_pair(magnitudes, k)
-    return 0.5 * (kth + next_value)
+    midpoint = 0.5 * (kth + next_value)
+    return midpoint, _reach(midpoint, kth, next_value)
+
+
+def _reach(midpoint, kth, next_value):
+    """How far the midpoint is from the farther of the two order statistics
+    (in float64; floats or arrays)."""
+    midpoint = np.float64(midpoint)
+    return np.maximum(midpoint - np.float64(kth), np.float64(next_value) - midpoint)
+
+
+def _mirror_counts(point, bandwidth, reach, n):
+    """Whether the reflected KDE's mirror terms can change its sum at the
+    threshold ``point`` (floats, or arrays of several pools').
+
+    Each mirror term ``exp(-((|w| + p) / h)^2 / 2)`` is at most
+    ``exp(-(p / h)^2 / 2)``, the magnitudes being at least 0, while the sum
+    holds the terms of the two order statistics ``p`` is the midpoint of,
+    at least ``exp(-(reach / h)^2 / 2)``. The ``n`` mirror terms together
+    stay below ``2^-60`` of the sum where ``(p / h)^2 - (reach / h)^2`` is at
+    least ``2 ln n + 120 ln 2``: past the last bit of a float64 sum, so
+    leaving them out changes nothing but the order of round-off.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        margin = (point / bandwidth) ** 2 - (reach / bandwidth) ** 2
+    return ~(margin >= 2 * np.log(n) + _MIRROR_MARGIN)
 
 
 def _binned(values, grid_size, scratch):
@@ -193,6 +219,7 @@ class Windowed(NamedTuple):
     """What the windowed route found: the threshold and the pool's moments."""
 
     threshold: np.floating  # the order-statistic midpoint, in the pool's dtype
+    reach: float  # its distance to the farther of its two order statistics
     below: int  # magnitudes below the window
     gathered: np.ndarray  # the magnitudes in the window (partitioned)
     upper: float  # the largest magnitude
@@ -236,13 +263,13 @@ def _windowed(values, k, grid_size, scratch) -> Windowed | None:
     gathered = buffer.numpy()[:inside]
     if k == 0:  # t = 0, nothing below it; the window stays where it was
         zero = gathered.dtype.type(0)
-        return Windowed(zero, 0, gathered[:0], upper, total, squares)
-    threshold = _midpoint(gathered, k - below)
+        return Windowed(zero, 0.0, 0, gathered[:0], upper, total, squares)
+    threshold, reach = _midpoint(gathered, k - below)
     moved = abs(float(threshold) - centre)
     per_unit = inside / (high - low)
     half = 0.5 * target / per_unit + 2 * moved
     scratch.notes["window"] = (float(threshold), half)
-    return Windowed(threshold, below, gathered, upper, total, squares)
+    return Windowed(threshold, reach, below, gathered, upper, total, squares)
 
 
 class DeferredDensity(NamedTuple):
@@ -289,8 +316,8 @@ def _deferred_density(values, windowed: Windowed, grid_size) -> DeferredDensity 
     if not (math.isfinite(bandwidth) and math.isfinite(windowed.total)):
         return None
     point = float(windowed.threshold)
-    # Past _NO_REFLECTION bandwidths above 0 the mirror terms are nothing.
-    return DeferredDensity(point, bandwidth, point < _NO_REFLECTION * bandwidth, n)
+    reflect = bool(_mirror_counts(point, bandwidth, windowed.reach, n))
+    return DeferredDensity(point, bandwidth, reflect, n)
 
 
 def _binned_threshold(values, k, binned):
@@ -354,7 +381,7 @@ def _small_threshold_and_density(values, k, grid_size):
     if compiled_pool(values):
         return _small_threshold_and_density_compiled(values, k, grid_size)
     magnitudes, upper = _host_magnitudes(values)
-    threshold = _midpoint(magnitudes, k)
+    threshold, _ = _midpoint(magnitudes, k)
     samples = magnitudes.astype(np.float64, copy=False)
     # The binned route's floor: half a bin of the grid it would count on.
     spacing = max(upper, np.finfo(magnitudes.dtype).eps) / (grid_size - 0.5)
@@ -385,8 +412,8 @@ def _small_threshold_and_density_compiled(values, k, grid_size):
     )
     if inside != n:  # NaN is in no count, infinity above the window
         raise NonFiniteWeightsError(_NON_FINITE)
-    threshold = _midpoint(magnitudes, k)
-    found = Windowed(threshold, 0, magnitudes, upper, total, squares)
+    threshold, reach = _midpoint(magnitudes, k)
+    found = Windowed(threshold, reach, 0, magnitudes, upper, total, squares)
     deferred = _deferred_density(values, found, grid_size)
     if deferred is None:  # moments beyond the dtype's range: in float64
         samples = magnitudes.astype(np.float64)
@@ -474,13 +501,13 @@ def stacked_small_thresholds(
     spacing = np.maximum(upper, torch.finfo(values.dtype).eps) / (grid_size - 0.5)
     bandwidths = bandwidth_of_moments(n, total, squares, 0.5 * spacing)
     kept = np.isfinite(bandwidths) & np.isfinite(total)
-    points = t[kept]
+    reach = np.where(ranks[rows] == 0, 0.0, _reach(thresholds, kth, next_value))
     return StackedThresholds(
         rows[kept],
         thresholds[kept],
-        points,
+        t[kept],
         bandwidths[kept],
-        points < _NO_REFLECTION * bandwidths[kept],
+        _mirror_counts(t[kept], bandwidths[kept], reach[kept], n),
     )
 
 
