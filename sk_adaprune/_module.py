@@ -18,6 +18,7 @@ from ._method.threshold import (
     count_below,
     exact_threshold,
     exact_threshold_and_count_below,
+    pool_squares,
     quantile_threshold,
 )
 from ._method.units import UNIT_SCORES, unit_masks, unit_pool
@@ -264,10 +265,11 @@ class SoftMaskedMLP(nn.Module):
         ``sizes``, a soft mask in training gives them as parts of those sizes
         (``pruned_weight``: their gradients need no concatenation)."""
         weights = self.weights
+        self._squares = None
         if self.unmasked or self.prune == "neurons":
             return weights
         if self.training:
-            return pruned_weight(
+            masked = pruned_weight(
                 weights,
                 self.ratio,
                 self.temperature,
@@ -276,7 +278,22 @@ class SoftMaskedMLP(nn.Module):
                 weight_gradient=self.weight_gradient,
                 sizes=sizes,
             )
+            # ||w||^2 of these weights, if the threshold's pass summed it.
+            self._squares = pool_squares(weights.detach(), self.scratch)
+            return masked
         return self.hard_masked(self.hard_threshold())
+
+    @torch.no_grad()
+    def squared_norm(self) -> float:
+        """``||w||^2`` of the weights: the sum of squares the threshold's
+        pass of the last forward pass in training took of them, which no
+        step has changed since where the loss of that pass asks (saving a
+        pass over the weights), else a dot product of its own."""
+        squares, self._squares = getattr(self, "_squares", None), None
+        if squares is not None:
+            return squares
+        weights = self.weights.detach()
+        return torch.dot(weights, weights).item()
 
     def hard_masked(self, threshold: float) -> torch.Tensor:
         """The flat weights with those the hard mask at ``threshold`` prunes

@@ -4,6 +4,7 @@ import torch
 from torch.nn import functional as F
 
 from reference import closed_form_gradients
+from sk_adaprune._method import threshold as threshold_module
 from sk_adaprune._method.mask import soft_mask
 from sk_adaprune._method.threshold import quantile_threshold, threshold_and_density
 from sk_adaprune._module import ACTIVATIONS, HIDDEN_ACTIVATIONS, SoftMaskedMLP
@@ -186,3 +187,27 @@ def test_a_fit_flushes_subnormal_numbers_and_puts_the_mode_back(
         assert cpu._flushing()
     finally:
         torch.set_flush_denormal(False)
+
+
+@pytest.mark.skipif(
+    threshold_module.window is None, reason="the compiled kernels are not built"
+)
+def test_squared_norm_is_the_thresholds_sum_for_the_loss_of_its_forward_pass():
+    module = SoftMaskedMLP(300, [100], 10, r_init=0.5).train()  # 31,000 weights
+    X = torch.randn(4, 300, generator=torch.Generator().manual_seed(0))
+    weights = module.weights.detach()
+
+    def exact():
+        return weights.double().square().sum().item()
+
+    module(X)  # the first threshold is binned: ||w||^2 by a dot product
+    assert module.squared_norm() == pytest.approx(exact(), rel=1e-6)
+    module(X)  # windowed: its pass summed the squares
+    before = exact()
+    with torch.no_grad():
+        weights.mul_(2.0)
+    # The forward pass's sum, for the loss of that pass's weights, once.
+    assert module.squared_norm() == pytest.approx(before, rel=1e-6)
+    assert module.squared_norm() == pytest.approx(exact(), rel=1e-6)
+    module.eval()(X)  # no soft mask, no pass of the threshold's
+    assert module.squared_norm() == pytest.approx(exact(), rel=1e-6)

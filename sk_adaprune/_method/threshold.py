@@ -244,7 +244,10 @@ def _windowed(values, k, grid_size, scratch) -> Windowed | None:
     ``n / 1024`` magnitudes and four times the last move; after a miss the
     next one is four times as wide (or narrow, if it overflowed).
     """
-    if scratch is None or "window" not in scratch.notes or not compiled_pool(values):
+    if scratch is None:
+        return None
+    scratch.notes.pop("squares", None)  # a last pass's, of other values
+    if "window" not in scratch.notes or not compiled_pool(values):
         return None
     centre, half = scratch.notes["window"]
     n = values.numel()
@@ -256,6 +259,9 @@ def _windowed(values, k, grid_size, scratch) -> Windowed | None:
     )
     if below + inside + above != n or not math.isfinite(upper):
         raise NonFiniteWeightsError(_NON_FINITE)
+    # The pool's sum of squares, for whoever wants ||w||^2 of these values
+    # before they change (pool_squares).
+    scratch.notes["squares"] = (values.data_ptr(), n, squares)
     overflow = inside > buffer.numel()
     if k > 0 and (overflow or not below < k < below + inside):
         scratch.notes["window"] = (centre, half / 4 if overflow else 4 * half)
@@ -270,6 +276,17 @@ def _windowed(values, k, grid_size, scratch) -> Windowed | None:
     half = 0.5 * target / per_unit + 2 * moved
     scratch.notes["window"] = (float(threshold), half)
     return Windowed(threshold, reach, below, gathered, upper, total, squares)
+
+
+def pool_squares(values: torch.Tensor, scratch: Scratch) -> float | None:
+    """The sum of squares of ``values`` that the last threshold pass over
+    them took (the windowed route's, in ``scratch``), or None where that
+    pass read other values or took none; served once. The caller must know
+    that ``values`` are as that pass read them (unchanged since)."""
+    noted = scratch.notes.pop("squares", None)
+    if noted is None or noted[:2] != (values.data_ptr(), values.numel()):
+        return None
+    return noted[2]
 
 
 class DeferredDensity(NamedTuple):

@@ -365,10 +365,7 @@ class PruningNet(NeuralNet):
         numbers: their gradients are closed forms, added by
         train_step_single and by the optimizer's weight decay)."""
         module = self.module_
-        squared_norm = 0.0
-        if self.alpha:
-            weights = module.weights.detach()
-            squared_norm = torch.dot(weights, weights).item()
+        squared_norm = module.squared_norm() if self.alpha else 0.0
         # A hardened module's loss has no pruning term: its r is not read.
         ratio = 0.0 if module.hardened else module.ratio.item()
         task = task_loss.item()
