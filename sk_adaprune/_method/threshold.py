@@ -161,14 +161,8 @@ def _midpoint(magnitudes, k):
         return magnitudes.dtype.type(0), 0.0
     kth, next_value = partitioned_pair(magnitudes, k)
     midpoint = 0.5 * (kth + next_value)
-    return midpoint, _reach(midpoint, kth, next_value)
-
-
-def _reach(midpoint, kth, next_value):
-    """How far the midpoint is from the farther of the two order statistics
-    (in float64; floats or arrays)."""
-    midpoint = np.float64(midpoint)
-    return np.maximum(midpoint - np.float64(kth), np.float64(next_value) - midpoint)
+    centre = float(midpoint)
+    return midpoint, max(centre - float(kth), float(next_value) - centre)
 
 
 def _mirror_counts(point, bandwidth, reach, n):
@@ -183,9 +177,10 @@ def _mirror_counts(point, bandwidth, reach, n):
     least ``2 ln n + 120 ln 2``: past the last bit of a float64 sum, so
     leaving them out changes nothing but the order of round-off.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        margin = (point / bandwidth) ** 2 - (reach / bandwidth) ** 2
-    return ~(margin >= 2 * np.log(n) + _MIRROR_MARGIN)
+    # No overflow: the bandwidth is at least half a bin of a grid up to the
+    # largest magnitude, the threshold and the reach at most that magnitude.
+    margin = (point / bandwidth) ** 2 - (reach / bandwidth) ** 2
+    return np.logical_not(margin >= 2 * math.log(n) + _MIRROR_MARGIN)
 
 
 def _binned(values, grid_size, scratch):
@@ -518,7 +513,7 @@ def stacked_small_thresholds(
     spacing = np.maximum(upper, torch.finfo(values.dtype).eps) / (grid_size - 0.5)
     bandwidths = bandwidth_of_moments(n, total, squares, 0.5 * spacing)
     kept = np.isfinite(bandwidths) & np.isfinite(total)
-    reach = np.where(ranks[rows] == 0, 0.0, _reach(thresholds, kth, next_value))
+    reach = np.where(ranks[rows] == 0, 0.0, np.maximum(t - kth, next_value - t))
     return StackedThresholds(
         rows[kept],
         thresholds[kept],
