@@ -356,3 +356,34 @@ def test_mirror_terms_count_while_the_sum_near_the_threshold_is_as_small():
     assert _mirror_counts(11.0, 1.0, 5.0, n)
     points, bandwidths = np.array([0.0, 30.0]), np.array([1.0, 1.0])
     assert _mirror_counts(points, bandwidths, 0.0, n).tolist() == [True, False]
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 127, 128, 1000, 8192 + 130, 10**6])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_window_pass_counts_gathers_in_order_and_sums_the_pool(dtype, n, threads):
+    samples = np.random.default_rng(n).standard_normal(n).astype(dtype)
+    magnitudes = np.abs(samples)
+    low, high = (0.5, 0.52) if n > 1000 else (0.0, 1.0)
+    inside = (magnitudes >= low) & (magnitudes < high)
+    out = np.full(n, -1.0, dtype=dtype)
+    below, count, above, upper, total, squares = _threshold.window(
+        samples, low, high, out, threads
+    )
+    assert (below, count, above) == (
+        int((magnitudes < low).sum()),
+        int(inside.sum()),
+        int((magnitudes >= high).sum()),
+    )
+    # Gathered in the pool's order, each as it is.
+    np.testing.assert_array_equal(out[:count], magnitudes[inside])
+    assert upper == magnitudes.max()
+    wide = magnitudes.astype(np.float64)
+    rel = 1e-5 if dtype == np.float32 else 1e-12
+    assert total == pytest.approx(wide.sum(), rel=rel)
+    assert squares == pytest.approx(wide @ wide, rel=rel)
+    # Past its capacity nothing is gathered, and the counts are the same.
+    if count > 1:
+        short = np.full(count - 1, -1.0, dtype=dtype)
+        assert _threshold.window(samples, low, high, short, threads)[1] == count

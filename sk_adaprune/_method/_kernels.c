@@ -405,26 +405,31 @@ static int mask_backward_parallel(const void *g, const void *w, const void *mask
         moments[2] = squares;                                                               \
     }                                                                                       \
     /* The block's magnitudes in [low, high), in order, from `out` on: a vector test of \
-     * each run of 16, and the runs with one of them gathered without a branch per    \
-     * magnitude (a window holds a few percent of a pool, spread across it, where a   \
-     * branch mispredicts): each is stored at the next free place of a run's buffer, \
-     * which a magnitude outside the window leaves free, then the run's hits copied. */\
-    static VECTOR_CLONES void window_gather_##SUFFIX(const T *x, Py_ssize_t n, T low,     \
-                                                     T high, T *out)                        \
+     * each run of 128 (one horizontal sum a run: a window holds a few magnitudes of a  \
+     * block, spread across it), then in a run with one of them a test of each 16, and \
+     * those with one gathered without a branch per magnitude (where a branch would   \
+     * mispredict): each is stored at the next free place of a buffer, which a        \
+     * magnitude outside the window leaves free, then the hits copied. */             \
+    /* `runs` runs of 16 from x on, as window_gather gathers them: a vector test of     \
+     * each, and those with a magnitude in the window gathered without a branch per    \
+     * magnitude (where a branch would mispredict): each is stored at the next free    \
+     * place of `run`, which a magnitude outside the window leaves free, then the hits  \
+     * copied. Returns where the next one goes. */                                     \
+    static inline T *window_gather_runs_##SUFFIX(const T *x, Py_ssize_t runs, T low,       \
+                                                 T high, T *out)                            \
     {                                                                                       \
-        Py_ssize_t i = 0;                                                                   \
         T run[17];                                                                          \
-        for (; i + 16 <= n; i += 16) {                                                      \
+        for (Py_ssize_t r = 0; r < runs; r++, x += 16) {                                    \
             int32_t hits = 0;                                                               \
             _Pragma("omp simd reduction(+ : hits)") for (int j = 0; j < 16; j++)           \
             {                                                                               \
-                T a = ABS_##SUFFIX(x[i + j]);                                               \
+                T a = ABS_##SUFFIX(x[j]);                                                   \
                 hits += (a >= low) & (a < high);                                            \
             }                                                                               \
             if (hits) {                                                                     \
                 int count = 0;                                                              \
                 for (int j = 0; j < 16; j++) {                                              \
-                    T a = ABS_##SUFFIX(x[i + j]);                                           \
+                    T a = ABS_##SUFFIX(x[j]);                                               \
                     run[count] = a;                                                         \
                     count += (a >= low) & (a < high);                                       \
                 }                                                                           \
@@ -432,7 +437,27 @@ static int mask_backward_parallel(const void *g, const void *w, const void *mask
                 out += count;                                                               \
             }                                                                               \
         }                                                                                   \
-        for (; i < n; i++) {                                                                \
+        return out;                                                                         \
+    }                                                                                       \
+    /* The block's magnitudes in [low, high), in order, from `out` on. A window holds a \
+     * few magnitudes of a block, spread across it: a vector test of each run of 128    \
+     * (one horizontal sum a run, where a test of each 16 took eight), then the runs of  \
+     * 16 of a run with one of them. */                                                 \
+    static VECTOR_CLONES void window_gather_##SUFFIX(const T *x, Py_ssize_t n, T low,     \
+                                                     T high, T *out)                        \
+    {                                                                                       \
+        Py_ssize_t i = 0;                                                                   \
+        for (; i + 128 <= n; i += 128) {                                                    \
+            int32_t hits = 0;                                                               \
+            _Pragma("omp simd reduction(+ : hits)") for (int j = 0; j < 128; j++)          \
+            {                                                                               \
+                T a = ABS_##SUFFIX(x[i + j]);                                               \
+                hits += (a >= low) & (a < high);                                            \
+            }                                                                               \
+            if (hits) out = window_gather_runs_##SUFFIX(x + i, 8, low, high, out);           \
+        }                                                                                   \
+        out = window_gather_runs_##SUFFIX(x + i, (n - i) / 16, low, high, out);             \
+        for (i += (n - i) / 16 * 16; i < n; i++) {                                          \
             T a = ABS_##SUFFIX(x[i]);                                                       \
             if ((a >= low) & (a < high)) *out++ = a;                                        \
         }                                                                                   \
