@@ -108,6 +108,7 @@ SWEEP_METHODS = ("ours", "dense skorch", "plain torch", "MLPClassifier")
 # pruned weights' masks are near 0 (the case subnormal numbers slowed).
 LATE_EPOCH = 4
 LATE_METHODS = (f"ours, epoch {LATE_EPOCH}", f"dense skorch, epoch {LATE_EPOCH}")
+LATE_BEFORE = f"before, epoch {LATE_EPOCH}"
 
 
 def size_sweep(X, y, rounds: int, baseline=None) -> list[dict]:
@@ -117,7 +118,7 @@ def size_sweep(X, y, rounds: int, baseline=None) -> list[dict]:
     joins as ``before``."""
     methods = list(SWEEP_METHODS) + list(LATE_METHODS)
     if baseline is not None:
-        methods.insert(1, "before")
+        methods[1:1] = ["before", LATE_BEFORE]
         before = baseline_package(baseline).AdaptivePrunedMLPClassifier
     shuffler = random.Random(0)
     rows = []
@@ -130,6 +131,10 @@ def size_sweep(X, y, rounds: int, baseline=None) -> list[dict]:
             for method in order:
                 if method == "before":
                     seconds = _epoch_seconds_of(before, 0, X, y, 128, hidden)
+                elif method == LATE_BEFORE:
+                    seconds = _epoch_seconds_of(
+                        before, 0, X, y, 128, hidden, LATE_EPOCH
+                    )
                 elif method in LATE_METHODS:
                     first = method.split(",")[0]
                     seconds = epoch_seconds(first, X, y, 128, hidden, LATE_EPOCH)
@@ -148,6 +153,9 @@ def size_sweep(X, y, rounds: int, baseline=None) -> list[dict]:
         row[f"ours/dense, epoch {LATE_EPOCH}"] = ratio(*LATE_METHODS)
         if baseline is not None:
             row["before/dense"] = ratio("before", "dense skorch")
+            row[f"before/dense, epoch {LATE_EPOCH}"] = ratio(
+                LATE_BEFORE, LATE_METHODS[1]
+            )
         row["ours/plain_torch"] = ratio("ours", "plain torch")
         row["dense/plain_torch"] = ratio("dense skorch", "plain torch")
         row["ours/MLPClassifier"] = ratio("ours", "MLPClassifier")
@@ -167,7 +175,7 @@ def plot_sweep(rows: list[dict], path) -> None:
     for key, label in (
         ("ours/dense", "ours / dense skorch"),
         (f"ours/dense, epoch {LATE_EPOCH}", f"ours / dense skorch, epoch {LATE_EPOCH}"),
-        ("before/dense", "before the compiled kernels / dense skorch"),
+        ("before/dense", "before (the earlier commit) / dense skorch"),
     ):
         if key in rows[0]:
             axes.plot(weights, [row[key] for row in rows], "o-", label=label)
