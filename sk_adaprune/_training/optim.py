@@ -4,9 +4,9 @@
 optimizer is built in a process (its methods are wrapped by
 ``torch._disable_dynamo``), which can take longer than a whole fit of a
 small network. :class:`FusedAdam` makes the same step as
-``torch.optim.Adam(fused=True)``, bit for bit (tests/test_adam.py): per
-parameter group, the steps counted up by one, then one
-``torch._fused_adam_`` call per device and dtype.
+``torch.optim.Adam(fused=True)``, bit for bit (tests/test_adam.py): the
+step counts of every group counted up by one (one call), then one
+``torch._fused_adam_`` call per group, device and dtype.
 """
 
 from collections import defaultdict
@@ -73,6 +73,7 @@ class FusedAdam(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        calls, steps_of_all = [], []
         for group in self.param_groups:
             by_kind = defaultdict(lambda: ([], [], [], [], []))
             for param in group["params"]:
@@ -101,26 +102,32 @@ class FusedAdam(torch.optim.Optimizer):
                     ),
                 ):
                     values.append(tensor)
+            for lists in by_kind.values():
+                calls.append((group, lists))
+                steps_of_all.extend(lists[4])
+        # Every group's step counts up in one call; each group's step reads
+        # only its own counts.
+        if steps_of_all:
+            torch._foreach_add_(steps_of_all, 1)
+        for group, (params, grads, exp_avgs, exp_avg_sqs, steps) in calls:
             beta1, beta2 = group["betas"]
-            for params, grads, exp_avgs, exp_avg_sqs, steps in by_kind.values():
-                torch._foreach_add_(steps, 1)
-                torch._fused_adam_(
-                    params,
-                    grads,
-                    exp_avgs,
-                    exp_avg_sqs,
-                    [],
-                    steps,
-                    amsgrad=False,
-                    lr=group["lr"],
-                    beta1=beta1,
-                    beta2=beta2,
-                    weight_decay=group["weight_decay"],
-                    eps=group["eps"],
-                    maximize=False,
-                    grad_scale=None,
-                    found_inf=None,
-                )
+            torch._fused_adam_(
+                params,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                amsgrad=False,
+                lr=group["lr"],
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=False,
+                grad_scale=None,
+                found_inf=None,
+            )
         return loss
 
 
