@@ -38,10 +38,13 @@ from _common import (
     commit_of,
     dense_mlp,
     in_turn,
+    markdown_table,
     write_results,
 )
 from _data import load_fashion_mnist_or_stand_in
 from sk_adaprune import AdaptivePrunedMLPClassifier
+from sk_adaprune._method import mask as mask_module
+from sk_adaprune._method.threshold import exact_threshold
 from sk_adaprune._module import SoftMaskedMLP
 from sk_adaprune._training.net import BatchIterator
 
@@ -213,45 +216,57 @@ BREAKDOWN_ROUNDS, BREAKDOWN_BLOCK = 16, 25
 
 
 def step_breakdown(
+    hidden=HIDDEN,
     batch_size: int = 128,
     rounds: int = BREAKDOWN_ROUNDS,
     block: int = BREAKDOWN_BLOCK,
 ) -> list[dict]:
     """Where a training step's time goes: the same step with parts left out.
 
-    A plain loop (no skorch) with fused Adam steps our module as trained, the
-    same with the threshold frozen (no selection, no density), with the mask
-    left out (threshold still computed), with both left out, and the dense
-    network. Every round runs a block of consecutive steps of each, in a new
-    random order, so that drift hits all alike; the median over rounds of each
-    block's mean step is reported, and the differences of the medians are each
-    part's cost in place. Blocks, not single interleaved steps: stepping the
-    models in turn step by step churns the allocator between them, which a fit
-    never does, and inflates the cost of every large temporary.
+    A plain loop (no skorch) with fused Adam steps our module as trained
+    ('ours'); the same with the density at the threshold left out (the
+    threshold's pass still made, ``dt/dr`` held at its first value); with
+    the threshold frozen as well (its first ``t`` and ``dt/dr``: the mask's
+    passes alone); with neither mask nor threshold (the flat pool of
+    weights, trained as it is); and the dense network. Every round runs a
+    block of consecutive steps of each, in a new random order, so that drift
+    hits all alike; the median over rounds of each block's mean step is
+    reported, and the differences of the medians are each part's cost in
+    place. Blocks, not single interleaved steps: stepping the models in turn
+    step by step churns the allocator between them, which a fit never does,
+    and inflates the cost of every large temporary.
     """
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(batch_size, 784, generator=generator)
     y = torch.randint(0, 10, (batch_size,), generator=generator)
+    # The pruned variants' threshold routes, swapped in around their blocks.
+    computed = mask_module.threshold_and_slope
+    first = {}
 
-    def pruned(variant):
-        module = SoftMaskedMLP(784, HIDDEN, 10, r_init=0.9, seed=0).train()
-        if variant in ("threshold frozen", "neither"):
-            frozen = module.threshold().detach()
-            module.threshold = lambda: frozen + 0 * module.ratio
-        if variant == "mask left out":
-            module.masked_weights = lambda sizes=None: (
-                module.threshold(),
-                module.weights,
-            )[1]
-        if variant == "neither":
-            module.masked_weights = lambda sizes=None: module.weights
-        return module
+    def routes(module):
+        threshold, slope = computed(
+            module.weights.detach(), module.ratio.item(), module.kde_grid_size
+        )
+        first["slope"] = float(slope)
 
-    variants = {
-        name: pruned(name)
-        for name in ("ours", "threshold frozen", "mask left out", "neither")
-    }
-    variants["dense"] = dense_net(batch_size, 1).initialize().module_
+        def density_left_out(weights, ratio, grid_size, scratch, defer=False):
+            return exact_threshold(weights, ratio, grid_size, scratch), first["slope"]
+
+        return {
+            "ours": computed,
+            "density left out": density_left_out,
+            "threshold frozen": lambda *args, **kwargs: (threshold, first["slope"]),
+        }
+
+    def pruned():
+        return SoftMaskedMLP(784, hidden, 10, r_init=0.5, seed=0).train()
+
+    variants = {name: pruned() for name in PARTS}
+    swapped = routes(variants["ours"])
+    variants["neither"].masked_weights = functools.partial(
+        lambda module, sizes=None: module.weights, variants["neither"]
+    )
+    variants["dense"] = dense_net(batch_size, 1, hidden).initialize().module_
     optimizers = {
         name: torch.optim.Adam(module.parameters(), fused=True)
         for name, module in variants.items()
@@ -263,16 +278,27 @@ def step_breakdown(
         shuffler.shuffle(order)
         for name in order:
             module, optimizer = variants[name], optimizers[name]
+            mask_module.threshold_and_slope = swapped.get(name, computed)
             start = time.perf_counter()
             for _ in range(block):
                 optimizer.zero_grad()
                 nn.functional.cross_entropy(module(X), y).backward()
                 optimizer.step()
             times[name].append((time.perf_counter() - start) / block)
+            mask_module.threshold_and_slope = computed
     return [
         {"step": name, "ms_per_step": 1e3 * statistics.median(values[1:])}
         for name, values in times.items()
     ]
+
+
+PARTS = ("ours", "density left out", "threshold frozen", "neither")
+BREAKDOWN_NOTE = (
+    "'density left out' makes the threshold's pass but sums no density "
+    "(dt/dr held at its first value), 'threshold frozen' holds t and dt/dr "
+    "as well (the mask's passes alone), 'neither' trains the flat pool of "
+    "weights without mask or threshold."
+)
 
 
 def operator_profile(X, y, batch_size: int = 128, top: int = 12) -> list[dict]:
@@ -375,6 +401,14 @@ def epochs_against(X, y, rounds, baseline) -> list[dict]:
 
 def sizes_main(X, y, data_name, rounds, before) -> None:
     rows = size_sweep(X, y, rounds, before)
+    breakdowns = []
+    for hidden in SWEEP_SIZES:
+        steps = {r["step"]: r["ms_per_step"] for r in step_breakdown(hidden, block=10)}
+        row = {"hidden": str(hidden), **{f"{k}_ms": v for k, v in steps.items()}}
+        for part in PARTS:
+            row[f"{part}/dense"] = steps[part] / steps["dense"]
+        breakdowns.append(row)
+        print(row, flush=True)
     largest = SWEEP_SIZES[-1]
     memory = {
         method: statistics.median(
@@ -406,10 +440,18 @@ def sizes_main(X, y, data_name, rounds, before) -> None:
         "above the loaded data, median of 3 fresh processes): ours "
         f"{memory['ours']:.0f} MB, dense skorch {memory['dense skorch']:.0f} MB "
         f"(ratio {memory['ours'] / memory['dense skorch']:.2f}).\n\n"
-        "![ratio against the number of weights](training_speed_sizes.png)",
+        "![ratio against the number of weights](training_speed_sizes.png)\n\n"
+        "Where a step's time goes at each size (batch 128, a plain torch loop "
+        "with fused Adam, no skorch; each round steps every variant for a block "
+        f"of 10 consecutive steps, in a new random order; median of "
+        f"{BREAKDOWN_ROUNDS} block means, and each variant's median over the "
+        f"dense network's): {BREAKDOWN_NOTE}\n\n" + markdown_table(breakdowns),
     )
     (RESULTS / "training_speed_sizes_memory.json").write_text(
         json.dumps(memory, indent=2)
+    )
+    (RESULTS / "training_speed_sizes_breakdown.json").write_text(
+        json.dumps(breakdowns, indent=2)
     )
 
 
@@ -526,9 +568,8 @@ def main() -> None:
         f"{BREAKDOWN_BLOCK} consecutive steps, in a new random order; median of "
         f"{BREAKDOWN_ROUNDS} block means): "
         + ", ".join(f"{r['step']} {r['ms_per_step']:.2f} ms" for r in breakdown)
-        + ". 'threshold frozen' skips the selection and density, 'mask left out' "
-        "trains the weights as they are (threshold still computed), 'neither' "
-        "does both."
+        + ". "
+        + BREAKDOWN_NOTE
     )
     write_results("training_speed", "Training speed", rows, notes=notes)
     write_results(
