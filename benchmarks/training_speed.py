@@ -399,6 +399,40 @@ def epochs_against(X, y, rounds, baseline) -> list[dict]:
     return rows
 
 
+def sizes_against(X, y, rounds, baseline) -> list[dict]:
+    """Ours against the sk_adaprune of ``baseline`` at each size of the sweep:
+    the first epoch of a fit and the fourth of a 4-epoch fit, in turn (who
+    goes first alternates by round); medians of the epochs' ``dur``."""
+    kinds = {
+        "ours": AdaptivePrunedMLPClassifier,
+        "baseline": baseline_package(baseline).AdaptivePrunedMLPClassifier,
+    }
+    rows = []
+    for hidden in SWEEP_SIZES:
+        _epoch_seconds_of(kinds["ours"], 0, X[:1280], y[:1280], 128, hidden)  # warm-up
+        for epochs in (1, LATE_EPOCH):
+            seconds = functools.partial(
+                _epoch_seconds_of,
+                X=X,
+                y=y,
+                batch_size=128,
+                hidden=hidden,
+                epochs=epochs,
+            )
+            timed = in_turn(rounds, kinds, seconds)
+            rows.append(
+                {
+                    "hidden": str(hidden),
+                    "epoch": epochs,
+                    "ours_s": timed["ours"],
+                    "baseline_s": timed["baseline"],
+                    "ours_vs_baseline": timed["ratio"],
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
 def sizes_main(X, y, data_name, rounds, before) -> None:
     rows = size_sweep(X, y, rounds, before)
     breakdowns = []
@@ -463,7 +497,8 @@ def main() -> None:
         "--epochs-against",
         metavar="CHECKOUT",
         help="only our epochs against those of the sk_adaprune of CHECKOUT (a "
-        "checkout of an earlier commit); writes training_speed_against.md",
+        "checkout of an earlier commit); writes training_speed_against.md, or "
+        "with --sizes, at each size of the sweep, training_speed_sizes_against.md",
     )
     parser.add_argument(
         "--sizes",
@@ -481,6 +516,20 @@ def main() -> None:
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, y, _, _, data_name = load_fashion_mnist_or_stand_in()
     rounds = args.rounds
+    if args.sizes and args.epochs_against:
+        write_results(
+            "training_speed_sizes_against",
+            "Training speed against an earlier commit, by network size",
+            sizes_against(X[:10_000], y[:10_000], rounds, args.epochs_against),
+            notes=f"Data: {data_name}, the first 10000 rows, float32, batch 128, "
+            "784-H-H-10 (the default classifier, r_ramp=None). The first epoch of "
+            f"a fresh fit and the fourth of a {LATE_EPOCH}-epoch fit (history's "
+            f"dur), ours and the sk_adaprune of commit "
+            f"{commit_of(args.epochs_against)} in one process, in turn (who goes "
+            f"first alternates), {rounds} rounds, medians; ours_vs_baseline: the "
+            "median of the per-round ratios.",
+        )
+        return
     if args.sizes:
         sizes_main(X[:10_000], y[:10_000], data_name, args.rounds, args.before)
         return
