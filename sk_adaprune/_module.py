@@ -264,8 +264,11 @@ class SoftMaskedMLP(nn.Module):
         """The flat weights the layers compute with in the current mode; with
         ``sizes``, a soft mask in training gives them as parts of those sizes
         (``pruned_weight``: their gradients need no concatenation)."""
-        weights = self.weights
-        self._squares = None
+        weights, scratch = self.weights, self.scratch
+        # (In the scratch's notes, not an attribute: nn.Module's cost a
+        # microsecond each to set. A hardened module has no scratch.)
+        if scratch is not None:
+            scratch.notes["loss_squares"] = None
         if self.unmasked or self.prune == "neurons":
             return weights
         if self.training:
@@ -279,17 +282,19 @@ class SoftMaskedMLP(nn.Module):
                 sizes=sizes,
             )
             # ||w||^2 of these weights, if the threshold's pass summed it.
-            self._squares = pool_squares(weights.detach(), self.scratch)
+            if scratch is not None:
+                scratch.notes["loss_squares"] = pool_squares(weights.detach(), scratch)
             return masked
         return self.hard_masked(self.hard_threshold())
 
     @torch.no_grad()
     def squared_norm(self) -> float:
-        """``||w||^2`` of the weights: the sum of squares the threshold's
-        pass of the last forward pass in training took of them, which no
-        step has changed since where the loss of that pass asks (saving a
-        pass over the weights), else a dot product of its own."""
-        squares, self._squares = getattr(self, "_squares", None), None
+        """``||w||^2`` of the weights, for the loss of the forward pass in
+        training just made: the sum of squares that pass's threshold took of
+        them where it took one (saving a pass over the weights), else a dot
+        product of its own."""
+        scratch = self.scratch
+        squares = None if scratch is None else scratch.notes.pop("loss_squares", None)
         if squares is not None:
             return squares
         weights = self.weights.detach()

@@ -192,17 +192,22 @@ def test_a_fit_flushes_subnormal_numbers_and_puts_the_mode_back(
 @pytest.mark.skipif(
     threshold_module.window is None, reason="the compiled kernels are not built"
 )
-def test_squared_norm_is_the_thresholds_sum_for_the_loss_of_its_forward_pass():
-    module = SoftMaskedMLP(300, [100], 10, r_init=0.5).train()  # 31,000 weights
-    X = torch.randn(4, 300, generator=torch.Generator().manual_seed(0))
+@pytest.mark.parametrize("n_features", [300, 30])  # 31,000 and 2,000 weights
+def test_squared_norm_is_the_thresholds_sum_for_the_loss_of_its_forward_pass(
+    n_features,
+):
+    module = SoftMaskedMLP(n_features, [100], 10, r_init=0.5).train()
+    X = torch.randn(4, n_features, generator=torch.Generator().manual_seed(0))
     weights = module.weights.detach()
 
     def exact():
         return weights.double().square().sum().item()
 
-    module(X)  # the first threshold is binned: ||w||^2 by a dot product
-    assert module.squared_norm() == pytest.approx(exact(), rel=1e-6)
-    module(X)  # windowed: its pass summed the squares
+    large = weights.numel() > threshold_module.SMALL_POOL
+    if large:
+        module(X)  # the first threshold is binned: ||w||^2 by a dot product
+        assert module.squared_norm() == pytest.approx(exact(), rel=1e-6)
+    module(X)  # windowed, or the small pool's route: its pass summed the squares
     before = exact()
     with torch.no_grad():
         weights.mul_(2.0)
@@ -210,4 +215,7 @@ def test_squared_norm_is_the_thresholds_sum_for_the_loss_of_its_forward_pass():
     assert module.squared_norm() == pytest.approx(before, rel=1e-6)
     assert module.squared_norm() == pytest.approx(exact(), rel=1e-6)
     module.eval()(X)  # no soft mask, no pass of the threshold's
+    assert module.squared_norm() == pytest.approx(exact(), rel=1e-6)
+    module.harden()  # no scratch left
+    module.train()(X)
     assert module.squared_norm() == pytest.approx(exact(), rel=1e-6)

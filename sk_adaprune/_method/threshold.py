@@ -275,7 +275,7 @@ def _windowed(values, k, grid_size, scratch) -> Windowed | None:
 
 def pool_squares(values: torch.Tensor, scratch: Scratch) -> float | None:
     """The sum of squares of ``values`` that the last threshold pass over
-    them took (the windowed route's, in ``scratch``), or None where that
+    them took (the compiled routes', in ``scratch``), or None where that
     pass read other values or took none; served once. The caller must know
     that ``values`` are as that pass read them (unchanged since)."""
     noted = scratch.notes.pop("squares", None)
@@ -375,7 +375,7 @@ def _threshold_and_host_density(weights, ratio, grid_size, scratch, defer=False)
     :class:`DeferredDensity` instead where the windowed route served."""
     values, k = _pool_and_rank(weights, ratio)
     if _is_small(values):
-        return _small_threshold_and_density(values, k, grid_size)
+        return _small_threshold_and_density(values, k, grid_size, scratch)
     windowed = _windowed(values, k, grid_size, scratch)
     deferred = (
         None if windowed is None else _deferred_density(values, windowed, grid_size)
@@ -389,9 +389,11 @@ def _threshold_and_host_density(weights, ratio, grid_size, scratch, defer=False)
     return threshold, float(interpolate(density, binned.spacing, threshold.item()))
 
 
-def _small_threshold_and_density(values, k, grid_size):
+def _small_threshold_and_density(values, k, grid_size, scratch=None):
     if compiled_pool(values):
-        return _small_threshold_and_density_compiled(values, k, grid_size)
+        return _small_threshold_and_density_compiled(values, k, grid_size, scratch)
+    if scratch is not None:
+        scratch.notes.pop("squares", None)  # a last pass's, of other values
     magnitudes, upper = _host_magnitudes(values)
     threshold, _ = _midpoint(magnitudes, k)
     samples = magnitudes.astype(np.float64, copy=False)
@@ -413,10 +415,11 @@ def compiled_pool(values: torch.Tensor) -> bool:
     )
 
 
-def _small_threshold_and_density_compiled(values, k, grid_size):
+def _small_threshold_and_density_compiled(values, k, grid_size, scratch=None):
     """The small pool's route in two compiled calls: one gathers every
     magnitude (a window from 0 to infinity) with the moments, the other sums
-    the KDE at ``t``; the same estimate, rounded as the kernels round."""
+    the KDE at ``t``; the same estimate, rounded as the kernels round. The
+    sum of squares is noted in ``scratch`` as the windowed route notes it."""
     n = values.numel()
     magnitudes = np.empty(n, dtype=values.numpy().dtype)
     below, inside, above, upper, total, squares = window(
@@ -424,6 +427,8 @@ def _small_threshold_and_density_compiled(values, k, grid_size):
     )
     if inside != n:  # NaN is in no count, infinity above the window
         raise NonFiniteWeightsError(_NON_FINITE)
+    if scratch is not None:
+        scratch.notes["squares"] = (values.data_ptr(), n, squares)
     threshold, reach = _midpoint(magnitudes, k)
     found = Windowed(threshold, reach, 0, magnitudes, upper, total, squares)
     deferred = _deferred_density(values, found, grid_size)
