@@ -387,3 +387,30 @@ def test_window_pass_counts_gathers_in_order_and_sums_the_pool(dtype, n, threads
     if count > 1:
         short = np.full(count - 1, -1.0, dtype=dtype)
         assert _threshold.window(samples, low, high, short, threads)[1] == count
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_small_pools_windowed_route_equals_their_own_bit_for_bit(dtype, windowed_calls):
+    from sk_adaprune._method.threshold import threshold_and_slope
+    from sk_adaprune._method.workspace import Scratch
+
+    generator = torch.Generator().manual_seed(0)
+    weights = (0.05 * torch.randn(7_399, generator=generator)).to(dtype)
+    weights[::7] = weights[3::7].neg()  # ties in magnitude
+    scratch = Scratch()
+    # Small moves of r and of every weight, a jump of r, a pool of equal
+    # weights and one below the window: the window must follow, or give way.
+    ratios = [0.5 + 0.001 * i for i in range(6)] + [0.95, 0.95, 0.0, 0.3, 0.3]
+    for step, ratio in enumerate(ratios):
+        weights += (1e-4 * torch.randn(weights.shape, generator=generator)).to(dtype)
+        if step == 9:
+            weights[:] = 0.02
+        if step == 10:
+            weights *= 1e-3
+        expected = threshold_and_slope(weights, ratio, 1024)  # no scratch: its own
+        found = threshold_and_slope(weights, ratio, 1024, scratch)
+        assert found[0].item() == expected[0].item()
+        assert found[1] == expected[1]
+        assert found[0].item() == numpy_midpoint(weights.abs().numpy(), ratio)
+    assert windowed_calls["windowed"] >= 6

@@ -374,15 +374,20 @@ def _threshold_and_host_density(weights, ratio, grid_size, scratch, defer=False)
     computed in, on the host (training reads it there); with ``defer``, a
     :class:`DeferredDensity` instead where the windowed route served."""
     values, k = _pool_and_rank(weights, ratio)
-    if _is_small(values):
-        return _small_threshold_and_density(values, k, grid_size, scratch)
+    small = _is_small(values)
+    # A small pool's too, once its route noted a window: the same midpoint,
+    # moments and density as that route's, from a selection among a few
+    # magnitudes instead of all (the small route's own pass sums its density,
+    # as the stacked pools' do).
     windowed = _windowed(values, k, grid_size, scratch)
     deferred = (
         None if windowed is None else _deferred_density(values, windowed, grid_size)
     )
     if deferred is not None:
         threshold = values.new_tensor(windowed.threshold)
-        return threshold, deferred if defer else deferred.density(values)
+        return threshold, deferred if defer and not small else deferred.density(values)
+    if small:
+        return _small_threshold_and_density(values, k, grid_size, scratch)
     threshold, binned = _binned_route(values, k, grid_size, scratch)
     bandwidth = binned_bandwidth(binned)
     density = grid_density(binned.counts, binned.spacing, bandwidth, values.numel())
@@ -427,9 +432,18 @@ def _small_threshold_and_density_compiled(values, k, grid_size, scratch=None):
     )
     if inside != n:  # NaN is in no count, infinity above the window
         raise NonFiniteWeightsError(_NON_FINITE)
+    threshold, reach = _midpoint(magnitudes, k)
     if scratch is not None:
         scratch.notes["squares"] = (values.data_ptr(), n, squares)
-    threshold, reach = _midpoint(magnitudes, k)
+        # Where the windowed route looks next time: about its target's share
+        # of the pool at the pool's mean density, or as wide as the last
+        # window (wider after a miss) and twice the last move.
+        t = float(threshold)
+        half = 0.5 * _window_target(n) * max(upper, 1e-300) / n
+        if "window" in scratch.notes:
+            centre, last = scratch.notes["window"]
+            half = max(half, last) + 2 * abs(t - centre)
+        scratch.notes["window"] = (t, half)
     found = Windowed(threshold, reach, 0, magnitudes, upper, total, squares)
     deferred = _deferred_density(values, found, grid_size)
     if deferred is None:  # moments beyond the dtype's range: in float64
