@@ -372,7 +372,8 @@ def threshold_and_density(
 def _threshold_and_host_density(weights, ratio, grid_size, scratch, defer=False):
     """:func:`threshold_and_density` with ``f(t)`` as the float64 it is
     computed in, on the host (training reads it there); with ``defer``, a
-    :class:`DeferredDensity` instead where the windowed route served."""
+    :class:`DeferredDensity` instead where the windowed route served a large
+    pool."""
     values, k = _pool_and_rank(weights, ratio)
     small = _is_small(values)
     # A small pool's too, once its route noted a window: the same midpoint,
