@@ -398,8 +398,6 @@ def _threshold_and_host_density(weights, ratio, grid_size, scratch, defer=False)
 def _small_threshold_and_density(values, k, grid_size, scratch=None):
     if compiled_pool(values):
         return _small_threshold_and_density_compiled(values, k, grid_size, scratch)
-    if scratch is not None:
-        scratch.notes.pop("squares", None)  # a last pass's, of other values
     magnitudes, upper = _host_magnitudes(values)
     threshold, _ = _midpoint(magnitudes, k)
     samples = magnitudes.astype(np.float64, copy=False)
